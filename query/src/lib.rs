@@ -1,0 +1,6 @@
+//! # firewatch-query: finding records
+//!
+//! The query language, the HTTP query API over the node's index, and the offline tools
+//! (`grep`, `analyze`) that read raw files and archives without a running node.
+
+pub mod input;

@@ -1,0 +1,14 @@
+//! One module per subcommand; each turns its arguments into calls on the library crates.
+
+pub mod gen;
+
+/// firewatch's own logs go to stderr, so stdout stays clean for data (`--json`, `jsonl`).
+pub fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

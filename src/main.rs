@@ -1,0 +1,39 @@
+//! The `firewatch` binary: parses the command line and wires the crates together.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Log aggregation and pattern detection: tail, ship, index, search, alert.
+#[derive(Parser)]
+#[command(name = "firewatch", version, about, long_about = None)]
+struct Cli {
+    /// Log filter for firewatch's own logs (e.g. `info`, `firewatch=debug`); also RUST_LOG.
+    #[arg(long, global = true, env = "FIREWATCH_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write realistic multi-service demo logs (JSON, logfmt, nginx, log4j, syslog).
+    Gen(cmd::gen::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cmd::init_logging(&cli.log);
+    let result = match cli.command {
+        Command::Gen(args) => cmd::gen::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! End-to-end tests of the `firewatch` binary. One test binary; each test gets a fresh directory.
+
+mod util;
