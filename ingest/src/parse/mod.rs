@@ -300,8 +300,10 @@ impl SourceParser {
         }
         let iso_is_own = peeled.iso.is_some() && !self.docker_prefix;
         // An indented line after an RFC 3339 prefix shows the prefix is docker's.
-        let headed =
-            own.is_some() || (iso_is_own && !multiline::explicit(body)) || body.starts_with("{\"");
+        let headed = own.is_some()
+            || (iso_is_own && !multiline::explicit(body))
+            || body.starts_with("{\"")
+            || peeled.syslog.as_ref().is_some_and(|s| !s.continuable());
         let context = event::context(peeled, outer.stream);
 
         if let Some(p) = self.pending.as_mut().filter(|p| p.context == context) {

@@ -37,6 +37,14 @@ pub struct Syslog<'a> {
     pub structured: Option<&'a str>,
 }
 
+impl Syslog<'_> {
+    /// Can this line continue an event? Only lines of one process are glued (`sudo:   user :`
+    /// lines of separate sudo runs are indented too), and the kernel's, for its oops reports.
+    pub fn continuable(&self) -> bool {
+        self.pid.is_some() || self.app == Some("kernel")
+    }
+}
+
 /// Takes the runtime prefix off a line, if it has one.
 pub fn peel(line: &str, observed: Nanos) -> Peeled<'_> {
     let b = line.as_bytes();
@@ -151,7 +159,11 @@ fn tag(s: &str) -> Option<(&str, Option<&str>, &str)> {
         .find(": ")
         .or_else(|| head.strip_suffix(':').map(|h| h.len()))?;
     let t = &s[..colon];
-    if t.is_empty() || t.contains(' ') {
+    // `syslogd 1.4.1: restart.`: a program name and its version.
+    let versioned = t.split_once(' ').is_some_and(|(name, v)| {
+        !name.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    });
+    if t.is_empty() || t.contains(' ') && !versioned {
         return None;
     }
     let body = s.get(colon + 2..).unwrap_or("");
