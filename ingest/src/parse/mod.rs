@@ -101,6 +101,8 @@ struct Partial {
     text: String,
     time: Option<Nanos>,
     stream: Option<String>,
+    /// Parts come wrapped in docker json-file lines, not behind CRI prefixes.
+    docker: bool,
 }
 
 impl SourceParser {
@@ -192,8 +194,10 @@ impl SourceParser {
             time: outer.time.or(peeled.time),
             stream: outer.stream.or(peeled.stream),
         };
-        if peeled.partial || self.partial.is_some() {
-            self.join_partial(peeled.body, peeled.partial, at, outer, out);
+        // A docker json-file partial waits for the next JSON line, unwrapped below.
+        let cri_partial = self.partial.as_ref().is_some_and(|p| !p.docker);
+        if peeled.partial || cri_partial {
+            self.join_partial(peeled.body, peeled.partial, false, at, outer, out);
             return;
         }
         self.take_body(&peeled, text, at, outer, out);
@@ -204,6 +208,7 @@ impl SourceParser {
         &mut self,
         body: &str,
         more: bool,
+        docker: bool,
         at: At,
         outer: Outer<'_>,
         out: &mut Vec<LogRecord>,
@@ -214,6 +219,7 @@ impl SourceParser {
             text: String::new(),
             time: outer.time,
             stream: outer.stream.map(str::to_string),
+            docker,
         });
         let room = limit.saturating_sub(p.text.len());
         if body.len() > room {
@@ -264,7 +270,7 @@ impl SourceParser {
                         stream: stream.as_deref().or(outer.stream),
                     };
                     if more || self.partial.is_some() {
-                        self.join_partial(line, more, at, outer, out);
+                        self.join_partial(line, more, true, at, outer, out);
                     } else {
                         self.take_line(line, at, outer, out);
                     }

@@ -481,3 +481,78 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn docker_json_file_partials_and_wrapped_json() {
+    let text = [
+        r#"{"log":"first half ","stream":"stdout","time":"2026-11-20T10:00:00Z"}"#,
+        r#"{"log":"second half\n","stream":"stdout","time":"2026-11-20T10:00:00.1Z"}"#,
+        r#"{"log":"{\"level\":50,\"msg\":\"db down\"}\n","stream":"stderr","time":"2026-11-20T10:00:01Z"}"#,
+    ]
+    .join("\n");
+    let recs = parse_all(&text);
+    assert_eq!(recs.len(), 2, "{recs:#?}");
+    assert_eq!(recs[0].message, "first half second half");
+    assert_eq!(recs[0].timestamp, ts("2026-11-20T10:00:00Z"));
+    assert_eq!(recs[0].id, "0000000000000abc:0");
+    assert_eq!(recs[1].message, "db down");
+    assert_eq!(recs[1].level, Level::Error);
+    assert_eq!(recs[1].fields["stream"], "stderr");
+    assert_eq!(recs[1].timestamp, ts("2026-11-20T10:00:01Z"));
+}
+
+#[test]
+fn pm2_prefixes() {
+    let r = one("0|api      | 2026-11-20 10:00:00 WARN disk at 91%");
+    assert_eq!(
+        (r.level, r.timestamp),
+        (Level::Warn, ts("2026-11-20T10:00:00Z"))
+    );
+    assert_eq!(r.message, "2026-11-20 10:00:00 WARN disk at 91%");
+    let r = one("2026-11-20T10:00:00: listening on 3000");
+    assert_eq!(r.message, "listening on 3000");
+    assert_eq!(r.timestamp, ts("2026-11-20T10:00:00Z"));
+}
+
+#[test]
+fn node_out_of_memory_report_is_one_event() {
+    let text = "<--- Last few GCs --->
+
+[8:0x5f3b0a0]    42000 ms: Mark-sweep 2040.1 (2051.2) -> 2039.8 (2052.2) MB, 1800.2 / 0.0 ms
+<--- JS stacktrace --->
+
+FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory
+ 1: 0xb7b3e0 node::Abort() [node]
+ 2: 0xa8e823  [node]
+{\"level\":30,\"msg\":\"restarted\"}
+";
+    let recs = parse_all(text);
+    assert_eq!(recs.len(), 2, "{recs:#?}");
+    assert_eq!(recs[0].level, Level::Fatal);
+    assert_eq!(recs[0].message.lines().count(), 8);
+    assert_eq!(recs[1].message, "restarted");
+}
+
+#[test]
+fn events_are_cut_at_the_size_limit() {
+    let opts = ParseOptions {
+        max_line_bytes: 64,
+        ..ParseOptions::default()
+    };
+    let text = "Error: x\n".to_string() + &"    at frame (file.js:1:1)\n".repeat(6);
+    let recs: Vec<_> = parse_reader(text.as_bytes(), SourceInfo::default(), opts, 0).collect();
+    assert!(recs.len() > 1);
+    assert!(recs.iter().all(|r| r.message.len() <= 64), "{recs:#?}");
+    let total: usize = recs.iter().map(|r| r.message.lines().count()).sum();
+    assert_eq!(total, 7);
+}
+
+#[test]
+fn go_panic_ends_at_a_record_of_its_own() {
+    let text = "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/app/main.go:3 +0x1\n{\"level\":\"info\",\"msg\":\"up\"}\nlevel=info msg=again\n";
+    let recs = parse_all(text);
+    let msgs: Vec<_> = recs.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(msgs.len(), 3, "{msgs:#?}");
+    assert_eq!(msgs[1], "up");
+    assert_eq!(msgs[2], "again");
+}
