@@ -14,6 +14,14 @@ pub fn looks_like(s: &str) -> bool {
     key_len > 0 && s.as_bytes().get(key_len) == Some(&b'=')
 }
 
+/// Does the text start with a logfmt record's usual first key? Such a line is an event of its
+/// own, never the continuation of another.
+pub fn is_record(s: &str) -> bool {
+    ["level=", "ts=", "time=", "msg=", "lvl=", "t=", "timestamp="]
+        .iter()
+        .any(|k| s.starts_with(k))
+}
+
 /// Parses logfmt pairs. The message is `msg`/`message`, else the whole text.
 pub fn parse(s: &str, observed: Nanos) -> Parts {
     let mut parts = Parts::default();

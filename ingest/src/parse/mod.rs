@@ -103,6 +103,8 @@ struct Partial {
     stream: Option<String>,
     /// Parts come wrapped in docker json-file lines, not behind CRI prefixes.
     docker: bool,
+    /// Observed time of the last part.
+    since: Nanos,
 }
 
 impl SourceParser {
@@ -151,22 +153,7 @@ impl SourceParser {
     /// Emits the pending event, if any: at end of input, or when
     /// [`pending_since`](Self::pending_since) is older than the flush timeout.
     pub fn flush(&mut self, out: &mut Vec<LogRecord>) {
-        if let Some(p) = self.partial.take() {
-            let outer = Outer {
-                time: p.time,
-                stream: p.stream.as_deref(),
-            };
-            self.take_body(
-                &prefix::Peeled {
-                    body: &p.text,
-                    ..Default::default()
-                },
-                &p.text,
-                p.at,
-                outer,
-                out,
-            );
-        }
+        self.finish_partial(out);
         self.emit_pending(out);
     }
 
@@ -184,7 +171,7 @@ impl SourceParser {
     /// Observed time of the last line added to the pending event.
     pub fn pending_since(&self) -> Option<Nanos> {
         let event = self.pending.as_ref().map(|p| p.since);
-        let partial = self.partial.as_ref().map(|p| p.at.observed);
+        let partial = self.partial.as_ref().map(|p| p.since);
         event.max(partial)
     }
 
@@ -220,6 +207,7 @@ impl SourceParser {
             time: outer.time,
             stream: outer.stream.map(str::to_string),
             docker,
+            since: at.observed,
         });
         let room = limit.saturating_sub(p.text.len());
         if body.len() > room {
@@ -229,9 +217,14 @@ impl SourceParser {
             p.text.push_str(body);
         }
         p.at.truncated |= at.truncated;
-        if more && p.text.len() < limit {
-            return;
+        p.since = at.observed;
+        if !more || p.text.len() >= limit {
+            self.finish_partial(out);
         }
+    }
+
+    /// Parses the joined partial line, if there is one.
+    fn finish_partial(&mut self, out: &mut Vec<LogRecord>) {
         if let Some(p) = self.partial.take() {
             let outer = Outer {
                 time: p.time,
@@ -257,10 +250,6 @@ impl SourceParser {
         if body.starts_with('{') {
             match json::parse(body, at.observed) {
                 Some(json::Json::Docker { log, stream, time }) => {
-                    let at = At {
-                        observed: at.observed,
-                        ..at
-                    };
                     let (line, more) = match log.strip_suffix('\n') {
                         Some(l) => (l.strip_suffix('\r').unwrap_or(l), false),
                         None => (log.as_str(), true),
@@ -300,7 +289,10 @@ impl SourceParser {
                 None => {}
             }
         }
-        let own = time::leading(body, at.observed);
+        let own = match peeled.lead {
+            Some(lead) => lead,
+            None => time::leading(body, at.observed),
+        };
         if peeled.iso.is_some() && own.is_some() {
             self.docker_prefix = true;
         }
@@ -309,6 +301,7 @@ impl SourceParser {
         let headed = own.is_some()
             || (iso_is_own && !multiline::explicit(body))
             || body.starts_with("{\"")
+            || logfmt::is_record(body)
             || peeled.syslog.as_ref().is_some_and(|s| !s.continuable());
         let context = event::context(peeled, outer.stream);
 

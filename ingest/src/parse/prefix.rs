@@ -25,6 +25,9 @@ pub struct Peeled<'a> {
     pub syslog: Option<Syslog<'a>>,
     /// The line started with `<RFC 3339> `, of this many bytes, taken off `body`.
     pub iso: Option<usize>,
+    /// The leading timestamp of `body`, when looking for a prefix already found it (`Some(None)`:
+    /// looked, there is none).
+    pub lead: Option<Option<time::Leading>>,
 }
 
 /// The header fields of a syslog line.
@@ -61,7 +64,10 @@ pub fn peel(line: &str, observed: Nanos) -> Peeled<'_> {
         return p;
     }
     let Some(lead) = time::leading(line, observed) else {
-        return plain;
+        return Peeled {
+            lead: Some(None),
+            ..plain
+        };
     };
     let after = &line[lead.len..];
     let month_first = !lead.glog && b[0].is_ascii_uppercase();
@@ -91,7 +97,10 @@ pub fn peel(line: &str, observed: Nanos) -> Peeled<'_> {
             ..Peeled::default()
         };
     }
-    plain
+    Peeled {
+        lead: Some(Some(lead)),
+        ..plain
+    }
 }
 
 /// `<time> stdout|stderr F|P <body>`.

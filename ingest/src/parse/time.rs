@@ -55,8 +55,9 @@ impl Civil {
             None => {
                 let now_year = DateTime::from_timestamp_nanos(observed).year();
                 let limit = observed.saturating_add(DAY);
-                [now_year + 1, now_year, now_year - 1]
-                    .into_iter()
+                // Back to four years before, for 29 February.
+                (now_year - 4..=now_year + 1)
+                    .rev()
                     .filter_map(at)
                     .find(|&t| t <= limit)
             }
@@ -368,4 +369,73 @@ fn epoch(b: &[u8]) -> Option<(Option<Nanos>, usize)> {
     }
     let n = std::str::from_utf8(&b[..len]).ok().and_then(epoch_decimal);
     Some((n, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOV_23_2026: Nanos = 1_795_435_200_000_000_000;
+
+    fn at(s: &str) -> Option<(Nanos, usize)> {
+        leading(s, NOV_23_2026).map(|l| (l.nanos, l.len))
+    }
+
+    fn utc(s: &str) -> Nanos {
+        crate::record::rfc3339_nanos::parse(s).unwrap()
+    }
+
+    #[test]
+    fn iso_zones_and_fractions() {
+        let t = utc("2026-11-20T10:00:00Z");
+        assert_eq!(at("2026-11-20T10:00:00Z x"), Some((t, 20)));
+        assert_eq!(at("2026-11-20T12:00:00+02:00 x"), Some((t, 25)));
+        assert_eq!(at("2026-11-20T12:00:00+0200 x"), Some((t, 24)));
+        assert_eq!(at("2026-11-20T07:00:00-03 x"), Some((t, 22)));
+        assert_eq!(at("2026-11-20 10:00:00 - INFO"), Some((t, 19)));
+        assert_eq!(
+            at("2026-11-20T10:00:00.1234567891234Z"),
+            Some((t + 123_456_789, 34))
+        );
+        assert!(leading("2026-11-20T10:00:00Z", 0).unwrap().rfc3339);
+        assert!(!leading("2026-11-20 10:00:00Z", 0).unwrap().rfc3339);
+    }
+
+    #[test]
+    fn rejects_impossible_and_partial_times() {
+        assert_eq!(at("2026-02-30 10:00:00 x"), None);
+        assert_eq!(at("2026-11-20 25:00:00 x"), None);
+        assert_eq!(at("2026-11-20"), None);
+        assert_eq!(at("[2026-11-20 10:00:00 x"), None);
+        assert_eq!(at("12345678901 x"), None);
+        assert_eq!(at("Foo 20 10:00:00 x"), None);
+        assert_eq!(
+            at("Feb 29 10:00:00 x").map(|t| t.0),
+            Some(utc("2024-02-29T10:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn epochs() {
+        assert_eq!(at("1795168800 x"), Some((utc("2026-11-20T10:00:00Z"), 10)));
+        assert_eq!(
+            at("1795168800123456789"),
+            Some((1_795_168_800_123_456_789, 19))
+        );
+        assert_eq!(
+            epoch_decimal("1795168800.000000001"),
+            Some(1_795_168_800_000_000_001)
+        );
+        assert_eq!(
+            epoch_decimal("1795168800123.5"),
+            Some(1_795_168_800_123_500_000)
+        );
+        assert_eq!(epoch_decimal("-1"), None);
+        assert_eq!(epoch_decimal("99999999999999999999"), None);
+        assert_eq!(
+            value(" 2026-11-20T10:00:00Z ", 0),
+            Some(utc("2026-11-20T10:00:00Z"))
+        );
+        assert_eq!(value("2026-11-20T10:00:00Z and more", 0), None);
+    }
 }
