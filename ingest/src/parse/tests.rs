@@ -1,6 +1,7 @@
 //! Table tests of the whole parser: formats, prefixes, multiline events, offsets and ids.
 
 use super::*;
+use crate::record::LogRecord;
 
 fn parse_all(text: &str) -> Vec<LogRecord> {
     let info = SourceInfo {
