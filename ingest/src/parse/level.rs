@@ -61,9 +61,13 @@ pub fn in_text(text: &str) -> Option<Found<'_>> {
     let head = &text[..floor_boundary(text, 96)];
     let mut numbers = 0;
     let mut i = 0;
-    for raw in head.split_ascii_whitespace().take(8) {
+    // `[0.750s][info][gc]` (JVM unified logging) is three bracketed words.
+    let words = head.split_ascii_whitespace().take(8).flat_map(|raw| {
         let bracketed = raw.starts_with(['[', '<', '(']);
-        let w = raw.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        raw.split("][").map(move |w| (raw, w, bracketed))
+    });
+    for (raw, w, bracketed) in words {
+        let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
         // Apache 2.4 writes `[core:error]`.
         let w = w.rsplit(':').next().unwrap_or(w);
         if w.is_empty() {
@@ -129,6 +133,14 @@ mod tests {
             ("CRITICAL disk full", Some(Level::Fatal)),
             ("app level=warn msg=x", Some(Level::Warn)),
             ("authentication failure; logname=", None),
+            (
+                "[0.750s][warning][gc] to-space exhausted",
+                Some(Level::Warn),
+            ),
+            (
+                "[0,750s][info][exceptions   ] Exception <a",
+                Some(Level::Info),
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(in_text(text).map(|f| f.0), want, "{text:?}");
