@@ -34,23 +34,24 @@ pub fn parse(line: &str, observed: Nanos) -> Option<Json> {
         return Some(docker);
     }
     let mut parts = Parts::default();
-    if let Some(v) = take(&mut map, &TIME_KEYS) {
+    // A value that does not read as a time or level stays in the fields under its own key.
+    if let Some((key, v)) = take(&mut map, &TIME_KEYS) {
         match time_of(&v, observed) {
             Some(t) => parts.timestamp = Some(t),
             None => {
-                map.insert("time".into(), v);
+                map.insert(key.into(), v);
             }
         }
     }
-    if let Some(v) = take(&mut map, &LEVEL_KEYS) {
+    if let Some((key, v)) = take(&mut map, &LEVEL_KEYS) {
         parts.level = level_of(&v);
         if parts.level.is_none() {
-            map.insert("level".into(), v);
+            map.insert(key.into(), v);
         }
     }
     match take(&mut map, &MESSAGE_KEYS) {
-        Some(Value::String(s)) => parts.message = s,
-        Some(other) => parts.message = other.to_string(),
+        Some((_, Value::String(s))) => parts.message = s,
+        Some((_, other)) => parts.message = other.to_string(),
         None => parts.message = trimmed.to_string(),
     }
     parts.service = service_of(&mut map);
@@ -76,8 +77,8 @@ fn docker(map: &mut Map<String, Value>, observed: Nanos) -> Option<Json> {
     Some(Json::Docker { log, stream, time })
 }
 
-fn take(map: &mut Map<String, Value>, keys: &[&str]) -> Option<Value> {
-    keys.iter().find_map(|k| map.remove(*k))
+fn take<'k>(map: &mut Map<String, Value>, keys: &[&'k str]) -> Option<(&'k str, Value)> {
+    keys.iter().find_map(|k| map.remove(*k).map(|v| (*k, v)))
 }
 
 fn time_of(v: &Value, observed: Nanos) -> Option<Nanos> {
@@ -169,11 +170,13 @@ mod tests {
 
     #[test]
     fn unknown_values_stay_in_fields() {
-        let p = record(r#"{"time":"later","level":"loud","msg":"m"}"#);
+        let p = record(r#"{"t":"later","severity":"loud","msg":"m"}"#);
         assert_eq!(p.timestamp, None);
         assert_eq!(p.level, None);
-        assert_eq!(p.fields["time"], "later");
-        assert_eq!(p.fields["level"], "loud");
+        assert_eq!(p.fields["t"], "later");
+        assert_eq!(p.fields["severity"], "loud");
+        let p = record(r#"{"ts":1763632800123456,"msg":"µs"}"#);
+        assert_eq!(p.timestamp, Some(1_763_632_800_123_456_000));
     }
 
     #[test]
