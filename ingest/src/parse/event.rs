@@ -9,21 +9,14 @@ use super::time::Leading;
 use super::{access, level, logfmt, At, Parts, SourceInfo};
 use crate::record::{Level, LogRecord, Nanos};
 
-/// The format last seen in a source, tried first on the next line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Text,
-    Json,
-    Logfmt,
-    Access,
-}
-
 /// What every record of a source shares.
 pub struct Source {
     info: SourceInfo,
     /// Service name from the file name, when neither the configuration nor the line gives one.
     stem: String,
-    format: Format,
+    /// The last event was an access-log line: the access-log parser is tried first on the next
+    /// one, without the cheap shape test.
+    access: bool,
 }
 
 impl Source {
@@ -31,12 +24,8 @@ impl Source {
         Source {
             stem: stem(&info.source),
             info,
-            format: Format::Text,
+            access: false,
         }
-    }
-
-    pub fn json_seen(&mut self) {
-        self.format = Format::Json;
     }
 
     /// Parses the first line of an event. `body` is the line without runtime prefix, `own` its
@@ -48,18 +37,18 @@ impl Source {
         own: Option<Leading>,
         observed: Nanos,
     ) -> Parts {
-        if self.format == Format::Access || looks_like_access(body) {
+        if self.access || looks_like_access(body) {
             if let Some(parts) = access::parse(body) {
-                self.format = Format::Access;
+                self.access = true;
                 return parts;
             }
         }
+        self.access = false;
         let rest = match own {
             Some(l) => body[l.len..].trim_start_matches([' ', ']', ',', ':', '|']),
             None => body,
         };
         if logfmt::looks_like(rest) {
-            self.format = Format::Logfmt;
             let mut parts = logfmt::parse(rest, observed);
             if parts.timestamp.is_none() {
                 parts.timestamp = own.map(|l| l.nanos);
@@ -69,7 +58,6 @@ impl Source {
             }
             return parts;
         }
-        self.format = Format::Text;
         let found = match own {
             Some(l) if l.glog => level::letter(body.as_bytes()[0]).map(|l| (l, &body[..1])),
             _ => level::in_text(rest),

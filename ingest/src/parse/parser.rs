@@ -206,7 +206,6 @@ impl SourceParser {
                             .map(str::to_string);
                     }
                     event::add_context(&mut parts.fields, peeled, outer.stream, at.truncated);
-                    self.source.json_seen();
                     out.push(self.source.record(parts, at.offset, at.observed));
                     return;
                 }
