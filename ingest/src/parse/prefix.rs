@@ -56,9 +56,26 @@ pub fn peel(line: &str, observed: Nanos) -> Peeled<'_> {
         ..Peeled::default()
     };
     match b.first() {
-        Some(b'<') => return priority(line, observed).unwrap_or(plain),
-        Some(c) if c.is_ascii_digit() || c.is_ascii_uppercase() => {}
-        _ => return plain,
+        Some(b'<') => priority(line, observed).unwrap_or(plain),
+        Some(c) if c.is_ascii_digit() || c.is_ascii_uppercase() => {
+            peel_unprioritized(line, observed)
+        }
+        _ => plain,
+    }
+}
+
+/// [`peel`] for a line that does not start with a syslog `<PRI>`.
+fn peel_unprioritized(line: &str, observed: Nanos) -> Peeled<'_> {
+    let b = line.as_bytes();
+    let plain = Peeled {
+        body: line,
+        ..Peeled::default()
+    };
+    if !b
+        .first()
+        .is_some_and(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+    {
+        return plain;
     }
     if let Some(p) = pm2_logs(line) {
         return p;
@@ -187,17 +204,14 @@ fn tag(s: &str) -> Option<(&str, Option<&str>, &str)> {
 
 /// `<PRI>` then RFC 5424 (`1 time host app procid msgid sd msg`) or RFC 3164.
 fn priority(line: &str, observed: Nanos) -> Option<Peeled<'_>> {
-    let close = line
-        .get(..5)?
-        .find('>')
-        .or_else(|| line.find('>').filter(|&i| i < 5))?;
+    let close = line.bytes().take(5).position(|b| b == b'>')?;
     let pri: u32 = line[1..close].parse().ok().filter(|&p| p < 192)?;
     let lvl = Some((level::syslog_severity(pri), pri.to_string()));
     let rest = &line[close + 1..];
     if let Some(r) = rest.strip_prefix("1 ") {
         return rfc5424(r, observed).map(|p| Peeled { level: lvl, ..p });
     }
-    let inner = peel(rest, observed);
+    let inner = peel_unprioritized(rest, observed);
     if inner.syslog.is_some() {
         return Some(Peeled {
             level: lvl,

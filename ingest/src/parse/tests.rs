@@ -453,6 +453,15 @@ fn bad_bytes_long_lines_and_line_endings() {
     assert!(recs[1].fields.get("truncated").is_none());
 }
 
+#[test]
+fn hostile_repetitions_do_not_overflow_the_stack() {
+    for unit in ["<1>", "{\"log\":", "[", "    at x\n", "\t"] {
+        let line = unit.repeat(400_000);
+        let recs = parse_all(&line);
+        assert!(!recs.is_empty() || line.trim().is_empty());
+    }
+}
+
 mod fuzz {
     use super::*;
     use proptest::prelude::*;
