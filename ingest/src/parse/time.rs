@@ -106,7 +106,7 @@ fn leading_bare(b: &[u8], observed: Nanos) -> Option<Leading> {
     if first.is_ascii_digit() {
         let (nanos, len) = epoch(b)?;
         return Some(Leading {
-            nanos: nanos?,
+            nanos,
             len,
             rfc3339: false,
             glog: false,
@@ -358,7 +358,7 @@ fn glog(b: &[u8]) -> Option<(Civil, usize)> {
 }
 
 /// An epoch number (10, 13, 16 or 19 digits, optional fraction) followed by a space or the end.
-fn epoch(b: &[u8]) -> Option<(Option<Nanos>, usize)> {
+fn epoch(b: &[u8]) -> Option<(Nanos, usize)> {
     let int = b.iter().take_while(|d| d.is_ascii_digit()).count();
     if !matches!(int, 10 | 13 | 16 | 19) {
         return None;
@@ -367,7 +367,13 @@ fn epoch(b: &[u8]) -> Option<(Option<Nanos>, usize)> {
     if b.get(len).is_some_and(|&x| x != b' ' && x != b'\t') {
         return None;
     }
-    let n = std::str::from_utf8(&b[..len]).ok().and_then(epoch_decimal);
+    // A leading number is only a time if it falls in 2000–2100: IDs and counters start lines too.
+    const PLAUSIBLE: std::ops::RangeInclusive<Nanos> =
+        946_684_800_000_000_000..=4_102_444_800_000_000_000;
+    let n = std::str::from_utf8(&b[..len])
+        .ok()
+        .and_then(epoch_decimal)
+        .filter(|n| PLAUSIBLE.contains(n))?;
     Some((n, len))
 }
 
@@ -408,6 +414,7 @@ mod tests {
         assert_eq!(at("2026-11-20"), None);
         assert_eq!(at("[2026-11-20 10:00:00 x"), None);
         assert_eq!(at("12345678901 x"), None);
+        assert_eq!(at("0000000042 x"), None);
         assert_eq!(at("Foo 20 10:00:00 x"), None);
         assert_eq!(
             at("Feb 29 10:00:00 x").map(|t| t.0),
