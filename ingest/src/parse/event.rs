@@ -204,6 +204,14 @@ impl Pending {
         }
     }
 
+    /// Does the event's first line name a level of error or worse?
+    pub fn is_error(&self) -> bool {
+        self.parts
+            .level
+            .as_ref()
+            .is_some_and(|(l, _)| *l >= Level::Error)
+    }
+
     pub fn append(&mut self, line: &str, at: At) {
         self.message.push('\n');
         self.message.push_str(line);

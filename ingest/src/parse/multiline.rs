@@ -38,8 +38,11 @@ pub enum Glue {
 
 /// Decides whether `body` continues the pending event. `headed` says the line carries its own
 /// timestamp (or is a JSON record): such a line always starts a new event. `timestamped`: the
-/// source's events start with timestamps.
-pub fn glue(mode: Mode, body: &str, headed: bool, timestamped: bool) -> Glue {
+/// source's events start with timestamps, so a line without one continues the event, except
+/// that a traceback or crash report starts its own unless the pending event is an error
+/// (`logger.exception(…)` writes the traceback under its error line; an uncaught exception
+/// after an info line is an event of its own). `after_error`: the pending event is an error.
+pub fn glue(mode: Mode, body: &str, headed: bool, timestamped: bool, after_error: bool) -> Glue {
     if headed {
         return Glue::No;
     }
@@ -66,7 +69,9 @@ pub fn glue(mode: Mode, body: &str, headed: bool, timestamped: bool) -> Glue {
             Glue::Continue(mode)
         }
         Mode::Plain if blank || explicit(body) => Glue::Continue(mode),
-        Mode::Plain if timestamped => Glue::Continue(mode),
+        Mode::Plain if timestamped && (after_error || start(body).0 == Mode::Plain) => {
+            Glue::Continue(mode)
+        }
         _ => Glue::No,
     }
 }
@@ -193,7 +198,7 @@ mod tests {
 
     #[test]
     fn plain_continuations() {
-        let g = |b| glue(Mode::Plain, b, false, false);
+        let g = |b| glue(Mode::Plain, b, false, false, false);
         assert_eq!(g("\tat a.B.c(B.java:1)"), Glue::Continue(Mode::Plain));
         assert_eq!(
             g("Caused by: java.io.IOException: x"),
@@ -203,10 +208,20 @@ mod tests {
         assert_eq!(g("}"), Glue::Continue(Mode::Plain));
         assert_eq!(g("next event"), Glue::No);
         assert_eq!(
-            glue(Mode::Plain, "java.io.IOException: x", false, true),
+            glue(Mode::Plain, "java.io.IOException: x", false, true, false),
             Glue::Continue(Mode::Plain)
         );
-        assert_eq!(glue(Mode::Plain, "    at x", true, true), Glue::No);
+        assert_eq!(glue(Mode::Plain, "    at x", true, true, false), Glue::No);
+    }
+
+    #[test]
+    fn tracebacks_in_timestamped_sources() {
+        let tb = "Traceback (most recent call last):";
+        assert_eq!(
+            glue(Mode::Plain, tb, false, true, true),
+            Glue::Continue(Mode::Plain)
+        );
+        assert_eq!(glue(Mode::Plain, tb, false, true, false), Glue::No);
     }
 
     #[test]

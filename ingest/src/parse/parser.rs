@@ -229,7 +229,7 @@ impl SourceParser {
         let context = event::context(peeled, outer.stream);
 
         if let Some(p) = self.pending.as_mut().filter(|p| p.context == context) {
-            let glue = multiline::glue(p.mode, body, headed, self.timestamped);
+            let glue = multiline::glue(p.mode, body, headed, self.timestamped, p.is_error());
             if glue != Glue::No {
                 if let (Some(_), Some(len)) = (peeled.iso, p.iso_prefix.take()) {
                     // The event's first line kept its RFC 3339 prefix as the program's own

@@ -454,6 +454,23 @@ fn bad_bytes_long_lines_and_line_endings() {
 }
 
 #[test]
+fn python_logging_tracebacks() {
+    let logged = "2026-11-20 10:00:00,000 ERROR worker: job failed
+Traceback (most recent call last):
+  File \"/app/w.py\", line 3, in run
+ValueError: bad
+2026-11-20 10:00:01,000 INFO worker: next
+Traceback (most recent call last):
+  File \"/app/w.py\", line 9, in <module>
+KeyError: 'x'
+";
+    let recs = parse_all(logged);
+    let lines: Vec<_> = recs.iter().map(|r| r.message.lines().count()).collect();
+    assert_eq!(lines, [4, 1, 3], "{recs:#?}");
+    assert_eq!(recs[2].level, Level::Error);
+}
+
+#[test]
 fn hostile_repetitions_do_not_overflow_the_stack() {
     for unit in ["<1>", "{\"log\":", "[", "    at x\n", "\t"] {
         let line = unit.repeat(400_000);
