@@ -136,10 +136,14 @@ fn node_crash_header(body: &str) -> bool {
     let Some((path, line)) = body.rsplit_once(':') else {
         return false;
     };
+    let script = [".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx"]
+        .iter()
+        .any(|ext| path.ends_with(ext));
     let pathlike = path.starts_with("node:")
-        || path.starts_with('/')
-        || path.starts_with("file://")
-        || path.as_bytes().get(1..3) == Some(b":\\");
+        || script
+            && (path.starts_with('/')
+                || path.starts_with("file://")
+                || path.as_bytes().get(1..3) == Some(b":\\"));
     pathlike && !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) && !path.contains(' ')
 }
 
@@ -194,6 +198,9 @@ mod tests {
         assert_eq!(start("/app/server.js:10").0, Mode::NodeCrash);
         assert_eq!(start("Listening on :8080").0, Mode::Plain);
         assert_eq!(start("see /tmp/x: 3").0, Mode::Plain);
+        assert_eq!(start("/api/users:3").0, Mode::Plain);
+        assert_eq!(start("file:///app/x.mjs:3").0, Mode::NodeCrash);
+        assert_eq!(start("C:\\app\\x.js:3").0, Mode::NodeCrash);
     }
 
     #[test]
