@@ -294,3 +294,57 @@ fn pm2_logs(line: &str) -> Option<Peeled<'_>> {
         ..Peeled::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(line: &str) -> &str {
+        peel(line, 0).body
+    }
+
+    #[test]
+    fn peels_runtime_prefixes() {
+        let p = peel("2026-11-20T10:00:00.5Z stderr P part", 0);
+        assert_eq!(
+            (p.body, p.partial, p.stream),
+            ("part", true, Some("stderr"))
+        );
+        assert_eq!(body("2026-11-20T10:00:00Z stdout F "), "");
+        let p = peel("Nov  2 10:00:00 h kernel: [ 1.0] x", 0);
+        assert_eq!(p.body, "[ 1.0] x");
+        assert_eq!(p.syslog.as_ref().and_then(|s| s.app), Some("kernel"));
+        assert!(p.syslog.unwrap().continuable());
+        let p = peel("2026-11-20T10:00:00+0000 web-1 node[2314]: at x", 0);
+        assert_eq!(p.body, "at x");
+        assert_eq!(p.syslog.and_then(|s| s.pid), Some("2314"));
+        let p = peel("<13>1 - - - - - -", 0);
+        assert_eq!((p.body, p.time), ("", None));
+        assert_eq!(body("12|api-worker | hello"), "hello");
+        let p = peel("2026-11-20T10:00:00Z hello", 0);
+        assert_eq!((p.body, p.iso), ("hello", Some(21)));
+    }
+
+    #[test]
+    fn leaves_other_lines_alone() {
+        for line in [
+            "hello world",
+            "2026-11-20 10:00:00,123 INFO x",
+            "<abc> not a priority",
+            "<999>too big",
+            "12|",
+            "Nov 20 10:00:00",
+            "2026-11-20T10:00:00Z stdout X y",
+        ] {
+            let p = peel(line, 0);
+            assert!(
+                p.syslog.is_none() && !p.partial && p.stream.is_none(),
+                "{line}"
+            );
+        }
+        assert_eq!(
+            body("2026-11-20 10:00:00,123 INFO x"),
+            "2026-11-20 10:00:00,123 INFO x"
+        );
+    }
+}
