@@ -503,6 +503,22 @@ mod fuzz {
         }
 
         #[test]
+        fn ids_are_line_starts_in_order(text in prop::collection::vec(prop_oneof![
+            Just("\n"), Just("\r\n"), Just("    at f (a.js:1:1)"), Just("Error: x"), Just("{\"msg\":1}"),
+            Just("2026-11-20 10:00:00 INFO x"), Just("Traceback (most recent call last):"),
+            Just("2026-11-20T10:00:00Z stdout P a"), Just("\u{e9}\u{ff}"), Just(" "),
+        ], 0..40)) {
+            let text: String = text.concat();
+            let mut last = None;
+            for r in parse_reader(text.as_bytes(), SourceInfo::default(), ParseOptions::default(), 0) {
+                let offset: usize = r.id.rsplit(':').next().unwrap().parse().unwrap();
+                prop_assert!(offset == 0 || text.as_bytes()[offset - 1] == b'\n', "{offset} in {text:?}");
+                prop_assert!(last < Some(offset), "{last:?} then {offset}");
+                last = Some(offset);
+            }
+        }
+
+        #[test]
         fn never_panics_on_format_shaped_noise(s in "(<[0-9]{1,3}>1? ?)?([0-9]{2,4}[-/ :.,T]{1,2}){0,6}[A-Za-z \\[\\]{}\":=\\\\]{0,40}") {
             let _ = parse_all(&s);
         }
