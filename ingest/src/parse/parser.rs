@@ -43,8 +43,10 @@ impl SourceParser {
         }
     }
 
-    /// Feeds one line (without its line terminator) that starts at byte `offset` of the source
-    /// and was read at `observed`. Completed events are appended to `out`.
+    /// Feeds one line (without its line terminator; a `\r` left of a `\r\n` is dropped) that starts
+    /// at byte `offset` of the source and was read at `observed`. Completed events are appended
+    /// to `out`. A line longer than `max_line_bytes` is cut and marked: pass it whole, or cut to
+    /// at least `max_line_bytes + 1` bytes, for the mark to be set.
     pub fn push_line(
         &mut self,
         line: &[u8],
@@ -58,6 +60,7 @@ impl SourceParser {
         {
             self.flush(out);
         }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         let truncated = line.len() > self.opts.max_line_bytes;
         let line = &line[..line.len().min(self.opts.max_line_bytes)];
         let text = String::from_utf8_lossy(line);
