@@ -140,13 +140,28 @@ pub fn context(peeled: &Peeled<'_>, stream: Option<&str>) -> u64 {
     h.finish()
 }
 
-/// Adds what the runtime prefix said (syslog header, stream) and the truncation mark.
+/// Adds what the runtime prefix and wrappers said where the line itself said nothing (time,
+/// syslog priority, program name), the syslog header and stream as fields, and the truncation
+/// mark.
 pub fn add_context(
-    fields: &mut Map<String, Value>,
+    parts: &mut Parts,
     peeled: &Peeled<'_>,
+    time: Option<Nanos>,
     stream: Option<&str>,
     truncated: bool,
 ) {
+    parts.timestamp = parts.timestamp.or(time);
+    if parts.level.is_none() {
+        parts.level = peeled.level.clone();
+    }
+    if parts.service.is_none() {
+        parts.service = peeled
+            .syslog
+            .as_ref()
+            .and_then(|s| s.app)
+            .map(str::to_string);
+    }
+    let fields = &mut parts.fields;
     if let Some(s) = &peeled.syslog {
         let mut put = |k: &str, v: Option<&str>| {
             if let Some(v) = v {

@@ -197,18 +197,7 @@ impl SourceParser {
                     if peeled.iso.is_some() {
                         self.docker_prefix = true;
                     }
-                    parts.timestamp = parts.timestamp.or(outer.time);
-                    if parts.level.is_none() {
-                        parts.level = peeled.level.clone();
-                    }
-                    if parts.service.is_none() {
-                        parts.service = peeled
-                            .syslog
-                            .as_ref()
-                            .and_then(|s| s.app)
-                            .map(str::to_string);
-                    }
-                    event::add_context(&mut parts.fields, peeled, outer.stream, at.truncated);
+                    event::add_context(&mut parts, peeled, outer.time, outer.stream, at.truncated);
                     out.push(self.source.record(parts, at.offset, at.observed));
                     return;
                 }
@@ -261,18 +250,7 @@ impl SourceParser {
         let message_line = if iso_is_own { text } else { body };
         let (mode, implied) = multiline::start(body);
         let mut parts = self.source.head(body, message_line, own, at.observed);
-        parts.timestamp = parts.timestamp.or(outer.time);
-        if parts.level.is_none() {
-            parts.level = peeled.level.clone();
-        }
-        if parts.service.is_none() {
-            parts.service = peeled
-                .syslog
-                .as_ref()
-                .and_then(|s| s.app)
-                .map(str::to_string);
-        }
-        event::add_context(&mut parts.fields, peeled, outer.stream, at.truncated);
+        event::add_context(&mut parts, peeled, outer.time, outer.stream, at.truncated);
         let kept_prefix = iso_is_own && parts.message == text;
         let mut pending = Pending::new(parts, implied, mode, context, at);
         pending.iso_prefix = peeled.iso.filter(|_| kept_prefix);
