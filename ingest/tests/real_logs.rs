@@ -32,7 +32,11 @@ fn parse_file(path: &str, observed: Nanos) -> Vec<LogRecord> {
         fingerprint: 1,
     };
     let file = BufReader::new(File::open(data(path)).unwrap());
-    parse_reader(file, info, ParseOptions::default(), observed).collect()
+    // Events of interleaved programs complete out of order: sort back by offset.
+    let mut recs: Vec<LogRecord> =
+        parse_reader(file, info, ParseOptions::default(), observed).collect();
+    recs.sort_by_key(|r| r.id.rsplit(':').next().unwrap().parse::<u64>().unwrap());
+    recs
 }
 
 type Row = HashMap<String, String>;

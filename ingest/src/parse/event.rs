@@ -195,6 +195,8 @@ pub struct Pending {
     pub mode: Mode,
     pub context: u64,
     pub message: String,
+    /// The first line carries its own timestamp: later lines without one continue the event.
+    pub timestamped: bool,
     /// Length of an RFC 3339 prefix kept at the start of `message` as the program's own.
     pub iso_prefix: Option<usize>,
     parts: Parts,
@@ -213,6 +215,7 @@ impl Pending {
             context,
             message: std::mem::take(&mut parts.message),
             iso_prefix: None,
+            timestamped: false,
             parts,
             implied,
             stack: false,

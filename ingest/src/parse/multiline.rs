@@ -38,7 +38,7 @@ pub enum Glue {
 
 /// Decides whether `body` continues the pending event. `headed` says the line carries its own
 /// timestamp (or is a JSON record): such a line always starts a new event. `timestamped`: the
-/// source's events start with timestamps, so a line without one continues the event, except
+/// event's first line has a timestamp, so a line without one continues the event, except
 /// that a traceback or crash report starts its own unless the pending event is an error
 /// (`logger.exception(…)` writes the traceback under its error line; an uncaught exception
 /// after an info line is an event of its own). `after_error`: the pending event is an error.

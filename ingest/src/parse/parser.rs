@@ -6,15 +6,18 @@ use super::multiline::{self, Glue};
 use super::{json, level, logfmt, prefix, time, At, Outer, ParseOptions, SourceInfo};
 use crate::record::{LogRecord, Nanos};
 
+/// Events assembled at once in one source, in as many contexts.
+const MAX_OPEN: usize = 4;
+
 /// Per-source parsing state: the detected format and the event being assembled.
 pub struct SourceParser {
     source: Source,
     opts: ParseOptions,
-    pending: Option<Pending>,
+    /// Events being assembled, one per context (program, stream), oldest first: stderr's stack
+    /// trace goes on while stdout writes, and syslog programs interleave.
+    pending: Vec<Pending>,
     /// A CRI/docker partial line waiting for its end.
     partial: Option<Partial>,
-    /// The source's events start with their own timestamp: a line without one continues them.
-    timestamped: bool,
     /// RFC 3339 prefixes in this source have been seen in front of the program's own timestamp
     /// or JSON: they are docker's, not the program's.
     docker_prefix: bool,
@@ -36,9 +39,8 @@ impl SourceParser {
         SourceParser {
             source: Source::new(info),
             opts,
-            pending: None,
+            pending: Vec::new(),
             partial: None,
-            timestamped: false,
             docker_prefix: false,
         }
     }
@@ -54,12 +56,7 @@ impl SourceParser {
         observed: Nanos,
         out: &mut Vec<LogRecord>,
     ) {
-        if self
-            .pending_since()
-            .is_some_and(|since| observed.saturating_sub(since) > self.opts.multiline_flush)
-        {
-            self.flush(out);
-        }
+        self.flush_older(observed, out);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let truncated = line.len() > self.opts.max_line_bytes;
         let line = &line[..line.len().min(self.opts.max_line_bytes)];
@@ -77,17 +74,36 @@ impl SourceParser {
         self.opts.max_line_bytes
     }
 
-    /// Emits the pending event, if any: at end of input, or when
+    /// Emits the pending events, if any: at end of input, or when
     /// [`pending_since`](Self::pending_since) is older than the flush timeout.
     pub fn flush(&mut self, out: &mut Vec<LogRecord>) {
         self.finish_partial(out);
-        self.emit_pending(out);
+        while !self.pending.is_empty() {
+            self.emit(0, out);
+        }
     }
 
-    /// Byte offset where the pending (not yet emitted) event starts, if one is pending. A
-    /// checkpoint must not advance past it.
+    /// Emits what has waited longer than the flush timeout at `observed`.
+    fn flush_older(&mut self, observed: Nanos, out: &mut Vec<LogRecord>) {
+        let timeout = self.opts.multiline_flush;
+        let stale = move |since: Nanos| observed.saturating_sub(since) > timeout;
+        if self.partial.as_ref().is_some_and(|p| stale(p.since)) {
+            self.finish_partial(out);
+        }
+        let mut i = 0;
+        while i < self.pending.len() {
+            if stale(self.pending[i].since) {
+                self.emit(i, out);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Byte offset where the earliest pending (not yet emitted) event starts, if one is pending.
+    /// A checkpoint must not advance past it.
     pub fn pending_offset(&self) -> Option<u64> {
-        let event = self.pending.as_ref().map(|p| p.offset);
+        let event = self.pending.iter().map(|p| p.offset).min();
         let partial = self.partial.as_ref().map(|p| p.at.offset);
         match (event, partial) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -95,11 +111,14 @@ impl SourceParser {
         }
     }
 
-    /// Observed time of the last line added to the pending event.
+    /// Observed time of the last line added to the pending event that has waited longest.
     pub fn pending_since(&self) -> Option<Nanos> {
-        let event = self.pending.as_ref().map(|p| p.since);
+        let event = self.pending.iter().map(|p| p.since).min();
         let partial = self.partial.as_ref().map(|p| p.since);
-        event.max(partial)
+        match (event, partial) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn take_line(&mut self, text: &str, at: At, outer: Outer<'_>, out: &mut Vec<LogRecord>) {
@@ -193,7 +212,10 @@ impl SourceParser {
                     return;
                 }
                 Some(json::Json::Record(mut parts)) => {
-                    self.emit_pending(out);
+                    let context = event::context(peeled, outer.stream);
+                    if let Some(i) = self.pending.iter().position(|p| p.context == context) {
+                        self.emit(i, out);
+                    }
                     if peeled.iso.is_some() {
                         self.docker_prefix = true;
                     }
@@ -220,8 +242,10 @@ impl SourceParser {
             || peeled.syslog.as_ref().is_some_and(|s| !s.continuable());
         let context = event::context(peeled, outer.stream);
 
-        if let Some(p) = self.pending.as_mut().filter(|p| p.context == context) {
-            let glue = multiline::glue(p.mode, body, headed, self.timestamped, p.is_error());
+        let mut open = self.pending.iter().position(|p| p.context == context);
+        if let Some(i) = open {
+            let p = &mut self.pending[i];
+            let glue = multiline::glue(p.mode, body, headed, p.timestamped, p.is_error());
             if glue != Glue::No {
                 if let (Some(_), Some(len)) = (peeled.iso, p.iso_prefix.take()) {
                     // The event's first line kept its RFC 3339 prefix as the program's own
@@ -234,19 +258,21 @@ impl SourceParser {
                     if let Glue::Continue(mode) = glue {
                         p.mode = mode;
                     } else {
-                        self.emit_pending(out);
+                        self.emit(i, out);
                     }
                     return;
                 }
                 // Too big: the event is cut here, the rest continues as a new record.
-                self.emit_pending(out);
+                self.emit(i, out);
+                open = None;
             }
         }
         if body.trim().is_empty() {
             return;
         }
-        self.emit_pending(out);
-        self.timestamped = own.is_some() || iso_is_own;
+        if let Some(i) = open {
+            self.emit(i, out);
+        }
         let message_line = if iso_is_own { text } else { body };
         let (mode, implied) = multiline::start(body);
         let mut parts = self.source.head(body, message_line, own, at.observed);
@@ -254,13 +280,16 @@ impl SourceParser {
         let kept_prefix = iso_is_own && parts.message == text;
         let mut pending = Pending::new(parts, implied, mode, context, at);
         pending.iso_prefix = peeled.iso.filter(|_| kept_prefix);
-        self.pending = Some(pending);
+        pending.timestamped = own.is_some() || iso_is_own;
+        if self.pending.len() == MAX_OPEN {
+            self.emit(0, out);
+        }
+        self.pending.push(pending);
     }
 
-    fn emit_pending(&mut self, out: &mut Vec<LogRecord>) {
-        if let Some(p) = self.pending.take() {
-            let (parts, offset, observed) = p.finish();
-            out.push(self.source.record(parts, offset, observed));
-        }
+    /// Emits the `i`th pending event.
+    fn emit(&mut self, i: usize, out: &mut Vec<LogRecord>) {
+        let (parts, offset, observed) = self.pending.remove(i).finish();
+        out.push(self.source.record(parts, offset, observed));
     }
 }
