@@ -18,6 +18,7 @@
 //! assert!(rec.is_error());
 //! ```
 
+pub mod gen;
 pub mod parse;
 pub mod protocol;
 pub mod record;
