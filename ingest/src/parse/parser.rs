@@ -111,14 +111,13 @@ impl SourceParser {
         }
     }
 
-    /// Observed time of the last line added to the pending event that has waited longest.
+    /// Observed time of the last line added to a pending event. When it is older than the flush
+    /// timeout, no line has come for any pending event for that long: [`flush`](Self::flush) is
+    /// due. (While lines come, `push_line` emits each event that has waited past the timeout.)
     pub fn pending_since(&self) -> Option<Nanos> {
-        let event = self.pending.iter().map(|p| p.since).min();
+        let event = self.pending.iter().map(|p| p.since).max();
         let partial = self.partial.as_ref().map(|p| p.since);
-        match (event, partial) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        event.max(partial)
     }
 
     fn take_line(&mut self, text: &str, at: At, outer: Outer<'_>, out: &mut Vec<LogRecord>) {

@@ -479,7 +479,7 @@ Nov 20 10:00:00 h java[7]: java.io.IOException: reset
     p.push_line(b"2026-11-20T10:00:00Z stderr F Error: boom", 0, 0, &mut out);
     p.push_line(b"2026-11-20T10:00:00Z stdout F hello", 42, 1, &mut out);
     assert_eq!(p.pending_offset(), Some(0));
-    assert_eq!(p.pending_since(), Some(0));
+    assert_eq!(p.pending_since(), Some(1));
     // Past the flush timeout of the first event only.
     p.push_line(
         b"2026-11-20T10:00:00Z stdout F     more",
