@@ -558,6 +558,20 @@ mod fuzz {
         }
 
         #[test]
+        fn reader_never_panics_and_covers_every_line(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            let opts = ParseOptions { max_line_bytes: 32, ..ParseOptions::default() };
+            let recs: Vec<_> = parse_reader(&bytes[..], SourceInfo::default(), opts, 0).collect();
+            for r in &recs {
+                let offset: usize = r.id.rsplit(':').next().unwrap().parse().unwrap();
+                prop_assert!(offset < bytes.len().max(1));
+                prop_assert!(offset == 0 || bytes[offset - 1] == b'\n');
+            }
+            // Every line with a visible character ends up in some record.
+            let visible = bytes.split(|&b| b == b'\n').filter(|l| l.iter().any(|b| b.is_ascii_graphic())).count();
+            prop_assert!(visible == 0 || !recs.is_empty());
+        }
+
+        #[test]
         fn never_panics_on_format_shaped_noise(s in "(<[0-9]{1,3}>1? ?)?([0-9]{2,4}[-/ :.,T]{1,2}){0,6}[A-Za-z \\[\\]{}\":=\\\\]{0,40}") {
             let _ = parse_all(&s);
         }
