@@ -510,6 +510,34 @@ KeyError: 'x'
 }
 
 #[test]
+fn read_errors_end_the_reader_after_what_was_read() {
+    struct Failing(Vec<u8>);
+    impl std::io::Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::other("disk gone"));
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0.drain(..n);
+            Ok(n)
+        }
+    }
+    let input = std::io::BufReader::new(Failing(
+        b"Error: x\n    at f (a.js:1:1)\nhalf a li".to_vec(),
+    ));
+    let mut reader = parse_reader(input, SourceInfo::default(), ParseOptions::default(), 0);
+    let recs: Vec<_> = reader.by_ref().collect();
+    assert_eq!(recs.len(), 2, "{recs:#?}");
+    assert_eq!(recs[0].message.lines().count(), 2);
+    assert_eq!(recs[1].message, "half a li");
+    assert_eq!(
+        reader.error().map(|e| e.to_string()),
+        Some("disk gone".into())
+    );
+}
+
+#[test]
 fn hostile_repetitions_do_not_overflow_the_stack() {
     for unit in ["<1>", "{\"log\":", "[", "    at x\n", "\t"] {
         let line = unit.repeat(400_000);
