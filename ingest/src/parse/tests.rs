@@ -386,6 +386,14 @@ fn prefixed_stack_traces_are_one_event() {
         "    at a (/app/a.js:1:1)",
         "    at b (/app/b.js:2:2)",
     ];
+    let go = [
+        "panic: boom",
+        "",
+        "goroutine 1 [running]:",
+        "main.main()",
+        "\t/app/main.go:3 +0x1d",
+        "exit status 2",
+    ];
     let java = [
         "2026-11-20 10:00:00,123 ERROR x",
         "java.io.IOException: reset",
@@ -401,12 +409,12 @@ fn prefixed_stack_traces_are_one_event() {
         },
     ];
     for (i, prefix) in prefixes.iter().enumerate() {
-        for trace in [&node[..], &java[..]] {
+        for trace in [&node[..], &java[..], &go[..]] {
             let text: String = trace.iter().map(|l| prefix(l) + "\n").collect();
             let recs = parse_all(&(text + &prefix("2026-11-20 10:00:09,000 INFO next") + "\n"));
             assert_eq!(recs.len(), 2, "prefix {i}: {recs:#?}");
             assert_eq!(recs[0].message, trace.join("\n"), "prefix {i}");
-            assert_eq!(recs[0].level, Level::Error, "prefix {i}");
+            assert!(recs[0].level >= Level::Error, "prefix {i}");
             assert!(recs[0].timestamp < ts("2026-11-20T10:00:01Z"), "prefix {i}");
         }
     }
