@@ -394,6 +394,16 @@ fn prefixed_stack_traces_are_one_event() {
         "\t/app/main.go:3 +0x1d",
         "exit status 2",
     ];
+    let python = [
+        "Traceback (most recent call last):",
+        "  File \"/app/w.py\", line 3, in <module>",
+        "KeyError: 'x'",
+    ];
+    let rust = [
+        "thread 'main' panicked at src/main.rs:2:5:",
+        "boom",
+        "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
+    ];
     let java = [
         "2026-11-20 10:00:00,123 ERROR x",
         "java.io.IOException: reset",
@@ -409,7 +419,7 @@ fn prefixed_stack_traces_are_one_event() {
         },
     ];
     for (i, prefix) in prefixes.iter().enumerate() {
-        for trace in [&node[..], &java[..], &go[..]] {
+        for trace in [&node[..], &java[..], &go[..], &python[..], &rust[..]] {
             let text: String = trace.iter().map(|l| prefix(l) + "\n").collect();
             let recs = parse_all(&(text + &prefix("2026-11-20 10:00:09,000 INFO next") + "\n"));
             assert_eq!(recs.len(), 2, "prefix {i}: {recs:#?}");
