@@ -330,10 +330,11 @@ impl Applier {
         if !self.uncommitted.is_empty() {
             self.commit()?;
         }
-        if self.should_seal() {
+        let sealed = self.should_seal();
+        if sealed {
             self.seal()?;
         }
-        if self.last_retention.elapsed() >= Duration::from_secs(10) {
+        if sealed || self.last_retention.elapsed() >= Duration::from_secs(10) {
             self.last_retention = Instant::now();
             self.retire()?;
             self.update_gauges();
