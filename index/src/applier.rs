@@ -324,6 +324,10 @@ impl Applier {
         if let Err(e) = self.seal() {
             error!(error = %e, "final seal failed, the wal will be replayed");
         }
+        // Let running index merges finish so the index is left compact.
+        if let Err(e) = self.writer.wait_merging_threads() {
+            warn!(error = %e, "index merges did not finish");
+        }
     }
 
     fn tick(&mut self) -> Result<(), StoreError> {

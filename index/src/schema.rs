@@ -40,8 +40,11 @@ pub struct Fields {
 /// The schema every segment index uses, and its fields.
 pub fn build() -> (Schema, Fields) {
     let mut b = Schema::builder();
+    // No field norms: hits are ordered by time, not relevance, and norms cost a byte per
+    // document and field.
     let raw_basic = TextFieldIndexing::default()
         .set_tokenizer("raw")
+        .set_fieldnorms(false)
         .set_index_option(IndexRecordOption::Basic);
     let keyword = TextOptions::default()
         .set_indexing_options(raw_basic.clone())
@@ -62,6 +65,7 @@ pub fn build() -> (Schema, Fields) {
         TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer("default")
+                .set_fieldnorms(false)
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         ),
     );

@@ -160,6 +160,11 @@ impl Store {
         for (seq, records) in replayed {
             let (fresh, _) = shared.reserve_new(records)?;
             restored += fresh.len();
+            // Counted as queued like any acknowledged batch; the commit below uncounts them.
+            shared
+                .metrics
+                .queue_records
+                .fetch_add(fresh.len() as u64, Relaxed);
             let jsons = fresh
                 .iter()
                 .map(serde_json::to_vec)

@@ -217,3 +217,43 @@ fn durable_records_are_broadcast_and_lag_is_counted() {
     );
     store.close();
 }
+
+#[test]
+fn wal_left_by_a_crash_is_replayed_once_and_the_store_takes_writes() {
+    use firewatch_index::wal::{encode_entry, WalWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let wal_dir = dir.path().join("wal");
+    std::fs::create_dir_all(&wal_dir).unwrap();
+    let mut w = WalWriter::create(&wal_dir, 1).unwrap();
+    let mut buf = Vec::new();
+    for seq in 1..=3 {
+        let body: String = (0..5)
+            .map(|i| serde_json::to_string(&rec(&format!("w:{seq}:{i}"), i)).unwrap() + "\n")
+            .collect();
+        encode_entry(seq, body.as_bytes(), &mut buf);
+    }
+    // The same record in a later entry (a client retry that raced the crash).
+    encode_entry(
+        4,
+        (serde_json::to_string(&rec("w:1:1", 1)).unwrap() + "\n").as_bytes(),
+        &mut buf,
+    );
+    w.append_durable(&buf).unwrap();
+    drop(w);
+    let store = Store::open(cfg(dir.path())).unwrap();
+    let snap = store.reader().snapshot();
+    assert_eq!(snap.searcher().num_docs(), 15);
+    assert_eq!(
+        store
+            .metrics()
+            .queue_records
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    let rt = rt();
+    let out = rt
+        .block_on(store.append(vec![rec("w:1:1", 1), rec("new", 1)]))
+        .unwrap();
+    assert_eq!((out.accepted, out.duplicates), (1, 1));
+    store.close();
+}

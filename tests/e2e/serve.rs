@@ -145,6 +145,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_record() {
     let data = dir.path().join("data");
     let acked = Arc::new(Mutex::new(HashSet::new()));
     let mut seed = std::process::id() as u64 ^ 0x9e37_79b9_7f4a_7c15;
+    let mut acked_before = 0;
     for round in 0..4 {
         let node = Node::start(&data, None);
         let stop = Arc::new(AtomicBool::new(false));
@@ -179,6 +180,10 @@ fn sigkill_at_random_moments_loses_no_acknowledged_record() {
         for s in senders {
             s.join().expect("sender");
         }
+        // Every restart (with a WAL to replay) must take writes again.
+        let total = acked.lock().unwrap().len();
+        assert!(total > acked_before, "round {round}: no batch acknowledged");
+        acked_before = total;
     }
     let acked = acked.lock().unwrap().clone();
     assert!(
