@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use firewatch_index::{Store, StoreConfig};
+use firewatch_ingest::endpoint::limit::LimitedListener;
 use firewatch_ingest::endpoint::{self, EndpointConfig};
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -34,6 +35,8 @@ struct Config {
     data_dir: Option<PathBuf>,
     /// How long in-flight batches get to finish after SIGTERM/SIGINT.
     shutdown_grace_secs: Option<u64>,
+    /// Connections held open at once; more wait to be accepted.
+    max_connections: Option<usize>,
     ingest: EndpointConfig,
     store: StoreConfig,
 }
@@ -57,11 +60,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .or(cfg.data_dir.take())
         .unwrap_or_else(|| PathBuf::from("firewatch-data"));
     let grace = Duration::from_secs(cfg.shutdown_grace_secs.unwrap_or(10));
+    let max_connections = cfg.max_connections.unwrap_or(1024);
     let data_dir = cfg.store.data_dir.clone();
     let store =
         Store::open(cfg.store).with_context(|| format!("open store in {}", data_dir.display()))?;
     let rt = tokio::runtime::Runtime::new()?;
-    let served = rt.block_on(serve(store.clone(), cfg.ingest, listen, grace));
+    let served = rt.block_on(serve(
+        store.clone(),
+        cfg.ingest,
+        listen,
+        max_connections,
+        grace,
+    ));
     // Seal and stop after the last batch was answered.
     rt.block_on(async {
         let _ = tokio::task::spawn_blocking(move || store.close()).await;
@@ -75,6 +85,7 @@ async fn serve(
     store: Store,
     ingest: EndpointConfig,
     listen: SocketAddr,
+    max_connections: usize,
     grace: Duration,
 ) -> anyhow::Result<()> {
     let app = endpoint::router(Arc::new(store), ingest);
@@ -92,6 +103,7 @@ async fn serve(
         let _ = stop_tx.send(true);
     });
     let mut stopped = stop_rx.clone();
+    let listener = LimitedListener::new(listener, max_connections);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stopped.wait_for(|s| *s).await;
     });

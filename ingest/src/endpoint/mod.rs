@@ -7,6 +7,7 @@
 //! not depend on the storage, and so handlers are tested with an in-memory sink.
 
 pub mod body;
+pub mod limit;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
