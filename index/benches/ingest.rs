@@ -226,6 +226,20 @@ fn run(name: &str, records: Vec<LogRecord>) {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| o.stdout.len());
+    let mut by_kind: std::collections::BTreeMap<String, u64> = Default::default();
+    for e in std::fs::read_dir(data.join("index"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let ext = e
+            .path()
+            .extension()
+            .and_then(|x| x.to_str())
+            .unwrap_or("other")
+            .to_string();
+        *by_kind.entry(ext).or_default() += e.metadata().map_or(0, |m| m.len());
+    }
     latencies.sort();
     fresh.sort();
     let mb = raw.len() as f64 / 1e6;
@@ -258,6 +272,11 @@ fn run(name: &str, records: Vec<LogRecord>) {
             z as f64 * 100.0 / raw.len() as f64
         ))
     );
+    let kinds: Vec<String> = by_kind
+        .iter()
+        .map(|(k, v)| format!("{k} {:.2}", *v as f64 / 1e6))
+        .collect();
+    println!("index files by kind (MB): {}", kinds.join(", "));
     println!(
         "freshness (ack to searchable): median {:.0} ms, max {:.0} ms",
         percentile(&fresh, 0.5).as_secs_f64() * 1e3,
