@@ -153,10 +153,9 @@ impl Applier {
         let f = self.sh.fields;
         let mut info = self.active.info.write().unwrap_or_else(|e| e.into_inner());
         for (rec, json) in records.into_iter().zip(jsons) {
-            let ord = self.active.archive.append(&json);
             let ptr = RecordPtr {
                 segment: self.active_id,
-                ord,
+                ord: self.active.archive.len(),
             };
             self.writer.add_document(schema::document(&f, &rec, ptr))?;
             info.records += 1;
@@ -168,7 +167,8 @@ impl Applier {
                 .metrics
                 .bytes_accepted
                 .fetch_add(json.len() as u64 + 1, Relaxed);
-            self.uncommitted.push(rec.id);
+            self.uncommitted.push(rec.id.clone());
+            self.active.archive.append(rec, json.len());
         }
         drop(info);
         self.applied_seq = self.applied_seq.max(seq);

@@ -1,8 +1,8 @@
-//! A segment's archive: its records as zstd-compressed blocks of NDJSON.
+//! A segment's archive: its records as zstd-compressed columnar blocks.
 //!
 //! `archive.fwa` holds an 8-byte header (`FWARC`, a zero byte, version u16 LE), then blocks —
-//! each an independent zstd frame of whole NDJSON lines, so one record is read back by
-//! decompressing one block — and, once the segment is sealed, a footer:
+//! each an independent zstd frame of [`block`](crate::block)-encoded records, so one record is
+//! read back by decompressing one block — and, once the segment is sealed, a footer:
 //!
 //! ```text
 //! block index: (first_ord u64, offset u64, len u32, count u32) × n | n u32 | crc32 u32 | "FWAEND\0\0"
@@ -18,8 +18,10 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::RwLock;
 
+use firewatch_ingest::LogRecord;
 use memmap2::Mmap;
 
+use crate::block;
 use crate::error::StoreError;
 
 const MAGIC: &[u8; 6] = b"FWARC\0";
@@ -42,9 +44,9 @@ enum Data {
     Active {
         file: File,
         end: u64,
-        pending: Vec<u8>,
-        /// Start of each pending line in `pending`.
-        starts: Vec<u32>,
+        pending: Vec<LogRecord>,
+        /// JSON bytes of the pending records: a block is written past `block_bytes`.
+        pending_bytes: usize,
     },
     Sealed(Mmap),
 }
@@ -78,8 +80,8 @@ impl Archive {
                 data: Data::Active {
                     file,
                     end: HEADER_LEN,
-                    pending: Vec::with_capacity(block_bytes + 4096),
-                    starts: Vec::new(),
+                    pending: Vec::new(),
+                    pending_bytes: 0,
                 },
                 blocks: Vec::new(),
                 records: 0,
@@ -110,18 +112,19 @@ impl Archive {
         })
     }
 
-    /// Appends one record (its JSON, without newline) and returns its ordinal. The record is
-    /// readable at once; [`Archive::flush_full`] writes full blocks out.
-    pub fn append(&self, json: &[u8]) -> u64 {
+    /// Appends one record (`json_len`: the size of its JSON, for block sizing) and returns its
+    /// ordinal. The record is readable at once; [`Archive::flush_full`] writes full blocks out.
+    pub fn append(&self, rec: LogRecord, json_len: usize) -> u64 {
         let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
         let ord = st.records;
         if let Data::Active {
-            pending, starts, ..
+            pending,
+            pending_bytes,
+            ..
         } = &mut st.data
         {
-            starts.push(pending.len() as u32);
-            pending.extend_from_slice(json);
-            pending.push(b'\n');
+            pending.push(rec);
+            *pending_bytes += json_len;
             st.records += 1;
         }
         ord
@@ -131,8 +134,7 @@ impl Archive {
     /// block stays pending and is written by a later call.
     pub fn flush_full(&self) -> io::Result<()> {
         let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
-        let full =
-            matches!(&st.data, Data::Active { pending, .. } if pending.len() >= self.block_bytes);
+        let full = matches!(&st.data, Data::Active { pending_bytes, .. } if *pending_bytes >= self.block_bytes);
         if full {
             self.flush_block(&mut st)?;
         }
@@ -146,25 +148,27 @@ impl Archive {
             file,
             end,
             pending,
-            starts,
+            pending_bytes,
         } = &mut st.data
         else {
             return Ok(());
         };
-        if starts.is_empty() {
+        if pending.is_empty() {
             return Ok(());
         }
-        let frame = zstd::bulk::compress(pending, self.level)?;
+        let mut plain = Vec::with_capacity(*pending_bytes);
+        block::encode(pending, &mut plain);
+        let frame = zstd::bulk::compress(&plain, self.level)?;
         file.write_all_at(&frame, *end)?;
         let block = Block {
             first_ord,
             offset: *end,
             len: frame.len() as u32,
-            count: starts.len() as u32,
+            count: pending.len() as u32,
         };
         *end += frame.len() as u64;
         pending.clear();
-        starts.clear();
+        *pending_bytes = 0;
         st.blocks.push(block);
         Ok(())
     }
@@ -214,49 +218,45 @@ impl Archive {
         self.len() == 0
     }
 
-    /// The JSON of the record at `ord`.
-    pub fn get(&self, ord: u64) -> Result<Vec<u8>, StoreError> {
+    /// The record at `ord`.
+    pub fn get(&self, ord: u64) -> Result<LogRecord, StoreError> {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
         let missing = || StoreError::NotFound { ord };
         let in_blocks = st.blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
         if ord >= in_blocks {
-            let Data::Active {
-                pending, starts, ..
-            } = &st.data
-            else {
+            let Data::Active { pending, .. } = &st.data else {
                 return Err(missing());
             };
-            let i = (ord - in_blocks) as usize;
-            let start = *starts.get(i).ok_or_else(missing)? as usize;
-            let end = starts.get(i + 1).map_or(pending.len(), |s| *s as usize);
-            return Ok(pending[start..end.saturating_sub(1)].to_vec());
+            return pending
+                .get((ord - in_blocks) as usize)
+                .cloned()
+                .ok_or_else(missing);
         }
         let bi = st
             .blocks
             .partition_point(|b| b.first_ord + b.count as u64 <= ord);
         let block = *st.blocks.get(bi).ok_or_else(missing)?;
-        let plain = read_block(&st.data, block)?;
-        plain
-            .split(|b| *b == b'\n')
-            .nth((ord - block.first_ord) as usize)
-            .map(|line| line.to_vec())
-            .ok_or_else(missing)
+        let mut records = read_block(&st.data, block)?;
+        let i = (ord - block.first_ord) as usize;
+        if i >= records.len() {
+            return Err(missing());
+        }
+        Ok(records.swap_remove(i))
     }
 
-    /// Calls `f` with every record's ordinal and JSON, in order.
-    pub fn for_each(&self, mut f: impl FnMut(u64, &[u8])) -> Result<(), StoreError> {
+    /// Calls `f` with every record and its ordinal, in order.
+    pub fn for_each(&self, mut f: impl FnMut(u64, LogRecord)) -> Result<(), StoreError> {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
         let mut ord = 0;
         for block in &st.blocks {
-            let plain = read_block(&st.data, *block)?;
-            for line in plain.split(|b| *b == b'\n').take(block.count as usize) {
-                f(ord, line);
+            for rec in read_block(&st.data, *block)? {
+                f(ord, rec);
                 ord += 1;
             }
         }
         if let Data::Active { pending, .. } = &st.data {
-            for line in pending.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                f(ord, line);
+            for rec in pending {
+                f(ord, rec.clone());
                 ord += 1;
             }
         }
@@ -264,7 +264,7 @@ impl Archive {
     }
 }
 
-fn read_block(data: &Data, b: Block) -> Result<Vec<u8>, StoreError> {
+fn read_block(data: &Data, b: Block) -> Result<Vec<LogRecord>, StoreError> {
     let frame = match data {
         Data::Sealed(map) => map
             .get(b.offset as usize..(b.offset + b.len as u64) as usize)
@@ -278,9 +278,14 @@ fn read_block(data: &Data, b: Block) -> Result<Vec<u8>, StoreError> {
             buf
         }
     };
-    zstd::bulk::decompress(&frame, MAX_BLOCK).map_err(|_| StoreError::Corrupt {
-        what: "archive block does not decompress".into(),
-    })
+    let corrupt = |what: &str| StoreError::Corrupt { what: what.into() };
+    let plain = zstd::bulk::decompress(&frame, MAX_BLOCK)
+        .map_err(|_| corrupt("archive block does not decompress"))?;
+    let records = block::decode(&plain).ok_or_else(|| corrupt("archive block does not decode"))?;
+    if records.len() != b.count as usize {
+        return Err(corrupt("archive block with a wrong record count"));
+    }
+    Ok(records)
 }
 
 fn parse_footer(map: &[u8]) -> Option<Vec<Block>> {
@@ -319,8 +324,11 @@ fn parse_footer(map: &[u8]) -> Option<Vec<Block>> {
 mod tests {
     use super::*;
 
-    fn rec(i: u64) -> Vec<u8> {
-        format!(r#"{{"id":"r{i}","message":"line number {i}"}}"#).into_bytes()
+    fn rec(i: u64) -> LogRecord {
+        serde_json::from_str(&format!(
+            r#"{{"id":"r{i}","timestamp":{i},"observed":0,"message":"line number {i}"}}"#
+        ))
+        .unwrap()
     }
 
     #[test]
@@ -329,7 +337,7 @@ mod tests {
         let path = dir.path().join("archive.fwa");
         let a = Archive::create(&path, 200, 3).unwrap();
         for i in 0..50 {
-            assert_eq!(a.append(&rec(i)), i);
+            assert_eq!(a.append(rec(i), 60), i);
             a.flush_full().unwrap();
         }
         // Some records are in written blocks, the last ones still pending.
@@ -341,7 +349,7 @@ mod tests {
         assert_eq!(reopened.len(), 50);
         let mut all = Vec::new();
         reopened
-            .for_each(|ord, json| all.push((ord, json.to_vec())))
+            .for_each(|ord, json| all.push((ord, json)))
             .unwrap();
         assert_eq!(all, (0..50).map(|i| (i, rec(i))).collect::<Vec<_>>());
         assert!(matches!(reopened.get(50), Err(StoreError::NotFound { .. })));
@@ -352,7 +360,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("archive.fwa");
         let a = Archive::create(&path, 100, 3).unwrap();
-        a.append(&rec(1));
+        a.append(rec(1), 60);
         a.seal().unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         let n = bytes.len();

@@ -42,6 +42,7 @@
 
 mod applier;
 pub mod archive;
+pub mod block;
 pub mod catalog;
 pub mod config;
 pub mod error;

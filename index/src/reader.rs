@@ -99,8 +99,7 @@ impl Snapshot {
             .ok_or(StoreError::NoSegment {
                 segment: ptr.segment,
             })?;
-        let json = segment.archive.get(ptr.ord)?;
-        Ok(serde_json::from_slice(&json)?)
+        segment.archive.get(ptr.ord)
     }
 
     /// Calls `f` with every archived record of segment `id`, in archive order.
@@ -114,16 +113,8 @@ impl Snapshot {
             .segments
             .get(&id)
             .ok_or(StoreError::NoSegment { segment: id })?;
-        let mut bad = None;
-        segment.archive.for_each(|ord, json| {
-            match serde_json::from_slice(json) {
-                Ok(rec) => f(RecordPtr { segment: id, ord }, rec),
-                Err(e) => bad = Some(e),
-            };
-        })?;
-        match bad {
-            Some(e) => Err(e.into()),
-            None => Ok(()),
-        }
+        segment
+            .archive
+            .for_each(|ord, rec| f(RecordPtr { segment: id, ord }, rec))
     }
 }
