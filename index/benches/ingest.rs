@@ -138,7 +138,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p) as usize]
 }
 
-fn run(name: &str, records: Vec<LogRecord>) {
+/// `log_bytes`: the size of the original log lines, when the records came from files.
+fn run(name: &str, records: Vec<LogRecord>, log_bytes: Option<u64>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let raw: Vec<u8> = records
         .iter()
@@ -277,6 +278,14 @@ fn run(name: &str, records: Vec<LogRecord>) {
         .map(|(k, v)| format!("{k} {:.2}", *v as f64 / 1e6))
         .collect();
     println!("index files by kind (MB): {}", kinds.join(", "));
+    if let Some(lb) = log_bytes {
+        println!(
+            "vs the original log files ({:.1} MB): archive + index = {:.1}%, archive alone = {:.1}%",
+            lb as f64 / 1e6,
+            (archive + index) as f64 * 100.0 / lb as f64,
+            archive as f64 * 100.0 / lb as f64
+        );
+    }
     println!(
         "freshness (ack to searchable): median {:.0} ms, max {:.0} ms",
         percentile(&fresh, 0.5).as_secs_f64() * 1e3,
@@ -289,11 +298,12 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300_000);
-    run("generated", generated(n));
+    run("generated", generated(n), None);
     if let Ok(paths) = std::env::var("FIREWATCH_BENCH_LOGS") {
         let records = from_files(&paths);
         if !records.is_empty() {
-            run("real logs", records);
+            let log_bytes = records.iter().map(|r| r.message.len() as u64 + 1).sum();
+            run("real logs", records, Some(log_bytes));
         }
     }
 }
