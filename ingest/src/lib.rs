@@ -7,6 +7,7 @@
 //! - [`protocol`]: the shipper ↔ node wire protocol.
 //! - [`parse`]: raw lines to records without configuration: format detection, runtime prefixes,
 //!   multiline events (stack traces), and [`parse::parse_reader`] for whole files.
+//! - [`endpoint`]: the node's ingest endpoint (an axum router over a [`endpoint::RecordSink`]).
 //!
 //! ```
 //! use firewatch_ingest::{Level, LogRecord};
@@ -19,6 +20,7 @@
 //! ```
 
 pub mod gen;
+pub mod endpoint;
 pub mod parse;
 pub mod protocol;
 pub mod record;

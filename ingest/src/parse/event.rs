@@ -154,13 +154,8 @@ pub fn add_context(
     if parts.level.is_none() {
         parts.level = peeled.level.clone();
     }
-    if parts.service.is_none() {
-        parts.service = peeled
-            .syslog
-            .as_ref()
-            .and_then(|s| s.app)
-            .map(str::to_string);
-    }
+    // A syslog program name (`node`, `systemd`) names the process, not the service: it goes
+    // to the fields, and the service stays the record's own or the file's stem.
     let fields = &mut parts.fields;
     if let Some(s) = &peeled.syslog {
         let mut put = |k: &str, v: Option<&str>| {
@@ -197,6 +192,10 @@ pub struct Pending {
     pub message: String,
     /// The first line carries its own timestamp: later lines without one continue the event.
     pub timestamped: bool,
+    /// That timestamp was an RFC 3339 prefix, which may yet show itself to be docker's.
+    pub iso_stamped: bool,
+    /// Lines glued so far, to bound how much a timestamp-less run can add to one event.
+    pub lines: usize,
     /// Length of an RFC 3339 prefix kept at the start of `message` as the program's own.
     pub iso_prefix: Option<usize>,
     parts: Parts,
@@ -216,6 +215,8 @@ impl Pending {
             message: std::mem::take(&mut parts.message),
             iso_prefix: None,
             timestamped: false,
+            iso_stamped: false,
+            lines: 1,
             parts,
             implied,
             stack: false,
@@ -233,6 +234,7 @@ impl Pending {
     pub fn append(&mut self, line: &str, at: At) {
         self.message.push('\n');
         self.message.push_str(line);
+        self.lines += 1;
         self.since = at.observed;
         self.stack |= multiline::is_stack_frame(line);
         if at.truncated {

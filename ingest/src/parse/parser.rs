@@ -8,6 +8,8 @@ use crate::record::{LogRecord, Nanos};
 
 /// Events assembled at once in one source, in as many contexts.
 const MAX_OPEN: usize = 4;
+/// At most this many lines join an event only because they carry no timestamp of their own.
+const MAX_TIMESTAMPLESS_LINES: usize = 1000;
 
 /// Per-source parsing state: the detected format and the event being assembled.
 pub struct SourceParser {
@@ -246,11 +248,16 @@ impl SourceParser {
             // unless the line continues by its shape (indented…) or a crash report is being
             // read: then the prefix shows itself to be docker's.
             let iso_headed = iso_is_own && p.mode == Mode::Plain && !multiline::explicit(body);
+            // A timestamp that turned out to be docker's says nothing about how the program
+            // starts its events; and no run of timestamp-less lines makes an endless event.
+            let timestamped = p.timestamped
+                && !(p.iso_stamped && self.docker_prefix)
+                && p.lines < MAX_TIMESTAMPLESS_LINES;
             let glue = multiline::glue(
                 p.mode,
                 body,
                 headed || iso_headed,
-                p.timestamped,
+                timestamped,
                 p.is_error(),
             );
             if glue != Glue::No {
@@ -288,6 +295,7 @@ impl SourceParser {
         let mut pending = Pending::new(parts, implied, mode, context, at);
         pending.iso_prefix = peeled.iso.filter(|_| kept_prefix);
         pending.timestamped = own.is_some() || iso_is_own;
+        pending.iso_stamped = own.is_none() && iso_is_own;
         if self.pending.len() == MAX_OPEN {
             self.emit(0, out);
         }
