@@ -19,8 +19,8 @@
 //! assert!(rec.is_error());
 //! ```
 
-pub mod gen;
 pub mod endpoint;
+pub mod gen;
 pub mod parse;
 pub mod protocol;
 pub mod record;

@@ -179,7 +179,7 @@ fn loghub_syslog() {
         );
         assert_eq!(rec.timestamp, want, "line {}", row["LineId"]);
         assert_eq!(rec.fields["hostname"], row["Level"].as_str());
-        assert_eq!(rec.service, row["Component"]);
+        assert_eq!(rec.fields["appname"], row["Component"].as_str());
         let pid = row["PID"].trim_end_matches(".0");
         if !pid.is_empty() {
             assert_eq!(rec.fields["pid"], pid, "line {}", row["LineId"]);
@@ -196,7 +196,8 @@ fn loghub_syslog() {
             "%Y %b %d %H:%M:%S",
         );
         assert_eq!(rec.timestamp, want, "line {}", row["LineId"]);
-        assert_eq!(rec.service, "sshd");
+        assert_eq!(rec.service, "OpenSSH");
+        assert_eq!(rec.fields["appname"], "sshd");
         assert_eq!(rec.fields["hostname"], row["Component"].as_str());
         assert_eq!(rec.fields["pid"], row["Pid"].as_str());
     }

@@ -115,7 +115,9 @@ fn syslog_3164_5424_and_year_inference() {
     assert_eq!(r.timestamp, ts("2026-11-20T10:00:00Z"));
     assert_eq!(r.message, "error: Received disconnect");
     assert_eq!(r.level, Level::Error);
-    assert_eq!(r.service, "sshd");
+    // The program names the process; the service is the file's stem.
+    assert_eq!(r.service, "checkout");
+    assert_eq!(r.fields["appname"], "sshd");
     assert_eq!(r.fields["hostname"], "web-1");
     assert_eq!(r.fields["pid"], "2314");
 
@@ -145,7 +147,8 @@ fn syslog_3164_5424_and_year_inference() {
     assert_eq!(r.timestamp, ts("2026-11-20T10:00:00.003Z"));
     assert_eq!(r.level, Level::Info);
     assert_eq!(r.message, "An event");
-    assert_eq!(r.service, "evntslog");
+    assert_eq!(r.service, "checkout");
+    assert_eq!(r.fields["appname"], "evntslog");
     assert_eq!(r.fields["msgid"], "ID47");
     assert_eq!(
         r.fields["structured_data"],
@@ -698,4 +701,44 @@ fn go_panic_ends_at_a_record_of_its_own() {
     assert_eq!(msgs.len(), 3, "{msgs:#?}");
     assert_eq!(msgs[1], "up");
     assert_eq!(msgs[2], "again");
+}
+
+#[test]
+fn docker_prefix_found_late_does_not_swallow_the_source() {
+    // Until a stack trace shows the RFC 3339 prefix to be docker's, it is taken as the
+    // program's own time; once it is known, lines without a timestamp of their own must not
+    // keep gluing onto the event that was open.
+    let mut text = String::from(
+        "2026-11-16T13:00:44.064Z info: item added\n\
+         2026-11-16T13:00:46.403Z error: upstream request failed\n\
+         2026-11-16T13:00:46.404Z Error: Request failed with status code 502\n\
+         2026-11-16T13:00:46.405Z     at createError (/app/createError.js:16:15)\n\
+         2026-11-16T13:00:46.406Z     at settle (/app/settle.js:17:12)\n",
+    );
+    for i in 0..50 {
+        text.push_str(&format!(
+            "2026-11-16T13:00:5{}.000Z GET /api/cart 200 8.6 ms - 10\n",
+            i % 10
+        ));
+    }
+    let recs = parse_all(&text);
+    assert!(recs.len() >= 52, "got {} records", recs.len());
+    let trace = recs
+        .iter()
+        .find(|r| r.message.starts_with("Error: Request failed"));
+    assert!(
+        trace.is_some_and(|r| r.message.lines().count() == 3),
+        "{recs:#?}"
+    );
+}
+
+#[test]
+fn timestamp_less_lines_join_an_event_only_up_to_a_bound() {
+    let mut text = String::from("2026-11-20 10:00:00,123 INFO start\n");
+    for _ in 0..5000 {
+        text.push_str("plain line without a time\n");
+    }
+    let recs = parse_all(&text);
+    assert!(recs.len() >= 5, "got {} records", recs.len());
+    assert!(recs.iter().all(|r| r.message.lines().count() <= 1000));
 }
