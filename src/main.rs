@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Write realistic multi-service demo logs (JSON, logfmt, nginx, log4j, syslog).
     Gen(cmd::gen::Args),
+    /// Run the detectors over log files and report incidents.
+    Analyze(cmd::analyze::Args),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     cmd::init_logging(&cli.log);
     let result = match cli.command {
         Command::Gen(args) => cmd::gen::run(args),
+        Command::Analyze(args) => cmd::analyze::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! One module per subcommand; each turns its arguments into calls on the library crates.
 
+pub mod analyze;
 pub mod gen;
 
 /// firewatch's own logs go to stderr, so stdout stays clean for data (`--json`, `jsonl`).
