@@ -5,6 +5,8 @@
 //!
 //! - [`record`]: the record model shared by every crate, and its JSON shape.
 //! - [`protocol`]: the shipper ↔ node wire protocol.
+//! - [`parse`]: raw lines to records without configuration: format detection, runtime prefixes,
+//!   multiline events (stack traces), and [`parse::parse_reader`] for whole files.
 //!
 //! ```
 //! use firewatch_ingest::{Level, LogRecord};

@@ -1,11 +1,35 @@
 //! Raw lines to records, without configuration.
 //!
-//! INTERFACE PINNED FOR PARALLEL WORK — the signatures below are what the shipper, the node and
-//! the detectors call. The body is a minimal one-line-one-record version, to be replaced by the
-//! real format detection and multiline assembly.
+//! A [`SourceParser`] holds what is known about one source (a file, a stream): its detected
+//! format and the multiline event being assembled. Each line goes through three steps:
+//!
+//! 1. [`prefix`]: the prefix a runtime put in front of the program's output (CRI, syslog and
+//!    journald, pm2, `docker logs --timestamps`) is taken off, CRI/docker partial lines joined;
+//! 2. [`multiline`]: the line either continues the pending event (stack traces, crash reports,
+//!    indented lines) or starts a new one, which completes the pending one;
+//! 3. the first line of an event is parsed: [`json`] (with docker json-file unwrapped), [`logfmt`],
+//!    [`access`] logs, or text with a leading timestamp ([`time`]) and a [`level`] word.
+//!
+//! Times without a zone are UTC. Nothing here panics on any input: invalid UTF-8 is replaced, and
+//! lines longer than [`ParseOptions::max_line_bytes`] are cut and marked `truncated: true`.
 
-use crate::record::{Level, LogRecord, Nanos};
-use serde_json::Map;
+mod access;
+mod event;
+mod json;
+mod level;
+mod logfmt;
+mod multiline;
+mod parser;
+mod prefix;
+mod reader;
+mod time;
+
+use serde_json::{Map, Value};
+
+use crate::record::{Level, Nanos};
+
+pub use parser::SourceParser;
+pub use reader::{parse_reader, ParseReader};
 
 /// What is fixed for one source of lines.
 #[derive(Debug, Clone, Default)]
@@ -23,7 +47,8 @@ pub struct SourceInfo {
 /// Limits and timeouts of parsing.
 #[derive(Debug, Clone)]
 pub struct ParseOptions {
-    /// Longer lines are truncated and marked with the field `truncated: true`.
+    /// Longer lines are truncated and marked with the field `truncated: true`; a multiline event
+    /// is cut into several records at this size too.
     pub max_line_bytes: usize,
     /// A pending multiline event is emitted after this long without a new line (nanoseconds of
     /// observed time).
@@ -39,53 +64,30 @@ impl Default for ParseOptions {
     }
 }
 
-/// Per-source parsing state: the detected format and the event being assembled.
-pub struct SourceParser {
-    info: SourceInfo,
-    opts: ParseOptions,
+/// The parsed head of an event, before it becomes a record.
+#[derive(Debug, Default)]
+pub(crate) struct Parts {
+    pub timestamp: Option<Nanos>,
+    pub level: Option<(Level, String)>,
+    pub message: String,
+    pub service: Option<String>,
+    pub fields: Map<String, Value>,
 }
 
-impl SourceParser {
-    pub fn new(info: SourceInfo, opts: ParseOptions) -> Self {
-        SourceParser { info, opts }
-    }
-
-    /// Feeds one line (without its line terminator) that starts at byte `offset` of the source
-    /// and was read at `observed`. Completed events are appended to `out`.
-    pub fn push_line(
-        &mut self,
-        line: &[u8],
-        offset: u64,
-        observed: Nanos,
-        out: &mut Vec<LogRecord>,
-    ) {
-        let line = &line[..line.len().min(self.opts.max_line_bytes)];
-        out.push(LogRecord {
-            id: LogRecord::file_id(self.info.fingerprint, offset),
-            timestamp: observed,
-            observed,
-            service: self.info.service.clone().unwrap_or_default(),
-            host: self.info.host.clone(),
-            source: self.info.source.clone(),
-            level: Level::Info,
-            level_raw: None,
-            message: String::from_utf8_lossy(line).into_owned(),
-            fields: Map::new(),
-        });
-    }
-
-    /// Emits the pending event, if any: at end of input, or when
-    /// [`pending_since`](Self::pending_since) is older than the flush timeout.
-    pub fn flush(&mut self, _out: &mut Vec<LogRecord>) {}
-
-    /// Byte offset where the pending (not yet emitted) event starts, if one is pending. A
-    /// checkpoint must not advance past it.
-    pub fn pending_offset(&self) -> Option<u64> {
-        None
-    }
-
-    /// Observed time of the last line added to the pending event.
-    pub fn pending_since(&self) -> Option<Nanos> {
-        None
-    }
+/// A line's place in its source.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    offset: u64,
+    observed: Nanos,
+    truncated: bool,
 }
+
+/// What a wrapper around the line (CRI, docker json-file) said about it.
+#[derive(Debug, Default, Clone, Copy)]
+struct Outer<'a> {
+    time: Option<Nanos>,
+    stream: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,161 @@
+//! Apache/nginx access logs: the Common Log Format and its "combined" extension,
+//! `client ident user [20/Nov/2026:10:00:00 +0000] "GET /path HTTP/1.1" 200 512 "ref" "agent"`,
+//! optionally followed by the request duration (nginx `$request_time` in seconds when it has a
+//! decimal point, Apache `%D` in microseconds when it is an integer).
+
+use chrono::NaiveDate;
+use serde_json::{json, Map, Value};
+
+use super::Parts;
+use crate::record::{Level, Nanos};
+
+/// Parses an access-log line; `None` if it is not one.
+pub fn parse(line: &str) -> Option<Parts> {
+    let mut rest = line;
+    let client = word(&mut rest)?;
+    let _ident = word(&mut rest)?;
+    let user = word(&mut rest)?;
+    let stamp = rest.trim_start_matches(' ').strip_prefix('[')?;
+    let close = stamp.find(']')?;
+    let timestamp = clf_time(&stamp[..close])?;
+    rest = stamp[close + 1..].strip_prefix(' ')?;
+    let request = quoted(&mut rest)?;
+    let status: u16 = word(&mut rest)?.parse().ok()?;
+    let bytes = word(&mut rest).unwrap_or("-");
+
+    let mut http = Map::new();
+    let mut req = request.splitn(3, ' ');
+    let method = req.next().unwrap_or_default();
+    if let Some(path) = req.next() {
+        http.insert("method".into(), json!(method));
+        http.insert("path".into(), json!(path));
+        if let Some(proto) = req.next() {
+            http.insert("protocol".into(), json!(proto));
+        }
+    } else {
+        http.insert("request".into(), json!(request));
+    }
+    http.insert("status".into(), json!(status));
+    if let Ok(b) = bytes.parse::<u64>() {
+        http.insert("bytes".into(), json!(b));
+    }
+    if let Some(referer) = quoted(&mut rest) {
+        http.insert("referer".into(), json!(referer));
+        if let Some(agent) = quoted(&mut rest) {
+            http.insert("user_agent".into(), json!(agent));
+        }
+    }
+    if let Some(ms) = word(&mut rest).and_then(duration_ms) {
+        http.insert("duration_ms".into(), json!(ms));
+    }
+
+    let mut fields = Map::new();
+    fields.insert("client".into(), json!(client));
+    if user != "-" {
+        fields.insert("user".into(), json!(user));
+    }
+    fields.insert("http".into(), Value::Object(http));
+    let level = match status {
+        500.. => Level::Error,
+        400..=499 => Level::Warn,
+        _ => Level::Info,
+    };
+    Some(Parts {
+        timestamp: Some(timestamp),
+        level: Some((level, status.to_string())),
+        message: line.to_string(),
+        service: None,
+        fields,
+    })
+}
+
+fn word<'a>(rest: &mut &'a str) -> Option<&'a str> {
+    let s = rest.trim_start_matches(' ');
+    if s.is_empty() {
+        return None;
+    }
+    let end = s.find(' ').unwrap_or(s.len());
+    *rest = &s[end..];
+    Some(&s[..end])
+}
+
+/// A `"…"` field; `\"` inside is kept as is.
+fn quoted<'a>(rest: &mut &'a str) -> Option<&'a str> {
+    let s = rest.trim_start_matches(' ').strip_prefix('"')?;
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => {
+                *rest = &s[i + 1..];
+                return Some(&s[..i]);
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn duration_ms(w: &str) -> Option<f64> {
+    let v: f64 = w.parse().ok()?;
+    if !v.is_finite() || v < 0.0 {
+        return None;
+    }
+    Some(if w.contains('.') { v * 1e3 } else { v / 1e3 })
+}
+
+/// `20/Nov/2026:10:00:00 +0000`.
+fn clf_time(s: &str) -> Option<Nanos> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
+    let month = super::time::month_number(&b[3..6])?;
+    let date = NaiveDate::from_ymd_opt(num(7..11)? as i32, month, num(0..2)?)?;
+    let t = date
+        .and_hms_opt(num(12..14)?, num(15..17)?, num(18..20)?)?
+        .and_utc()
+        .timestamp_nanos_opt()?;
+    let zone = s[20..].trim();
+    let offset = if zone.len() == 5 {
+        let sign = if zone.starts_with('-') { -1 } else { 1 };
+        let h: i64 = zone.get(1..3)?.parse().ok()?;
+        let m: i64 = zone.get(3..5)?.parse().ok()?;
+        sign * (h * 3600 + m * 60)
+    } else {
+        0
+    };
+    t.checked_sub(offset * 1_000_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combined_with_duration() {
+        let p = parse(r#"10.0.0.1 - bob [20/Nov/2026:10:00:00 +0100] "POST /api/pay HTTP/1.1" 503 12 "-" "curl/8.0" 0.250"#).unwrap();
+        assert_eq!(p.timestamp, Some(1_795_165_200_000_000_000));
+        assert_eq!(p.level, Some((Level::Error, "503".into())));
+        let http = &p.fields["http"];
+        assert_eq!(http["method"], "POST");
+        assert_eq!(http["path"], "/api/pay");
+        assert_eq!(http["status"], 503);
+        assert_eq!(http["bytes"], 12);
+        assert_eq!(http["user_agent"], "curl/8.0");
+        assert_eq!(http["duration_ms"], 250.0);
+        assert_eq!(p.fields["user"], "bob");
+    }
+
+    #[test]
+    fn common_format_and_rejects() {
+        let p = parse(r#"::1 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.0" 404 -"#).unwrap();
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Warn));
+        assert!(p.fields["http"].get("bytes").is_none());
+        assert!(parse("a b c [not a date] \"GET /\" 200 1").is_none());
+        assert!(parse("hello world").is_none());
+        assert!(parse(r#"a b c [20/Nov/2026:10:00:00 +0000] "GET /" x"#).is_none());
+    }
+}

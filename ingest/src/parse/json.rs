@@ -1,0 +1,200 @@
+//! JSON lines: the common field aliases of structured loggers (pino, bunyan, winston, zap,
+//! logrus, slog, ECS), and docker's json-file wrapper.
+
+use serde_json::{Map, Value};
+
+use super::{level, time, Parts};
+use crate::record::{Level, Nanos};
+
+const TIME_KEYS: [&str; 5] = ["ts", "time", "timestamp", "@timestamp", "t"];
+const LEVEL_KEYS: [&str; 5] = ["level", "severity", "lvl", "log.level", "loglevel"];
+const MESSAGE_KEYS: [&str; 3] = ["msg", "message", "@message"];
+const SERVICE_KEYS: [&str; 4] = ["service", "service.name", "app", "application"];
+
+/// What a JSON line turned out to be.
+pub enum Json {
+    /// A structured record.
+    Record(Parts),
+    /// docker json-file: the wrapped line, to be parsed like any other line.
+    Docker {
+        log: String,
+        stream: Option<String>,
+        time: Option<Nanos>,
+    },
+}
+
+/// Parses a line that looks like a JSON object; `None` if it is not one.
+pub fn parse(line: &str, observed: Nanos) -> Option<Json> {
+    let trimmed = line.trim();
+    if !trimmed.starts_with('{') || !trimmed.ends_with('}') {
+        return None;
+    }
+    let mut map: Map<String, Value> = serde_json::from_str(trimmed).ok()?;
+    if let Some(docker) = docker(&mut map, observed) {
+        return Some(docker);
+    }
+    let mut parts = Parts::default();
+    // A value that does not read as a time or level stays in the fields under its own key.
+    if let Some((key, v)) = take(&mut map, &TIME_KEYS) {
+        match time_of(&v, observed) {
+            Some(t) => parts.timestamp = Some(t),
+            None => {
+                map.insert(key.into(), v);
+            }
+        }
+    }
+    if let Some((key, v)) = take(&mut map, &LEVEL_KEYS) {
+        parts.level = level_of(&v);
+        if parts.level.is_none() {
+            map.insert(key.into(), v);
+        }
+    }
+    match take(&mut map, &MESSAGE_KEYS) {
+        Some((_, Value::String(s))) => parts.message = s,
+        Some((_, other)) => parts.message = other.to_string(),
+        None => parts.message = trimmed.to_string(),
+    }
+    parts.service = service_of(&mut map);
+    parts.fields = map;
+    Some(Json::Record(parts))
+}
+
+fn docker(map: &mut Map<String, Value>, observed: Nanos) -> Option<Json> {
+    let is_docker = map.len() <= 4
+        && map.get("log").is_some_and(Value::is_string)
+        && (map.contains_key("stream") || map.contains_key("time"));
+    if !is_docker {
+        return None;
+    }
+    let Some(Value::String(log)) = map.remove("log") else {
+        return None;
+    };
+    let stream = match map.remove("stream") {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    let time = map.get("time").and_then(|v| time_of(v, observed));
+    Some(Json::Docker { log, stream, time })
+}
+
+fn take<'k>(map: &mut Map<String, Value>, keys: &[&'k str]) -> Option<(&'k str, Value)> {
+    keys.iter().find_map(|k| map.remove(*k).map(|v| (*k, v)))
+}
+
+fn time_of(v: &Value, observed: Nanos) -> Option<Nanos> {
+    match v {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => time::epoch_integer(i),
+            None => time::epoch_decimal(&n.to_string())
+                .or_else(|| n.as_f64().and_then(time::epoch_number)),
+        },
+        Value::String(s) => time::value(s, observed).or_else(|| time::epoch_decimal(s)),
+        _ => None,
+    }
+}
+
+fn level_of(v: &Value) -> Option<(Level, String)> {
+    match v {
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(level::number)
+            .map(|l| (l, n.to_string())),
+        Value::String(s) => level::word(s).map(|l| (l, s.clone())),
+        _ => None,
+    }
+}
+
+fn service_of(map: &mut Map<String, Value>) -> Option<String> {
+    if let Some(Value::Object(svc)) = map.get("service") {
+        if let Some(Value::String(name)) = svc.get("name") {
+            return Some(name.clone());
+        }
+    }
+    for key in SERVICE_KEYS {
+        if let Some(Value::String(s)) = map.get(key) {
+            let s = s.clone();
+            map.remove(key);
+            return Some(s);
+        }
+    }
+    // pino's logger name.
+    match map.get("name") {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(line: &str) -> Parts {
+        match parse(line, 0) {
+            Some(Json::Record(p)) => p,
+            _ => panic!("not a record: {line}"),
+        }
+    }
+
+    #[test]
+    fn aliases() {
+        let p = record(r#"{"level":30,"time":1763632800123,"pid":1,"name":"api","msg":"up"}"#);
+        assert_eq!(p.timestamp, Some(1_763_632_800_123_000_000));
+        assert_eq!(p.level, Some((Level::Info, "30".into())));
+        assert_eq!(p.message, "up");
+        assert_eq!(p.service.as_deref(), Some("api"));
+        assert_eq!(p.fields["pid"], 1);
+
+        let p = record(
+            r#"{"@timestamp":"2026-11-20T10:00:00.5+01:00","severity":"ERROR","message":"x","service":{"name":"pay"}}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_795_165_200_500_000_000));
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Error));
+        assert_eq!(p.service.as_deref(), Some("pay"));
+
+        let p = record(r#"{"ts":1763632800.25,"lvl":"warn","msg":"m","app":"a"}"#);
+        assert_eq!(p.timestamp, Some(1_763_632_800_250_000_000));
+        assert_eq!(p.service.as_deref(), Some("a"));
+        assert!(!p.fields.contains_key("app"));
+
+        let p = record(
+            r#"{"timestamp":1763632800123456789,"level":"fatal","message":"m","application":"b"}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_763_632_800_123_456_789));
+        assert_eq!(p.service.as_deref(), Some("b"));
+
+        let p = record(r#"{"time":"1763632800","level":60,"service.name":"c"}"#);
+        assert_eq!(p.timestamp, Some(1_763_632_800_000_000_000));
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Fatal));
+        assert_eq!(p.service.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn unknown_values_stay_in_fields() {
+        let p = record(r#"{"t":"later","severity":"loud","msg":"m"}"#);
+        assert_eq!(p.timestamp, None);
+        assert_eq!(p.level, None);
+        assert_eq!(p.fields["t"], "later");
+        assert_eq!(p.fields["severity"], "loud");
+        let p = record(r#"{"ts":1763632800123456,"msg":"µs"}"#);
+        assert_eq!(p.timestamp, Some(1_763_632_800_123_456_000));
+    }
+
+    #[test]
+    fn docker_json_file_is_unwrapped() {
+        let line = r#"{"log":"    at f (x.js:1:2)\n","stream":"stderr","time":"2026-11-20T10:00:00.000000001Z"}"#;
+        match parse(line, 0) {
+            Some(Json::Docker { log, stream, time }) => {
+                assert_eq!(log, "    at f (x.js:1:2)\n");
+                assert_eq!(stream.as_deref(), Some("stderr"));
+                assert_eq!(time, Some(1_795_168_800_000_000_001));
+            }
+            _ => panic!("not unwrapped"),
+        }
+    }
+
+    #[test]
+    fn not_json() {
+        assert!(parse("{not json}", 0).is_none());
+        assert!(parse("[1,2]", 0).is_none());
+    }
+}

@@ -1,0 +1,641 @@
+//! Table tests of the whole parser: formats, prefixes, multiline events, offsets and ids.
+
+use super::*;
+use crate::record::LogRecord;
+
+fn parse_all(text: &str) -> Vec<LogRecord> {
+    let info = SourceInfo {
+        source: "/var/log/checkout.log".into(),
+        host: "web-1".into(),
+        service: None,
+        fingerprint: 0xabc,
+    };
+    parse_reader(text.as_bytes(), info, ParseOptions::default(), OBSERVED).collect()
+}
+
+/// 2026-11-23T12:00:00Z
+const OBSERVED: Nanos = 1_795_435_200_000_000_000;
+
+fn ts(s: &str) -> Nanos {
+    crate::record::rfc3339_nanos::parse(s).unwrap()
+}
+
+fn one(line: &str) -> LogRecord {
+    let recs = parse_all(line);
+    assert_eq!(recs.len(), 1, "{line:?} gave {recs:#?}");
+    recs.into_iter().next().unwrap()
+}
+
+#[test]
+fn text_formats_timestamps_and_levels() {
+    // (line, timestamp, level)
+    let cases = [
+        (
+            "2026-11-20T10:00:00.123Z INFO started",
+            "2026-11-20T10:00:00.123Z",
+            Level::Info,
+        ),
+        (
+            "2026-11-20T10:00:00+02:00 WARN slow",
+            "2026-11-20T08:00:00Z",
+            Level::Warn,
+        ),
+        (
+            "2026-11-20 10:00:00,123 ERROR [main] c.a.B - boom",
+            "2026-11-20T10:00:00.123Z",
+            Level::Error,
+        ),
+        (
+            "2026/11/20 10:00:00 [error] 12#0: *1 upstream timed out",
+            "2026-11-20T10:00:00Z",
+            Level::Error,
+        ),
+        (
+            "[2016-12-19 20:39:48,918] WARN [ReplicaFetcherThread-0-2], Error",
+            "2016-12-19T20:39:48.918Z",
+            Level::Warn,
+        ),
+        (
+            "[Sun Dec 04 04:47:44 2005] [error] mod_jk child in error state 6",
+            "2005-12-04T04:47:44Z",
+            Level::Error,
+        ),
+        (
+            "081109 203615 148 INFO dfs.DataNode$PacketResponder: x",
+            "2008-11-09T20:36:15Z",
+            Level::Info,
+        ),
+        (
+            "17/06/09 20:10:40 WARN spark.SecurityManager: x",
+            "2017-06-09T20:10:40Z",
+            Level::Warn,
+        ),
+        (
+            "2016-09-28 04:30:30, Info                  CBS    Loaded",
+            "2016-09-28T04:30:30Z",
+            Level::Info,
+        ),
+        (
+            "E1120 10:00:00.123456 1234 main.go:12] failed",
+            "2026-11-20T10:00:00.123456Z",
+            Level::Error,
+        ),
+        (
+            "1763632800 request done",
+            "2025-11-20T10:00:00Z",
+            Level::Info,
+        ),
+        (
+            "1763632800123 ERROR x",
+            "2025-11-20T10:00:00.123Z",
+            Level::Error,
+        ),
+        (
+            "1763632800.5 debug: x",
+            "2025-11-20T10:00:00.5Z",
+            Level::Debug,
+        ),
+        (
+            "11-20 10:00:00.811  1702  2395 E WindowManager: x",
+            "2026-11-20T10:00:00.811Z",
+            Level::Error,
+        ),
+    ];
+    for (line, want_ts, want_level) in cases {
+        let r = one(line);
+        assert_eq!(r.timestamp, ts(want_ts), "{line}");
+        assert_eq!(r.level, want_level, "{line}");
+        assert_eq!(r.message, line);
+    }
+}
+
+#[test]
+fn syslog_3164_5424_and_year_inference() {
+    let r = one("Nov 20 10:00:00 web-1 sshd[2314]: error: Received disconnect");
+    assert_eq!(r.timestamp, ts("2026-11-20T10:00:00Z"));
+    assert_eq!(r.message, "error: Received disconnect");
+    assert_eq!(r.level, Level::Error);
+    assert_eq!(r.service, "sshd");
+    assert_eq!(r.fields["hostname"], "web-1");
+    assert_eq!(r.fields["pid"], "2314");
+
+    // Read on 23 Nov 2026: a December line is from 2025.
+    let r = one("Dec 31 23:59:59 h cron: done");
+    assert_eq!(r.timestamp, ts("2025-12-31T23:59:59Z"));
+    // Read on 31 Dec, a 1 January line (clock skew) is from the next year.
+    let mut out = Vec::new();
+    let mut p = SourceParser::new(SourceInfo::default(), ParseOptions::default());
+    p.push_line(
+        b"Jan  1 00:00:01 h app: x",
+        0,
+        ts("2026-12-31T23:59:00Z"),
+        &mut out,
+    );
+    p.flush(&mut out);
+    assert_eq!(out[0].timestamp, ts("2027-01-01T00:00:01Z"));
+
+    let r = one("<34>Oct 11 22:14:15 mymachine su: 'su root' failed");
+    assert_eq!(r.level, Level::Fatal);
+    assert_eq!(r.level_raw.as_deref(), Some("34"));
+    assert_eq!(r.message, "'su root' failed");
+
+    let r = one(
+        r#"<165>1 2026-11-20T10:00:00.003Z mymachine evntslog - ID47 [ex@32473 iut="3" x="a\]b"] An event"#,
+    );
+    assert_eq!(r.timestamp, ts("2026-11-20T10:00:00.003Z"));
+    assert_eq!(r.level, Level::Info);
+    assert_eq!(r.message, "An event");
+    assert_eq!(r.service, "evntslog");
+    assert_eq!(r.fields["msgid"], "ID47");
+    assert_eq!(
+        r.fields["structured_data"],
+        r#"[ex@32473 iut="3" x="a\]b"]"#
+    );
+
+    // JSON inside a syslog line is parsed as JSON.
+    let r = one(
+        r#"Nov 20 10:00:00 web-1 node[2314]: {"level":50,"msg":"db down","time":1795168801000}"#,
+    );
+    assert_eq!(r.level, Level::Error);
+    assert_eq!(r.message, "db down");
+    assert_eq!(r.timestamp, ts("2026-11-20T10:00:01Z"));
+    assert_eq!(r.fields["appname"], "node");
+}
+
+#[test]
+fn json_logfmt_and_access() {
+    let r = one(r#"{"level":"warn","ts":1795168800,"msg":"slow","service":"pay","ms":1200}"#);
+    assert_eq!(
+        (r.level, r.message.as_str(), r.service.as_str()),
+        (Level::Warn, "slow", "pay")
+    );
+    assert_eq!(r.fields["ms"], 1200);
+    assert_eq!(r.timestamp, ts("2026-11-20T10:00:00Z"));
+
+    let r = one(r#"ts=2026-11-20T10:00:00Z level=error msg="db down" retries=3"#);
+    assert_eq!((r.level, r.message.as_str()), (Level::Error, "db down"));
+    assert_eq!(r.fields["retries"], "3");
+    assert_eq!(r.service, "checkout");
+
+    let r = one(r#"2026-11-20 10:00:00 level=warn msg=x"#);
+    assert_eq!(
+        (r.level, r.timestamp),
+        (Level::Warn, ts("2026-11-20T10:00:00Z"))
+    );
+
+    let r = one(r#"1.2.3.4 - - [20/Nov/2026:10:00:00 +0000] "GET /x HTTP/1.1" 502 0 "-" "ua" 1.5"#);
+    assert_eq!(r.level, Level::Error);
+    assert_eq!(r.fields["http"]["status"], 502);
+    assert_eq!(r.fields["http"]["duration_ms"], 1500.0);
+    assert_eq!(r.timestamp, ts("2026-11-20T10:00:00Z"));
+}
+
+#[test]
+fn service_precedence() {
+    let info = SourceInfo {
+        source: "/var/log/app.log.1".into(),
+        service: Some("configured".into()),
+        ..SourceInfo::default()
+    };
+    let recs: Vec<_> = parse_reader(
+        &br#"{"service":"own","msg":"x"}"#[..],
+        info,
+        ParseOptions::default(),
+        0,
+    )
+    .collect();
+    assert_eq!(recs[0].service, "configured");
+    let recs: Vec<_> = parse_reader(
+        &b"plain\n"[..],
+        SourceInfo {
+            source: "/var/log/app.log.1".into(),
+            ..SourceInfo::default()
+        },
+        ParseOptions::default(),
+        0,
+    )
+    .collect();
+    assert_eq!(recs[0].service, "app");
+}
+
+const JAVA: &str = "2026-11-20 10:00:00,123 ERROR [main] c.a.Pay - payment failed
+java.lang.IllegalStateException: boom
+\tat com.acme.Pay.charge(Pay.java:42)
+\tat com.acme.Main.main(Main.java:7)
+Caused by: java.io.IOException: reset
+\tat java.net.Socket.read(Socket.java:1)
+\t... 12 more
+2026-11-20 10:00:01,000 INFO [main] c.a.Pay - next
+";
+
+const PYTHON: &str = "starting worker
+Traceback (most recent call last):
+  File \"/app/w.py\", line 3, in <module>
+    main()
+KeyError: 'x'
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File \"/app/w.py\", line 5, in <module>
+ValueError: bad
+worker stopped
+";
+
+const NODE_STACK: &str = "Error: connect ECONNREFUSED 127.0.0.1:5432
+    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1555:16) {
+  errno: -111,
+  code: 'ECONNREFUSED'
+}
+server listening
+";
+
+const NODE_CRASH: &str = "node:internal/process/promises:288
+            triggerUncaughtException(err, true /* fromPromise */);
+            ^
+
+[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason \"boom\".] {
+  code: 'ERR_UNHANDLED_REJECTION'
+}
+
+Node.js v18.17.0
+restarted
+";
+
+const GO_PANIC: &str = "panic: runtime error: index out of range [5] with length 3
+
+goroutine 1 [running]:
+main.handler(0xc000012345, 0x3)
+\t/app/main.go:12 +0x1d
+main.main()
+\t/app/main.go:20 +0x25
+
+goroutine 7 [chan receive]:
+main.worker()
+\t/app/main.go:30 +0x40
+created by main.main
+\t/app/main.go:18 +0x30
+exit status 2
+service restarted
+";
+
+const RUST_PANIC: &str = "thread 'main' panicked at src/main.rs:2:5:
+boom
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+next line
+";
+
+#[test]
+fn multiline_kinds() {
+    // (input, messages' first lines, level of the first record)
+    let cases: [(&str, &[&str], Level, usize); 6] = [
+        (
+            JAVA,
+            &["2026-11-20 10:00:00,123 ERROR", "2026-11-20 10:00:01,000"],
+            Level::Error,
+            7,
+        ),
+        (
+            PYTHON,
+            &["starting worker", "Traceback", "worker stopped"],
+            Level::Info,
+            10,
+        ),
+        (
+            NODE_STACK,
+            &["Error: connect", "server listening"],
+            Level::Error,
+            5,
+        ),
+        (NODE_CRASH, &["node:internal", "restarted"], Level::Fatal, 9),
+        (
+            GO_PANIC,
+            &["panic: runtime", "service restarted"],
+            Level::Fatal,
+            14,
+        ),
+        (RUST_PANIC, &["thread 'main'", "next line"], Level::Fatal, 3),
+    ];
+    for (input, starts, level, lines) in cases {
+        let recs = parse_all(input);
+        let firsts: Vec<_> = recs
+            .iter()
+            .map(|r| r.message.lines().next().unwrap_or(""))
+            .collect();
+        assert_eq!(recs.len(), starts.len(), "{firsts:#?}");
+        for (r, s) in recs.iter().zip(starts) {
+            assert!(r.message.starts_with(s), "{:?} vs {s:?}", r.message);
+        }
+        assert_eq!(recs[0].level, level, "{}", recs[0].message);
+        let big = recs
+            .iter()
+            .map(|r| r.message.lines().count())
+            .max()
+            .unwrap();
+        assert_eq!(big, lines, "{recs:#?}");
+    }
+    let py = parse_all(PYTHON);
+    assert_eq!(py[1].level, Level::Error);
+    assert_eq!(py[1].message.lines().count(), 10);
+    assert!(py[1].message.ends_with("ValueError: bad"));
+}
+
+#[test]
+fn offsets_and_ids_are_the_events_first_line() {
+    let recs = parse_all(JAVA);
+    let second = JAVA.find("2026-11-20 10:00:01").unwrap();
+    assert_eq!(recs[0].id, "0000000000000abc:0");
+    assert_eq!(recs[1].id, format!("0000000000000abc:{second}"));
+
+    let mut p = SourceParser::new(SourceInfo::default(), ParseOptions::default());
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    let mut pending = Vec::new();
+    for line in JAVA.lines() {
+        p.push_line(line.as_bytes(), offset, 0, &mut out);
+        pending.push(p.pending_offset());
+        offset += line.len() as u64 + 1;
+    }
+    assert!(pending[..7].iter().all(|p| *p == Some(0)));
+    assert_eq!(pending[7], Some(second as u64));
+    assert_eq!(out.len(), 1);
+    p.flush(&mut out);
+    assert_eq!(out.len(), 2);
+    assert_eq!(p.pending_offset(), None);
+}
+
+#[test]
+fn flush_timeout_emits_the_pending_event() {
+    let mut p = SourceParser::new(SourceInfo::default(), ParseOptions::default());
+    let mut out = Vec::new();
+    p.push_line(b"Error: x", 0, 0, &mut out);
+    p.push_line(b"    at f (a.js:1:1)", 9, 10, &mut out);
+    assert_eq!(p.pending_since(), Some(10));
+    assert!(out.is_empty());
+    // A late indented line after the timeout starts its own record.
+    p.push_line(b"    at g (a.js:2:1)", 29, 2_000_000_000, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].message.lines().count(), 2);
+    assert_eq!(p.pending_offset(), Some(29));
+}
+
+#[test]
+fn prefixed_stack_traces_are_one_event() {
+    let node = [
+        "Error: boom",
+        "    at a (/app/a.js:1:1)",
+        "    at b (/app/b.js:2:2)",
+    ];
+    let java = [
+        "2026-11-20 10:00:00,123 ERROR x",
+        "java.io.IOException: reset",
+        "\tat a.B.c(B.java:1)",
+    ];
+    let prefixes: [&dyn Fn(&str) -> String; 5] = [
+        &|l| format!("2026-11-20T10:00:00.123456789Z {l}"),
+        &|l| format!("Nov 20 10:00:00 web-1 node[2314]: {l}"),
+        &|l| format!("2026-11-20T10:00:00: {l}"),
+        &|l| format!("2026-11-20T10:00:00.123456789Z stderr F {l}"),
+        &|l| {
+            serde_json::json!({"log": format!("{l}\n"), "stream": "stderr", "time": "2026-11-20T10:00:00Z"}).to_string()
+        },
+    ];
+    for (i, prefix) in prefixes.iter().enumerate() {
+        for trace in [&node[..], &java[..]] {
+            let text: String = trace.iter().map(|l| prefix(l) + "\n").collect();
+            let recs = parse_all(&(text + &prefix("2026-11-20 10:00:09,000 INFO next") + "\n"));
+            assert_eq!(recs.len(), 2, "prefix {i}: {recs:#?}");
+            assert_eq!(recs[0].message, trace.join("\n"), "prefix {i}");
+            assert_eq!(recs[0].level, Level::Error, "prefix {i}");
+            assert!(recs[0].timestamp < ts("2026-11-20T10:00:01Z"), "prefix {i}");
+        }
+    }
+}
+
+#[test]
+fn cri_partial_lines_are_joined() {
+    let text = "2026-11-20T10:00:00Z stdout P hello \n2026-11-20T10:00:00Z stdout F world\n";
+    let recs = parse_all(text);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].message, "hello world");
+    assert_eq!(recs[0].fields["stream"], "stdout");
+    assert_eq!(recs[0].id, "0000000000000abc:0");
+}
+
+#[test]
+fn bad_bytes_long_lines_and_line_endings() {
+    let recs = parse_all("a\u{0}b\r\nc");
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[1].id, "0000000000000abc:5");
+    let bytes = b"ok \xff\xfe end\n".to_vec();
+    let recs: Vec<_> = parse_reader(
+        &bytes[..],
+        SourceInfo::default(),
+        ParseOptions::default(),
+        0,
+    )
+    .collect();
+    assert_eq!(recs[0].message, "ok \u{fffd}\u{fffd} end");
+    let opts = ParseOptions {
+        max_line_bytes: 8,
+        ..ParseOptions::default()
+    };
+    let recs: Vec<_> = parse_reader(
+        &b"0123456789abc\nshort\n"[..],
+        SourceInfo::default(),
+        opts,
+        0,
+    )
+    .collect();
+    assert_eq!(recs[0].message, "01234567");
+    assert_eq!(recs[0].fields["truncated"], true);
+    assert_eq!(recs[1].id, "0000000000000000:14");
+    assert!(recs[1].fields.get("truncated").is_none());
+}
+
+#[test]
+fn interleaved_streams_keep_their_events() {
+    let text = "2026-11-20T10:00:00Z stderr F Error: boom
+2026-11-20T10:00:00Z stdout F GET /healthz 200
+2026-11-20T10:00:00Z stderr F     at a (/app/a.js:1:1)
+Nov 20 10:00:00 h java[7]: 2026-11-20 10:00:00,000 ERROR x
+Nov 20 10:00:00 h sshd[9]: Accepted publickey
+Nov 20 10:00:00 h java[7]: java.io.IOException: reset
+";
+    let recs = parse_all(text);
+    let mut msgs: Vec<_> = recs
+        .iter()
+        .map(|r| (r.id.clone(), r.message.as_str()))
+        .collect();
+    msgs.sort();
+    assert_eq!(msgs.len(), 4, "{msgs:#?}");
+    assert_eq!(msgs[0].1, "Error: boom\n    at a (/app/a.js:1:1)");
+    assert!(msgs
+        .iter()
+        .any(|m| m.1 == "2026-11-20 10:00:00,000 ERROR x\njava.io.IOException: reset"));
+
+    let mut p = SourceParser::new(SourceInfo::default(), ParseOptions::default());
+    let mut out = Vec::new();
+    p.push_line(b"2026-11-20T10:00:00Z stderr F Error: boom", 0, 0, &mut out);
+    p.push_line(b"2026-11-20T10:00:00Z stdout F hello", 42, 1, &mut out);
+    assert_eq!(p.pending_offset(), Some(0));
+    assert_eq!(p.pending_since(), Some(0));
+    // Past the flush timeout of the first event only.
+    p.push_line(
+        b"2026-11-20T10:00:00Z stdout F     more",
+        78,
+        1_000_000_001,
+        &mut out,
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].message, "Error: boom");
+    assert_eq!(p.pending_offset(), Some(42));
+}
+
+#[test]
+fn python_logging_tracebacks() {
+    let logged = "2026-11-20 10:00:00,000 ERROR worker: job failed
+Traceback (most recent call last):
+  File \"/app/w.py\", line 3, in run
+ValueError: bad
+2026-11-20 10:00:01,000 INFO worker: next
+Traceback (most recent call last):
+  File \"/app/w.py\", line 9, in <module>
+KeyError: 'x'
+";
+    let recs = parse_all(logged);
+    let lines: Vec<_> = recs.iter().map(|r| r.message.lines().count()).collect();
+    assert_eq!(lines, [4, 1, 3], "{recs:#?}");
+    assert_eq!(recs[2].level, Level::Error);
+}
+
+#[test]
+fn hostile_repetitions_do_not_overflow_the_stack() {
+    for unit in ["<1>", "{\"log\":", "[", "    at x\n", "\t"] {
+        let line = unit.repeat(400_000);
+        let recs = parse_all(&line);
+        assert!(!recs.is_empty() || line.trim().is_empty());
+    }
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn never_panics_and_offsets_stay_in_order(lines in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..120), 0..12)) {
+            let mut p = SourceParser::new(SourceInfo::default(), ParseOptions { max_line_bytes: 64, ..ParseOptions::default() });
+            let mut out = Vec::new();
+            let mut offset = 0u64;
+            for (i, line) in lines.iter().enumerate() {
+                p.push_line(line, offset, i as Nanos, &mut out);
+                if let Some(pending) = p.pending_offset() {
+                    prop_assert!(pending <= offset);
+                }
+                offset += line.len() as u64 + 1;
+            }
+            p.flush(&mut out);
+            prop_assert!(p.pending_offset().is_none());
+            prop_assert!(out.len() <= lines.len());
+        }
+
+        #[test]
+        fn ids_are_unique_line_starts(text in prop::collection::vec(prop_oneof![
+            Just("\n"), Just("\r\n"), Just("    at f (a.js:1:1)"), Just("Error: x"), Just("{\"msg\":1}"),
+            Just("2026-11-20 10:00:00 INFO x"), Just("Traceback (most recent call last):"),
+            Just("2026-11-20T10:00:00Z stdout P a"), Just("\u{e9}\u{ff}"), Just(" "),
+        ], 0..40)) {
+            let text: String = text.concat();
+            // Events of different streams may complete out of order; ids stay unique.
+            let mut seen = std::collections::HashSet::new();
+            for r in parse_reader(text.as_bytes(), SourceInfo::default(), ParseOptions::default(), 0) {
+                let offset: usize = r.id.rsplit(':').next().unwrap().parse().unwrap();
+                prop_assert!(offset == 0 || text.as_bytes()[offset - 1] == b'\n', "{offset} in {text:?}");
+                prop_assert!(seen.insert(offset), "{offset} twice");
+            }
+        }
+
+        #[test]
+        fn never_panics_on_format_shaped_noise(s in "(<[0-9]{1,3}>1? ?)?([0-9]{2,4}[-/ :.,T]{1,2}){0,6}[A-Za-z \\[\\]{}\":=\\\\]{0,40}") {
+            let _ = parse_all(&s);
+        }
+    }
+}
+
+#[test]
+fn docker_json_file_partials_and_wrapped_json() {
+    let text = [
+        r#"{"log":"first half ","stream":"stdout","time":"2026-11-20T10:00:00Z"}"#,
+        r#"{"log":"second half\n","stream":"stdout","time":"2026-11-20T10:00:00.1Z"}"#,
+        r#"{"log":"{\"level\":50,\"msg\":\"db down\"}\n","stream":"stderr","time":"2026-11-20T10:00:01Z"}"#,
+    ]
+    .join("\n");
+    let mut recs = parse_all(&text);
+    recs.sort_by_key(|r| r.timestamp);
+    assert_eq!(recs.len(), 2, "{recs:#?}");
+    assert_eq!(recs[0].message, "first half second half");
+    assert_eq!(recs[0].timestamp, ts("2026-11-20T10:00:00Z"));
+    assert_eq!(recs[0].id, "0000000000000abc:0");
+    assert_eq!(recs[1].message, "db down");
+    assert_eq!(recs[1].level, Level::Error);
+    assert_eq!(recs[1].fields["stream"], "stderr");
+    assert_eq!(recs[1].timestamp, ts("2026-11-20T10:00:01Z"));
+}
+
+#[test]
+fn pm2_prefixes() {
+    let r = one("0|api      | 2026-11-20 10:00:00 WARN disk at 91%");
+    assert_eq!(
+        (r.level, r.timestamp),
+        (Level::Warn, ts("2026-11-20T10:00:00Z"))
+    );
+    assert_eq!(r.message, "2026-11-20 10:00:00 WARN disk at 91%");
+    let r = one("2026-11-20T10:00:00: listening on 3000");
+    assert_eq!(r.message, "listening on 3000");
+    assert_eq!(r.timestamp, ts("2026-11-20T10:00:00Z"));
+}
+
+#[test]
+fn node_out_of_memory_report_is_one_event() {
+    let text = "<--- Last few GCs --->
+
+[8:0x5f3b0a0]    42000 ms: Mark-sweep 2040.1 (2051.2) -> 2039.8 (2052.2) MB, 1800.2 / 0.0 ms
+<--- JS stacktrace --->
+
+FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory
+ 1: 0xb7b3e0 node::Abort() [node]
+ 2: 0xa8e823  [node]
+{\"level\":30,\"msg\":\"restarted\"}
+";
+    let recs = parse_all(text);
+    assert_eq!(recs.len(), 2, "{recs:#?}");
+    assert_eq!(recs[0].level, Level::Fatal);
+    assert_eq!(recs[0].message.lines().count(), 8);
+    assert_eq!(recs[1].message, "restarted");
+}
+
+#[test]
+fn events_are_cut_at_the_size_limit() {
+    let opts = ParseOptions {
+        max_line_bytes: 64,
+        ..ParseOptions::default()
+    };
+    let text = "Error: x\n".to_string() + &"    at frame (file.js:1:1)\n".repeat(6);
+    let recs: Vec<_> = parse_reader(text.as_bytes(), SourceInfo::default(), opts, 0).collect();
+    assert!(recs.len() > 1);
+    assert!(recs.iter().all(|r| r.message.len() <= 64), "{recs:#?}");
+    let total: usize = recs.iter().map(|r| r.message.lines().count()).sum();
+    assert_eq!(total, 7);
+}
+
+#[test]
+fn go_panic_ends_at_a_record_of_its_own() {
+    let text = "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/app/main.go:3 +0x1\n{\"level\":\"info\",\"msg\":\"up\"}\nlevel=info msg=again\n";
+    let recs = parse_all(text);
+    let msgs: Vec<_> = recs.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(msgs.len(), 3, "{msgs:#?}");
+    assert_eq!(msgs[1], "up");
+    assert_eq!(msgs[2], "again");
+}
