@@ -6,6 +6,8 @@
 //! as an [`Event`]. Same records in the same order ⇒ same alerts: detectors keep ordered maps
 //! and never read the wall clock.
 
+use std::borrow::Cow;
+
 use firewatch_ingest::{Level, LogRecord, Nanos};
 use serde_json::Value;
 
@@ -137,9 +139,9 @@ impl Engine {
 }
 
 /// The service of a record: its service field, else the file stem of its source.
-pub fn service_of(rec: &LogRecord) -> String {
+pub fn service_of(rec: &LogRecord) -> Cow<'_, str> {
     if !rec.service.is_empty() {
-        return rec.service.clone();
+        return Cow::Borrowed(&rec.service);
     }
     let name = rec.source.rsplit(['/', '\\']).next().unwrap_or("");
     let name = name
@@ -147,11 +149,7 @@ pub fn service_of(rec: &LogRecord) -> String {
         .or_else(|| name.strip_suffix(".zst"))
         .unwrap_or(name);
     let stem = name.split('.').next().unwrap_or(name);
-    if stem.is_empty() {
-        "unknown".to_string()
-    } else {
-        stem.to_string()
-    }
+    Cow::Borrowed(if stem.is_empty() { "unknown" } else { stem })
 }
 
 /// The HTTP status a record carries in its fields (access logs, request logs), if any.

@@ -94,38 +94,37 @@ pub fn gc_sample(message: &str) -> Option<Sample> {
 
 /// Is a field name a gauge (and not a counter, an id, a time, a limit)?
 pub fn is_gauge_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    let counter = [
-        "total",
-        "count",
-        "uptime",
-        "seq",
-        "offset",
-        "sequence",
-        "id",
-        "pid",
-        "max",
-        "limit",
-        "size_limit",
-    ];
-    if counter
+    // Called for every numeric field of every record: no allocation for the common names.
+    if name.len() > 64 {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    let n = &mut buf[..name.len()];
+    n.copy_from_slice(name.as_bytes());
+    n.make_ascii_lowercase();
+    let n = std::str::from_utf8(n).unwrap_or("");
+    let word = |w: &str| {
+        n == w
+            || n.strip_suffix(w).is_some_and(|p| p.ends_with('_'))
+            || n.strip_prefix(w).is_some_and(|r| r.starts_with('_'))
+    };
+    let counter = ["seq", "offset", "sequence", "id", "pid"]
         .iter()
-        .any(|c| n == *c || n.ends_with(&format!("_{c}")) || n.starts_with(&format!("{c}_")))
+        .any(|c| word(c))
         || n.ends_with("count")
         || n.ends_with("total")
         || n.starts_with("max")
         || n.contains("limit")
         || n.contains("uptime")
         || n.ends_with("_ms")
-        || n.ends_with("_s")
-    {
+        || n.ends_with("_s");
+    if counter {
         return false;
     }
     n == "rss"
         || n.starts_with("heap")
         || n.starts_with("mem")
         || n.ends_with("_bytes")
-        || n.ends_with("bytes") && n.starts_with("heap")
         || n.contains("queue") && (n.contains("depth") || n.contains("len") || n.contains("size"))
         || n.starts_with("connections")
         || n.ends_with("connections")
@@ -179,8 +178,16 @@ pub fn samples(rec: &LogRecord) -> Vec<Sample> {
 /// field like `maxOldSpaceSize`, `heap_limit_bytes`, `memory_limit`.
 pub fn memory_limit(rec: &LogRecord) -> Option<MemoryLimit> {
     for (k, v) in &rec.fields {
-        let n = k.to_ascii_lowercase().replace('_', "");
         let Some(x) = v.as_f64() else { continue };
+        let lower = |w: &str| {
+            k.as_bytes()
+                .windows(w.len())
+                .any(|s| s.eq_ignore_ascii_case(w.as_bytes()))
+        };
+        if !(lower("max") || lower("limit")) {
+            continue;
+        }
+        let n = k.to_ascii_lowercase().replace('_', "");
         if n == "maxoldspacesize" {
             return Some(MemoryLimit(x * MB));
         }

@@ -220,11 +220,15 @@ impl Detector for SpikeDetector {
         }
         let minute = ev.time.div_euclid(MINUTE);
         s.roll(minute, c);
-        let normal = s.normal(c);
         if let Some(b) = s.buckets.back_mut() {
             b.events += 1;
             b.errors += u64::from(ev.error);
         }
+        // Most events are neither errors nor inside a spike: they only count.
+        if !ev.error && s.episode.is_none() {
+            return;
+        }
+        let normal = s.normal(c);
         let (n, e) = s.window(c.long.minutes, minute);
         if let Some(ep) = &mut s.episode {
             if ev.error {
