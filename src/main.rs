@@ -23,6 +23,8 @@ enum Command {
     Gen(cmd::gen::Args),
     /// Run the ingest node: durable ingest endpoint, zstd archive, tantivy index.
     Serve(cmd::serve::Args),
+    /// Run the detectors over log files and report incidents.
+    Analyze(cmd::analyze::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gen(args) => cmd::gen::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Analyze(args) => cmd::analyze::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! One module per subcommand; each turns its arguments into calls on the library crates.
 
+pub mod analyze;
 pub mod gen;
 pub mod serve;
 

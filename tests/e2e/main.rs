@@ -2,4 +2,5 @@
 
 mod gen;
 mod serve;
+mod analyze;
 mod util;

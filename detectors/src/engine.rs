@@ -1,0 +1,219 @@
+//! The engine: feeds every record to every detector, in event time, per service.
+//!
+//! [`Engine::observe`] takes one record and returns the alerts it triggered;
+//! [`Engine::tick`] advances time without a record (resolution, idle-key eviction). The engine
+//! derives what every detector needs once per record (service, error or not) and hands it over
+//! as an [`Event`]. Same records in the same order ⇒ same alerts: detectors keep ordered maps
+//! and never read the wall clock.
+
+use std::borrow::Cow;
+
+use firewatch_ingest::{Level, LogRecord, Nanos};
+use serde_json::Value;
+
+use crate::alert::Alert;
+use crate::incidents::SignatureDetector;
+use crate::leak::LeakDetector;
+use crate::spike::SpikeDetector;
+
+/// One minute in nanoseconds.
+pub const MINUTE: Nanos = 60_000_000_000;
+
+/// A record as the detectors see it.
+pub struct Event<'a> {
+    pub rec: &'a LogRecord,
+    /// The record's service field, else the file stem of its source.
+    pub service: &'a str,
+    /// Log time of the record.
+    pub time: Nanos,
+    /// Level error or worse, or an HTTP status ≥ 500.
+    pub error: bool,
+}
+
+/// A streaming detector. Each keeps bounded state per service and forgets idle services.
+pub trait Detector: Send {
+    /// Reads one event; appends the alerts it triggers.
+    fn observe(&mut self, ev: &Event<'_>, out: &mut Vec<Alert>);
+    /// Time has reached `now` (event time): resolve what is over, evict idle state.
+    fn tick(&mut self, now: Nanos, out: &mut Vec<Alert>);
+    /// Brings an alert this detector raised up to date (count, last_seen) if it still tracks it.
+    fn refresh(&self, _alert: &mut Alert) {}
+}
+
+/// Tuning shared by all detectors.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Per-service state is dropped after this long without a record.
+    pub idle_after: Nanos,
+    /// At most this many services are tracked per detector; the idlest are evicted first.
+    pub max_services: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            idle_after: 6 * 60 * MINUTE,
+            max_services: 10_000,
+        }
+    }
+}
+
+/// All detectors, fed in order.
+pub struct Engine {
+    detectors: Vec<Box<dyn Detector>>,
+    last_tick: Nanos,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(EngineConfig::default())
+    }
+}
+
+impl Engine {
+    /// The standard detector set: signatures, error-rate spikes, leak-like growth.
+    pub fn new(config: EngineConfig) -> Self {
+        Engine::with_detectors(vec![
+            Box::new(SignatureDetector::new(config.clone())),
+            Box::new(SpikeDetector::new(config.clone())),
+            Box::new(LeakDetector::new(config)),
+        ])
+    }
+
+    pub fn with_detectors(detectors: Vec<Box<dyn Detector>>) -> Self {
+        Engine {
+            detectors,
+            last_tick: Nanos::MIN,
+        }
+    }
+
+    /// Feeds one record; returns the alerts it triggered.
+    pub fn observe(&mut self, rec: &LogRecord) -> Vec<Alert> {
+        let mut out = Vec::new();
+        let service = service_of(rec);
+        let ev = Event {
+            rec,
+            service: &service,
+            time: rec.timestamp,
+            error: is_error_event(rec),
+        };
+        // Event time drives resolution and eviction too, so a replay behaves like live.
+        if ev.time >= self.last_tick.saturating_add(MINUTE) {
+            self.tick_into(ev.time, &mut out);
+        }
+        for d in &mut self.detectors {
+            d.observe(&ev, &mut out);
+        }
+        out
+    }
+
+    /// Advances time to `now` without a record.
+    pub fn tick(&mut self, now: Nanos) -> Vec<Alert> {
+        let mut out = Vec::new();
+        self.tick_into(now, &mut out);
+        out
+    }
+
+    fn tick_into(&mut self, now: Nanos, out: &mut Vec<Alert>) {
+        if now < self.last_tick {
+            return;
+        }
+        self.last_tick = now;
+        for d in &mut self.detectors {
+            d.tick(now, out);
+        }
+    }
+
+    /// End of input at log time `last`: reports what is still in flight (a crash banner
+    /// waiting for its error) as it stands. Open spikes stay open: the input just ended.
+    pub fn finish(&mut self, last: Nanos) -> Vec<Alert> {
+        self.tick(last.saturating_add(MINUTE))
+    }
+
+    /// Brings an alert up to date with what the detectors saw since it was raised.
+    pub fn refresh(&self, alert: &mut Alert) {
+        for d in &self.detectors {
+            d.refresh(alert);
+        }
+    }
+}
+
+/// The service of a record: its service field, else the file stem of its source.
+pub fn service_of(rec: &LogRecord) -> Cow<'_, str> {
+    if !rec.service.is_empty() {
+        return Cow::Borrowed(&rec.service);
+    }
+    let name = rec.source.rsplit(['/', '\\']).next().unwrap_or("");
+    let name = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .unwrap_or(name);
+    let stem = name.split('.').next().unwrap_or(name);
+    Cow::Borrowed(if stem.is_empty() { "unknown" } else { stem })
+}
+
+/// The HTTP status a record carries in its fields (access logs, request logs), if any.
+pub fn http_status(rec: &LogRecord) -> Option<u16> {
+    const PATHS: [&[&str]; 7] = [
+        &["status"],
+        &["status_code"],
+        &["statusCode"],
+        &["http", "status"],
+        &["res", "statusCode"],
+        &["response", "status"],
+        &["http", "response", "status_code"],
+    ];
+    PATHS.iter().find_map(|path| {
+        let mut v = rec.fields.get(path[0])?;
+        for key in &path[1..] {
+            v = v.get(key)?;
+        }
+        match v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+        .and_then(|n| u16::try_from(n).ok())
+        .filter(|n| (100..600).contains(n))
+    })
+}
+
+/// An error event: level error or worse, or an HTTP status ≥ 500.
+pub fn is_error_event(rec: &LogRecord) -> bool {
+    rec.level >= Level::Error || http_status(rec).is_some_and(|s| s >= 500)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::rec;
+
+    #[test]
+    fn service_falls_back_to_file_stem() {
+        let mut r = rec(0, "x");
+        r.source = "/var/log/app/payments.log.1.gz".into();
+        assert_eq!(service_of(&r), "payments");
+        r.service = "api".into();
+        assert_eq!(service_of(&r), "api");
+        r.service.clear();
+        r.source.clear();
+        assert_eq!(service_of(&r), "unknown");
+    }
+
+    #[test]
+    fn errors_are_levels_or_5xx_statuses() {
+        let mut r = rec(0, "GET / 200");
+        assert!(!is_error_event(&r));
+        r.fields.insert("status".into(), Value::from(503));
+        assert!(is_error_event(&r));
+        r.fields.insert("status".into(), Value::from("404"));
+        assert!(!is_error_event(&r));
+        r.fields.clear();
+        r.fields
+            .insert("res".into(), serde_json::json!({"statusCode": 502}));
+        assert!(is_error_event(&r));
+        r.fields.clear();
+        r.level = Level::Fatal;
+        assert!(is_error_event(&r));
+    }
+}

@@ -1,0 +1,229 @@
+//! Gauges: numbers in records that describe a level (memory, queue depth, connections…).
+//!
+//! From structured fields (JSON, logfmt) whose names say "gauge" (`rss`, `heapUsed`,
+//! `heap_*`, `mem*`, `*_bytes`, queue depth/length, connections, goroutines, open fds) and are
+//! not counters (`*_total`, `*_count`, uptime, sequence numbers, offsets); and from GC logs:
+//! Node `--trace-gc`, JVM unified and legacy, Go `gctrace`, where the heap after collection is
+//! the gauge. Also limits (heap limit, configured max) for projecting exhaustion. Pure.
+
+use std::sync::LazyLock;
+
+use firewatch_ingest::LogRecord;
+use regex::Regex;
+use serde_json::{Map, Value};
+
+/// One gauge sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Dotted field path, or `gc_heap_after` for GC logs.
+    pub name: String,
+    pub value: f64,
+    /// The capacity this gauge can grow to, when the same line says it (JVM `(1024M)`).
+    pub capacity: Option<f64>,
+}
+
+/// What a record says about a limit of the service's memory.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemoryLimit(pub f64);
+
+const MB: f64 = 1024.0 * 1024.0;
+
+static NODE_GC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Sweep|Mark-Compact \(reduce\))\S*\s+[\d.]+ \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB")
+        .expect("valid regex")
+});
+static JVM_UNIFIED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"GC\(\d+\) Pause .*?(\d+)([KMG])->(\d+)([KMG])\((\d+)([KMG])\)")
+        .expect("valid regex")
+});
+static JVM_LEGACY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(\d+)([KMG])->(\d+)([KMG])\((\d+)([KMG])\)").expect("valid regex")
+});
+static GO_GC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"gc \d+ @[\d.]+s .*?(\d+)->(\d+)->(\d+) MB").expect("valid regex")
+});
+static LIMIT_FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?:--max-old-space-size=(\d+))|(?:-Xmx(\d+)([kKmMgG]))|(?:GOMEMLIMIT=(\d+)([KMG]i?B)?)",
+    )
+    .expect("valid regex")
+});
+
+fn unit(u: &str) -> f64 {
+    match u.as_bytes().first() {
+        Some(b'K' | b'k') => 1024.0,
+        Some(b'M' | b'm') => MB,
+        Some(b'G' | b'g') => 1024.0 * MB,
+        _ => 1.0,
+    }
+}
+
+fn num(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// The heap after collection in a GC log line, in bytes.
+pub fn gc_sample(message: &str) -> Option<Sample> {
+    // Cheap guards first: most records are not GC lines.
+    if !message.contains("->") {
+        return None;
+    }
+    if let Some(c) = NODE_GC.captures(message) {
+        return Some(Sample {
+            name: "gc_heap_after".into(),
+            value: num(&c[1])? * MB,
+            capacity: None,
+        });
+    }
+    if let Some(c) = GO_GC.captures(message) {
+        return Some(Sample {
+            name: "gc_heap_after".into(),
+            value: num(&c[3])? * MB,
+            capacity: None,
+        });
+    }
+    let c = JVM_UNIFIED
+        .captures(message)
+        .or_else(|| JVM_LEGACY.captures_iter(message).last())?;
+    Some(Sample {
+        name: "gc_heap_after".into(),
+        value: num(&c[3])? * unit(&c[4]),
+        capacity: Some(num(&c[5])? * unit(&c[6])),
+    })
+}
+
+/// Is a field name a gauge (and not a counter, an id, a time, a limit)?
+pub fn is_gauge_name(name: &str) -> bool {
+    // Called for every numeric field of every record: no allocation for the common names.
+    if name.len() > 64 {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    let n = &mut buf[..name.len()];
+    n.copy_from_slice(name.as_bytes());
+    n.make_ascii_lowercase();
+    let n = std::str::from_utf8(n).unwrap_or("");
+    let word = |w: &str| {
+        n == w
+            || n.strip_suffix(w).is_some_and(|p| p.ends_with('_'))
+            || n.strip_prefix(w).is_some_and(|r| r.starts_with('_'))
+    };
+    let counter = ["seq", "offset", "sequence", "id", "pid"]
+        .iter()
+        .any(|c| word(c))
+        || n.ends_with("count")
+        || n.ends_with("total")
+        || n.starts_with("max")
+        || n.contains("limit")
+        || n.contains("uptime")
+        || n.ends_with("_ms")
+        || n.ends_with("_s");
+    if counter {
+        return false;
+    }
+    n == "rss"
+        || n.starts_with("heap")
+        || n.starts_with("mem")
+        || n.ends_with("_bytes")
+        || n.contains("queue") && (n.contains("depth") || n.contains("len") || n.contains("size"))
+        || n.starts_with("connections")
+        || n.ends_with("connections")
+        || n == "conns"
+        || n.contains("goroutines")
+        || n.contains("open_fds")
+        || n == "fds"
+        || n.contains("open_files")
+}
+
+/// Gauge samples among the numeric fields (top level and one nested level).
+pub fn field_samples(fields: &Map<String, Value>, out: &mut Vec<Sample>) {
+    for (k, v) in fields {
+        match v {
+            Value::Number(n) if is_gauge_name(k) => {
+                if let Some(x) = n.as_f64() {
+                    out.push(Sample {
+                        name: k.clone(),
+                        value: x,
+                        capacity: None,
+                    });
+                }
+            }
+            Value::Object(inner) if inner.len() <= 32 => {
+                for (k2, v2) in inner {
+                    if let (Some(x), true) = (v2.as_f64(), is_gauge_name(k2)) {
+                        out.push(Sample {
+                            name: format!("{k}.{k2}"),
+                            value: x,
+                            capacity: None,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// All gauge samples of a record.
+pub fn samples(rec: &LogRecord) -> Vec<Sample> {
+    let mut out = Vec::new();
+    field_samples(&rec.fields, &mut out);
+    if let Some(s) = gc_sample(&rec.message) {
+        out.push(s);
+    }
+    out
+}
+
+/// A memory limit the record states: `--max-old-space-size=N` (MB), `-Xmx`, `GOMEMLIMIT`, or a
+/// field like `maxOldSpaceSize`, `heap_limit_bytes`, `memory_limit`.
+pub fn memory_limit(rec: &LogRecord) -> Option<MemoryLimit> {
+    for (k, v) in &rec.fields {
+        let Some(x) = v.as_f64() else { continue };
+        let lower = |w: &str| {
+            k.as_bytes()
+                .windows(w.len())
+                .any(|s| s.eq_ignore_ascii_case(w.as_bytes()))
+        };
+        if !(lower("max") || lower("limit")) {
+            continue;
+        }
+        let n = k.to_ascii_lowercase().replace('_', "");
+        if n == "maxoldspacesize" {
+            return Some(MemoryLimit(x * MB));
+        }
+        if (n.contains("heap") || n.contains("mem"))
+            && (n.contains("limit") || n.starts_with("max"))
+        {
+            return Some(MemoryLimit(if n.contains("mb") { x * MB } else { x }));
+        }
+    }
+    let text = rec.message.as_str();
+    if !(text.contains("max-old-space-size")
+        || text.contains("-Xmx")
+        || text.contains("GOMEMLIMIT"))
+    {
+        return None;
+    }
+    let c = LIMIT_FLAG.captures(text)?;
+    if let Some(mb) = c.get(1) {
+        return Some(MemoryLimit(num(mb.as_str())? * MB));
+    }
+    if let (Some(v), Some(u)) = (c.get(2), c.get(3)) {
+        return Some(MemoryLimit(num(v.as_str())? * unit(u.as_str())));
+    }
+    let v = num(c.get(4)?.as_str())?;
+    Some(MemoryLimit(v * c.get(5).map_or(1.0, |u| unit(u.as_str()))))
+}
+
+/// Whether a gauge measures memory (so a memory limit applies to it).
+pub fn is_memory(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.contains("heap")
+        || n.contains("rss")
+        || n.contains("mem")
+        || n.contains("bytes")
+        || n == "gc_heap_after"
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,76 @@
+use super::*;
+use crate::testutil::rec;
+use serde_json::json;
+
+#[test]
+fn gauge_names_exclude_counters() {
+    for g in [
+        "rss",
+        "heapUsed",
+        "heap_used_bytes",
+        "memory_mb",
+        "queue_depth",
+        "queueLength",
+        "connections_active",
+        "goroutines",
+        "open_fds",
+    ] {
+        assert!(is_gauge_name(g), "{g}");
+    }
+    for c in [
+        "requests_total",
+        "bytes_sent_total",
+        "connections_total",
+        "uptime_s",
+        "seq",
+        "offset",
+        "retry_count",
+        "maxOldSpaceSize",
+        "heap_limit",
+        "duration_ms",
+        "status",
+        "pid",
+    ] {
+        assert!(!is_gauge_name(c), "{c}");
+    }
+}
+
+#[test]
+fn field_samples_top_level_and_nested() {
+    let fields = json!({"rss": 100, "heapUsed": 50.5, "requests_total": 9, "mem": {"heap_bytes": 7}, "msg": "x"});
+    let mut out = Vec::new();
+    field_samples(fields.as_object().unwrap(), &mut out);
+    let names: Vec<_> = out.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, vec!["heapUsed", "mem.heap_bytes", "rss"]);
+}
+
+#[test]
+fn gc_lines_of_each_runtime() {
+    let node = gc_sample("[18:0x6b3a2c0]  4568 ms: Mark-Compact 310.2 (340.1) -> 250.5 (345.0) MB, 12.1 / 0.00 ms  (average mu = 0.99) allocation failure;").unwrap();
+    assert_eq!(node.value, 250.5 * MB);
+    let scav =
+        gc_sample("[18:0x1] 9178 ms: Scavenge 90.5 (126.1) -> 75.4 (126.1) MB, 0.89 / 0.00 ms")
+            .unwrap();
+    assert_eq!(scav.value, 75.4 * MB);
+    let jvm = gc_sample("[2026-11-20T10:00:00.000+0000][info][gc] GC(12) Pause Young (Normal) (G1 Evacuation Pause) 512M->180M(1024M) 5.123ms").unwrap();
+    assert_eq!(jvm.value, 180.0 * MB);
+    assert_eq!(jvm.capacity, Some(1024.0 * MB));
+    let legacy = gc_sample("2026-11-20T10:00:00.000+0000: [GC (Allocation Failure) [PSYoungGen: 262144K->43520K(305664K)] 524288K->180000K(1005056K), 0.05 secs]").unwrap();
+    assert_eq!(legacy.value, 180000.0 * 1024.0);
+    assert_eq!(legacy.capacity, Some(1005056.0 * 1024.0));
+    let go = gc_sample("gc 12 @3.456s 2%: 0.1+1.2+0.01 ms clock, 0.4+0.5/1.1/2.2+0.04 ms cpu, 310->312->205 MB, 320 MB goal, 8 P").unwrap();
+    assert_eq!(go.value, 205.0 * MB);
+    assert!(gc_sample("GET /a->b 200").is_none());
+}
+
+#[test]
+fn limits_from_flags_and_fields() {
+    let r = rec(0, "boot flags=--trace-gc --max-old-space-size=768");
+    assert_eq!(memory_limit(&r), Some(MemoryLimit(768.0 * MB)));
+    let r = rec(0, "java -Xmx2g -jar app.jar");
+    assert_eq!(memory_limit(&r), Some(MemoryLimit(2048.0 * MB)));
+    let mut r = rec(0, "starting");
+    r.fields.insert("maxOldSpaceSize".into(), json!(512));
+    assert_eq!(memory_limit(&r), Some(MemoryLimit(512.0 * MB)));
+    assert_eq!(memory_limit(&rec(0, "hello")), None);
+}

@@ -1,0 +1,364 @@
+//! Leak-like growth: the floor of a gauge rises steadily, not just its peaks.
+//!
+//! Per service and gauge, samples are reduced to the minimum of each five-minute bucket, then to
+//! a lower envelope (rolling minimum of three buckets) so a GC sawtooth reads as its floor.
+//! When a bucket closes, the last one to two hours of floor are tested: Mann-Kendall must show
+//! a significant upward trend, the Theil-Sen growth over the window must be a sizeable share of
+//! the level, and the growth must not be slowing down (the recent half rises at least half as
+//! fast as the earlier half) — which is what tells a leak from a warm-up that plateaus. A large
+//! drop (a restart) or a long gap starts the series afresh. When a memory limit is known the
+//! alert projects when the floor reaches it.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use firewatch_ingest::Nanos;
+use serde_json::Value;
+
+use crate::alert::{evidence_lines, truncate, Alert, AlertKind, AlertState, Severity};
+use crate::engine::{Detector, EngineConfig, Event, MINUTE};
+use crate::fingerprint::fingerprint_of;
+use crate::gauges::{is_memory, memory_limit, samples, Sample};
+use crate::stats::{mad, mann_kendall_z, median, theil_sen};
+
+/// Tuning of the leak detector.
+#[derive(Debug, Clone)]
+pub struct LeakConfig {
+    /// Width of a floor bucket.
+    pub bucket: Nanos,
+    /// Buckets in the rolling minimum (the lower envelope).
+    pub envelope: usize,
+    /// Fewest and most buckets of floor a test looks at.
+    pub min_buckets: usize,
+    pub max_buckets: usize,
+    /// Mann-Kendall z-score the floor must reach.
+    pub min_z: f64,
+    /// Growth over the window, as a share of the level.
+    pub min_growth: f64,
+    /// The recent half must rise at least this share of the earlier half's rate.
+    pub min_persistence: f64,
+    /// A floor below this share of the previous ones is a restart.
+    pub restart_drop: f64,
+    /// No sample for this long starts the series afresh.
+    pub max_gap: Nanos,
+    /// At most this many gauges per service.
+    pub max_gauges: usize,
+}
+
+impl Default for LeakConfig {
+    fn default() -> Self {
+        LeakConfig {
+            bucket: 5 * MINUTE,
+            envelope: 3,
+            min_buckets: 12,
+            max_buckets: 24,
+            min_z: 3.0,
+            min_growth: 0.10,
+            min_persistence: 0.5,
+            restart_drop: 0.6,
+            max_gap: 30 * MINUTE,
+            max_gauges: 64,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Series {
+    bucket: i64,
+    bucket_min: f64,
+    bucket_line: String,
+    capacity: Option<f64>,
+    /// (bucket index, floor, a line showing it)
+    floors: VecDeque<(i64, f64, String)>,
+    last_time: Nanos,
+}
+
+#[derive(Default)]
+struct ServiceState {
+    gauges: BTreeMap<String, Series>,
+    limit: Option<f64>,
+    /// Families (memory, connections…) already alerted since the last restart.
+    fired: BTreeMap<String, String>,
+    last_seen: Nanos,
+}
+
+/// Detector for leak-like growth.
+pub struct LeakDetector {
+    config: LeakConfig,
+    engine: EngineConfig,
+    services: BTreeMap<String, ServiceState>,
+}
+
+impl LeakDetector {
+    pub fn new(engine: EngineConfig) -> Self {
+        LeakDetector::with_config(engine, LeakConfig::default())
+    }
+
+    pub fn with_config(engine: EngineConfig, config: LeakConfig) -> Self {
+        LeakDetector {
+            config,
+            engine,
+            services: BTreeMap::new(),
+        }
+    }
+}
+
+/// What a gauge is about; one alert per family, so rss and heapUsed of one leak are one alert.
+fn family(name: &str) -> String {
+    if is_memory(name) {
+        return "memory".into();
+    }
+    let n = name.to_ascii_lowercase();
+    for f in ["queue", "connections", "goroutines", "fds", "files"] {
+        if n.contains(f) {
+            return f.into();
+        }
+    }
+    n
+}
+
+/// The outcome of a trend test on a floor window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trend {
+    pub z: f64,
+    /// Per bucket.
+    pub slope: f64,
+    pub growth: f64,
+}
+
+/// Tests a floor series (oldest first, one value per bucket) for leak-like growth.
+pub fn leak_trend(floors: &[f64], c: &LeakConfig) -> Option<Trend> {
+    let n = floors.len();
+    if n < c.min_buckets {
+        return None;
+    }
+    let z = mann_kendall_z(floors);
+    if z < c.min_z {
+        return None;
+    }
+    let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let slope = theil_sen(&xs, floors)?;
+    let growth = slope * (n - 1) as f64;
+    let level = median(floors)?.abs();
+    let residuals: Vec<f64> = floors.iter().zip(&xs).map(|(y, x)| y - slope * x).collect();
+    let noise = mad(&residuals)?;
+    if slope <= 0.0 || growth < c.min_growth * level || growth < 3.0 * noise {
+        return None;
+    }
+    let half = n / 2;
+    let early = theil_sen(&xs[..half], &floors[..half])?;
+    let late = theil_sen(&xs[half..], &floors[half..])?;
+    if late <= 0.0 || late < c.min_persistence * early || mann_kendall_z(&floors[half..]) < 1.5 {
+        return None;
+    }
+    Some(Trend { z, slope, growth })
+}
+
+impl Detector for LeakDetector {
+    fn observe(&mut self, ev: &Event<'_>, out: &mut Vec<Alert>) {
+        let found = samples(ev.rec);
+        let limit = memory_limit(ev.rec);
+        if found.is_empty() && limit.is_none() {
+            return;
+        }
+        if !self.services.contains_key(ev.service)
+            && self.services.len() >= self.engine.max_services
+        {
+            let idlest = self
+                .services
+                .iter()
+                .min_by_key(|(_, s)| s.last_seen)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = idlest {
+                self.services.remove(&k);
+            }
+        }
+        let s = self.services.entry(ev.service.to_string()).or_default();
+        s.last_seen = s.last_seen.max(ev.time);
+        if let Some(l) = limit {
+            s.limit = Some(l.0);
+        }
+        for sample in found {
+            observe_sample(s, ev, sample, &self.config, out);
+        }
+    }
+
+    fn tick(&mut self, now: Nanos, _out: &mut Vec<Alert>) {
+        let idle = self.engine.idle_after;
+        self.services.retain(|_, s| now - s.last_seen < idle);
+    }
+}
+
+fn observe_sample(
+    s: &mut ServiceState,
+    ev: &Event<'_>,
+    sample: Sample,
+    c: &LeakConfig,
+    out: &mut Vec<Alert>,
+) {
+    if !s.gauges.contains_key(&sample.name) && s.gauges.len() >= c.max_gauges {
+        return;
+    }
+    let bucket = ev.time.div_euclid(c.bucket);
+    let series = s.gauges.entry(sample.name.clone()).or_default();
+    if series.last_time != 0 && ev.time - series.last_time > c.max_gap {
+        series.floors.clear();
+        series.bucket_line.clear();
+        series.bucket = bucket;
+        series.bucket_min = sample.value;
+    }
+    series.last_time = ev.time;
+    series.capacity = sample.capacity.or(series.capacity);
+    if series.bucket_line.is_empty() {
+        series.bucket = bucket;
+        series.bucket_min = sample.value;
+        series.bucket_line = line_of(ev);
+        return;
+    }
+    if bucket <= series.bucket {
+        if sample.value < series.bucket_min {
+            series.bucket_min = sample.value;
+            series.bucket_line = line_of(ev);
+        }
+        return;
+    }
+    // The bucket is complete: add its floor, then look for a trend.
+    let floor = series.bucket_min;
+    let restarted = series
+        .floors
+        .iter()
+        .rev()
+        .take(3)
+        .map(|f| f.1)
+        .fold(f64::NEG_INFINITY, f64::max)
+        * c.restart_drop
+        > floor;
+    if restarted {
+        series.floors.clear();
+        s.fired.remove(&family(&sample.name));
+    }
+    series.floors.push_back((
+        series.bucket,
+        floor,
+        std::mem::take(&mut series.bucket_line),
+    ));
+    while series.floors.len() > c.max_buckets + c.envelope {
+        series.floors.pop_front();
+    }
+    series.bucket = bucket;
+    series.bucket_min = sample.value;
+    series.bucket_line = line_of(ev);
+
+    let fam = family(&sample.name);
+    if s.fired.contains_key(&fam) {
+        return;
+    }
+    let raw: Vec<f64> = series.floors.iter().map(|f| f.1).collect();
+    let envelope: Vec<f64> = (c.envelope - 1..raw.len())
+        .map(|i| {
+            raw[i + 1 - c.envelope..=i]
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect();
+    let window = &envelope[envelope.len().saturating_sub(c.max_buckets)..];
+    let Some(trend) = leak_trend(window, c) else {
+        return;
+    };
+    let minutes_per_bucket = c.bucket as f64 / MINUTE as f64;
+    let per_minute = trend.slope / minutes_per_bucket;
+    let current = *window.last().unwrap_or(&floor);
+    let start = window[0];
+    let limit = if is_memory(&sample.name) {
+        s.limit.or(series.capacity)
+    } else {
+        series.capacity
+    };
+    let fingerprint = fingerprint_of(&["leak_growth", ev.service, &fam]);
+    let mut details = serde_json::Map::new();
+    details.insert("gauge".into(), Value::from(sample.name.clone()));
+    details.insert(
+        "slope_per_hour".into(),
+        Value::from((per_minute * 60.0).round()),
+    );
+    details.insert("floor_start".into(), Value::from(start.round()));
+    details.insert("floor_now".into(), Value::from(current.round()));
+    details.insert(
+        "window_minutes".into(),
+        Value::from((window.len() as f64 * minutes_per_bucket).round()),
+    );
+    details.insert(
+        "mann_kendall_z".into(),
+        Value::from((trend.z * 100.0).round() / 100.0),
+    );
+    let mut title = format!(
+        "{} floor rising {}/min ({} → {} over {} min)",
+        sample.name,
+        human(per_minute, is_memory(&sample.name)),
+        human(start, is_memory(&sample.name)),
+        human(current, is_memory(&sample.name)),
+        (window.len() as f64 * minutes_per_bucket).round()
+    );
+    if let Some(limit) = limit.filter(|l| *l > current) {
+        let minutes = (limit - current) / per_minute;
+        let at = ev.time.saturating_add((minutes * MINUTE as f64) as Nanos);
+        details.insert("limit".into(), Value::from(limit.round()));
+        details.insert(
+            "exhaustion_at".into(),
+            Value::from(firewatch_ingest::record::rfc3339_nanos::format(at)),
+        );
+        title.push_str(&format!(
+            ", limit {} reached in ~{} min",
+            human(limit, is_memory(&sample.name)),
+            minutes.round()
+        ));
+    }
+    let first = series
+        .floors
+        .len()
+        .saturating_sub(window.len() + c.envelope - 1);
+    let first_seen = series.floors[first].0 * c.bucket;
+    let evidence = [first, series.floors.len() - 1]
+        .iter()
+        .map(|&i| series.floors[i].2.clone())
+        .chain(std::iter::once(line_of(ev)))
+        .collect();
+    s.fired.insert(fam, fingerprint.clone());
+    out.push(Alert {
+        kind: AlertKind::LeakGrowth,
+        state: AlertState::Firing,
+        service: ev.service.to_string(),
+        fingerprint,
+        detected_at: ev.time,
+        first_seen,
+        last_seen: ev.time,
+        count: window.len() as u64,
+        severity: if limit.is_some() {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        title,
+        evidence,
+        details,
+    });
+}
+
+fn line_of(ev: &Event<'_>) -> String {
+    evidence_lines(truncate(&ev.rec.message, 400), 1).concat()
+}
+
+fn human(v: f64, bytes: bool) -> String {
+    if !bytes {
+        return format!("{v:.1}");
+    }
+    let mb = v / (1024.0 * 1024.0);
+    if mb.abs() >= 1024.0 {
+        format!("{:.2} GB", mb / 1024.0)
+    } else {
+        format!("{mb:.1} MB")
+    }
+}
+
+#[cfg(test)]
+mod tests;

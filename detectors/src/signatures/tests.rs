@@ -1,0 +1,166 @@
+use super::*;
+use crate::testutil::rec;
+
+fn kind_of(message: &str) -> Option<AlertKind> {
+    kind_with(message, Level::Info, None)
+}
+
+fn kind_with(message: &str, level: Level, raw: Option<&str>) -> Option<AlertKind> {
+    let mut r = rec(0, message);
+    r.level = level;
+    r.level_raw = raw.map(str::to_string);
+    match SignaturePack::new().classify(&r, None)? {
+        Signature::Occurrence { kind, .. } => Some(kind),
+        Signature::Continuation => None,
+    }
+}
+
+fn detail_of(message: &str) -> (String, bool) {
+    match SignaturePack::new().classify(&rec(0, message), None) {
+        Some(Signature::Occurrence {
+            detail,
+            needs_detail,
+            ..
+        }) => (detail, needs_detail),
+        other => panic!("not an occurrence: {other:?}"),
+    }
+}
+
+#[test]
+fn node14_warning_is_a_rejection_and_its_followups_are_continuations() {
+    let (detail, needs) =
+        detail_of("(node:24) UnhandledPromiseRejectionWarning: Error: reservation failed (409)");
+    assert_eq!(detail, "Error: reservation failed (409)");
+    assert!(!needs);
+    let pack = SignaturePack::new();
+    for follow in [
+        "(node:24) UnhandledPromiseRejectionWarning: Unhandled promise rejection. This error originated either by throwing inside of an async function without a catch block (rejection id: 1)",
+        "(node:24) [DEP0018] DeprecationWarning: Unhandled promise rejections are deprecated.",
+        "(node:24) PromiseRejectionHandledWarning: Promise rejection was handled asynchronously (rejection id: 1)",
+    ] {
+        assert_eq!(pack.classify(&rec(0, follow), None), Some(Signature::Continuation), "{follow}");
+    }
+}
+
+#[test]
+fn node15_crash_banner_waits_for_its_reason_unless_it_holds_it() {
+    let (_, needs) =
+        detail_of("            triggerUncaughtException(err, true /* fromPromise */);");
+    assert!(needs);
+    let (detail, needs) = detail_of(
+        "node:internal/process/promises:288\n            triggerUncaughtException(err, true /* fromPromise */);\n            ^\n\nError: boom\n    at f (/app/a.js:1:1)",
+    );
+    assert!(!needs);
+    assert!(detail.starts_with("Error: boom"), "{detail}");
+    let (detail, _) = detail_of(
+        "[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason \"fraud screening timed out after 8000ms\".] {",
+    );
+    assert_eq!(
+        detail,
+        "UnhandledPromiseRejection: fraud screening timed out after 8000ms"
+    );
+    assert_eq!(
+        kind_of("triggerUncaughtException(err, false);"),
+        Some(AlertKind::UncaughtException)
+    );
+}
+
+#[test]
+fn other_runtimes_rejections() {
+    for m in [
+        "Uncaught (in promise) TypeError: Failed to fetch",
+        "error: Uncaught (in promise) Error: boom",
+        "Task exception was never retrieved",
+        "Future exception was never retrieved",
+    ] {
+        assert_eq!(kind_of(m), Some(AlertKind::UnhandledRejection), "{m}");
+    }
+}
+
+#[test]
+fn handler_reports_count_but_mentions_do_not() {
+    assert_eq!(
+        kind_with(
+            "unhandledRejection: Reached the max retries",
+            Level::Error,
+            Some("error")
+        ),
+        Some(AlertKind::UnhandledRejection)
+    );
+    assert_eq!(
+        kind_with(
+            "Unhandled Rejection at: Promise { <rejected> }",
+            Level::Info,
+            None
+        ),
+        Some(AlertKind::UnhandledRejection)
+    );
+    assert_eq!(
+        kind_with("uncaughtException: boom", Level::Error, Some("error")),
+        Some(AlertKind::UncaughtException)
+    );
+    for (m, level) in [
+        ("installed handler for unhandledRejection", Level::Info),
+        ("unhandledRejection handler installed", Level::Info),
+        (
+            "process handlers registered {\"events\":[\"unhandledRejection\"]}",
+            Level::Info,
+        ),
+        ("health summary {\"unhandledRejections\":0}", Level::Info),
+        ("rejection handled by retry policy", Level::Info),
+        ("unhandledRejections: 0", Level::Error),
+    ] {
+        assert_eq!(kind_with(m, level, Some("info")), None, "{m}");
+    }
+}
+
+#[test]
+fn crash_signatures() {
+    let cases = [
+        ("thread 'main' panicked at src/main.rs:10:5:\nindex out of bounds", AlertKind::Panic),
+        ("panic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 1 [running]:", AlertKind::Panic),
+        ("fatal error: concurrent map writes", AlertKind::Panic),
+        ("Out of memory: Killed process 4312 (java) total-vm:8388608kB", AlertKind::Oom),
+        ("Last State: Terminated  Reason: OOMKilled", AlertKind::Oom),
+        ("FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory", AlertKind::Oom),
+        ("Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space", AlertKind::Oom),
+        ("fatal error: runtime: out of memory", AlertKind::Oom),
+        ("memory allocation of 1048576 bytes failed", AlertKind::Oom),
+        ("Exception in thread \"main\" java.lang.IllegalStateException: x", AlertKind::UncaughtException),
+    ];
+    for (m, k) in cases {
+        assert_eq!(kind_of(m), Some(k), "{m}");
+    }
+    assert_eq!(kind_of("the word panic: appears mid-line"), None);
+}
+
+#[test]
+fn production_failure_signatures() {
+    let cases = [
+        ("HikariPool-1 - Connection is not available, request timed out after 30000ms.", AlertKind::PoolExhaustion),
+        ("FATAL: remaining connection slots are reserved for non-replication superuser connections", AlertKind::PoolExhaustion),
+        ("FATAL: sorry, too many clients already", AlertKind::PoolExhaustion),
+        ("KnexTimeoutError: Knex: Timeout acquiring a connection. The pool is probably full.", AlertKind::PoolExhaustion),
+        ("Error: connect ETIMEDOUT 10.0.0.5:443", AlertKind::TimeoutStorm),
+        ("rpc error: code = DeadlineExceeded desc = context deadline exceeded", AlertKind::TimeoutStorm),
+        ("java.net.SocketTimeoutException: Read timed out", AlertKind::TimeoutStorm),
+        ("io.github.resilience4j.circuitbreaker.CallNotPermittedException: CircuitBreaker 'inventory' is OPEN", AlertKind::CircuitBreakerOpen),
+        ("Hystrix circuit short-circuited and is OPEN", AlertKind::CircuitBreakerOpen),
+        ("Error: Breaker is open", AlertKind::CircuitBreakerOpen),
+        ("upstream answered 429 Too Many Requests", AlertKind::RateLimited),
+    ];
+    for (m, k) in cases {
+        assert_eq!(kind_of(m), Some(k), "{m}");
+    }
+    let pack = SignaturePack::new();
+    assert!(matches!(
+        pack.classify(&rec(0, "GET /api 429"), Some(429)),
+        Some(Signature::Occurrence {
+            kind: AlertKind::RateLimited,
+            storm: true,
+            ..
+        })
+    ));
+    assert_eq!(pack.classify(&rec(0, "GET /api 200 12ms"), Some(200)), None);
+    assert_eq!(kind_of("circuit breaker opened after 5 rejections"), None);
+}
