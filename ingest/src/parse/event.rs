@@ -49,7 +49,7 @@ impl Source {
             None => body,
         };
         if logfmt::looks_like(rest) {
-            let mut parts = logfmt::parse(rest, observed);
+            let mut parts = logfmt::parse(rest, message_line, observed);
             if parts.timestamp.is_none() {
                 parts.timestamp = own.map(|l| l.nanos);
             }

@@ -6,13 +6,46 @@ use crate::record::Level;
 /// A level and the exact text it was read from.
 pub type Found<'a> = (Level, &'a str);
 
-/// Level words, matched case-insensitively. The common spellings beyond what
-/// [`Level::from_str`](std::str::FromStr) knows are left to it.
+/// The spellings [`Level::from_str`](std::str::FromStr) knows, matched here without its
+/// lowercase copy: this runs on several words of every text line.
+const WORDS: [(&str, Level); 26] = [
+    ("trace", Level::Trace),
+    ("trc", Level::Trace),
+    ("finest", Level::Trace),
+    ("finer", Level::Trace),
+    ("debug", Level::Debug),
+    ("dbg", Level::Debug),
+    ("fine", Level::Debug),
+    ("verbose", Level::Debug),
+    ("info", Level::Info),
+    ("inf", Level::Info),
+    ("information", Level::Info),
+    ("notice", Level::Info),
+    ("informational", Level::Info),
+    ("warn", Level::Warn),
+    ("warning", Level::Warn),
+    ("wrn", Level::Warn),
+    ("error", Level::Error),
+    ("err", Level::Error),
+    ("severe", Level::Error),
+    ("fatal", Level::Fatal),
+    ("critical", Level::Fatal),
+    ("crit", Level::Fatal),
+    ("emerg", Level::Fatal),
+    ("emergency", Level::Fatal),
+    ("alert", Level::Fatal),
+    ("panic", Level::Fatal),
+];
+
+/// A level word, in any case.
 pub fn word(w: &str) -> Option<Level> {
     if w.len() < 3 || w.len() > 13 {
         return None;
     }
-    w.parse().ok()
+    WORDS
+        .iter()
+        .find(|(name, _)| name.len() == w.len() && name.eq_ignore_ascii_case(w))
+        .map(|&(_, level)| level)
 }
 
 /// pino/bunyan numeric levels (10 trace … 60 fatal).
@@ -145,6 +178,15 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(in_text(text).map(|f| f.0), want, "{text:?}");
         }
+    }
+
+    #[test]
+    fn words_agree_with_the_record_model() {
+        for (name, level) in WORDS {
+            assert_eq!(name.parse::<Level>(), Ok(level));
+            assert_eq!(word(&name.to_uppercase()), Some(level));
+        }
+        assert_eq!(word("worker"), None);
     }
 
     #[test]

@@ -22,8 +22,9 @@ pub fn is_record(s: &str) -> bool {
         .any(|k| s.starts_with(k))
 }
 
-/// Parses logfmt pairs. The message is `msg`/`message`, else the whole text.
-pub fn parse(s: &str, observed: Nanos) -> Parts {
+/// Parses logfmt pairs. The message is `msg`/`message`, else `line` (the whole line the pairs
+/// are part of).
+pub fn parse(s: &str, line: &str, observed: Nanos) -> Parts {
     let mut parts = Parts::default();
     let mut fields = Map::new();
     let mut message = None;
@@ -51,7 +52,7 @@ pub fn parse(s: &str, observed: Nanos) -> Parts {
             }
         }
     }
-    parts.message = message.unwrap_or_else(|| s.to_string());
+    parts.message = message.unwrap_or_else(|| line.to_string());
     parts.fields = fields;
     parts
 }
@@ -122,6 +123,7 @@ mod tests {
     fn parses_pairs() {
         let p = parse(
             r#"ts=2026-11-20T10:00:00Z level=error msg="payment \"failed\"" order=42 retry app=pay"#,
+            "",
             0,
         );
         assert_eq!(p.timestamp, Some(1_795_168_800_000_000_000));
@@ -137,10 +139,12 @@ mod tests {
         assert!(looks_like("level=info msg=x"));
         assert!(!looks_like("Error: x=1"));
         assert!(!looks_like("=x"));
-        let p = parse(r#"msg="unterminated \"é"#, 0);
+        let p = parse(r#"msg="unterminated \"é"#, "", 0);
         assert_eq!(p.message, "unterminated \"é");
-        let p = parse(r#"msg="\é" x=\"#, 0);
+        let p = parse(r#"msg="\é" x=\"#, "", 0);
         assert_eq!(p.message, "é");
         assert_eq!(p.fields["x"], "\\");
+        let p = parse("level=warn x=1", "10:00 level=warn x=1", 0);
+        assert_eq!(p.message, "10:00 level=warn x=1");
     }
 }

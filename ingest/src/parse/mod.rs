@@ -1,17 +1,19 @@
 //! Raw lines to records, without configuration.
 //!
-//! A [`SourceParser`] holds what is known about one source (a file, a stream): its detected
-//! format and the multiline event being assembled. Each line goes through three steps:
+//! A [`SourceParser`] holds what is known about one source (a file, a stream): whether its
+//! RFC 3339 prefixes are docker's, whether it writes access logs, and the multiline events being
+//! assembled (one per program and stream). Each line goes through three steps:
 //!
-//! 1. [`prefix`]: the prefix a runtime put in front of the program's output (CRI, syslog and
+//! 1. `prefix`: the prefix a runtime put in front of the program's output (CRI, syslog and
 //!    journald, pm2, `docker logs --timestamps`) is taken off, CRI/docker partial lines joined;
-//! 2. [`multiline`]: the line either continues the pending event (stack traces, crash reports,
-//!    indented lines) or starts a new one, which completes the pending one;
-//! 3. the first line of an event is parsed: [`json`] (with docker json-file unwrapped), [`logfmt`],
-//!    [`access`] logs, or text with a leading timestamp ([`time`]) and a [`level`] word.
+//! 2. `multiline`: the line either continues a pending event (stack traces, crash reports,
+//!    indented lines) or starts a new one, which completes the pending one of its context;
+//! 3. the first line of an event is parsed (`event`): `json` (with docker json-file unwrapped),
+//!    `logfmt`, `access` logs, or text with a leading timestamp (`time`) and a `level` word.
 //!
 //! Times without a zone are UTC. Nothing here panics on any input: invalid UTF-8 is replaced, and
 //! lines longer than [`ParseOptions::max_line_bytes`] are cut and marked `truncated: true`.
+//! [`parse_reader`] parses a whole reader, for offline tools.
 
 mod access;
 mod event;

@@ -2,7 +2,7 @@
 //! line joining, JSON unwrapping and multiline assembly.
 
 use super::event::{self, Pending, Source};
-use super::multiline::{self, Glue};
+use super::multiline::{self, Glue, Mode};
 use super::{json, level, logfmt, prefix, time, At, Outer, ParseOptions, SourceInfo};
 use crate::record::{LogRecord, Nanos};
 
@@ -111,14 +111,13 @@ impl SourceParser {
         }
     }
 
-    /// Observed time of the last line added to the pending event that has waited longest.
+    /// Observed time of the last line added to a pending event. When it is older than the flush
+    /// timeout, no line has come for any pending event for that long: [`flush`](Self::flush) is
+    /// due. (While lines come, `push_line` emits each event that has waited past the timeout.)
     pub fn pending_since(&self) -> Option<Nanos> {
-        let event = self.pending.iter().map(|p| p.since).min();
+        let event = self.pending.iter().map(|p| p.since).max();
         let partial = self.partial.as_ref().map(|p| p.since);
-        match (event, partial) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        event.max(partial)
     }
 
     fn take_line(&mut self, text: &str, at: At, outer: Outer<'_>, out: &mut Vec<LogRecord>) {
@@ -234,9 +233,7 @@ impl SourceParser {
             self.docker_prefix = true;
         }
         let iso_is_own = peeled.iso.is_some() && !self.docker_prefix;
-        // An indented line after an RFC 3339 prefix shows the prefix is docker's.
         let headed = own.is_some()
-            || (iso_is_own && !multiline::explicit(body))
             || body.starts_with("{\"")
             || logfmt::is_record(body)
             || peeled.syslog.as_ref().is_some_and(|s| !s.continuable());
@@ -245,7 +242,17 @@ impl SourceParser {
         let mut open = self.pending.iter().position(|p| p.context == context);
         if let Some(i) = open {
             let p = &mut self.pending[i];
-            let glue = multiline::glue(p.mode, body, headed, p.timestamped, p.is_error());
+            // An RFC 3339 prefix still taken for the program's own time heads a new event,
+            // unless the line continues by its shape (indented…) or a crash report is being
+            // read: then the prefix shows itself to be docker's.
+            let iso_headed = iso_is_own && p.mode == Mode::Plain && !multiline::explicit(body);
+            let glue = multiline::glue(
+                p.mode,
+                body,
+                headed || iso_headed,
+                p.timestamped,
+                p.is_error(),
+            );
             if glue != Glue::No {
                 if let (Some(_), Some(len)) = (peeled.iso, p.iso_prefix.take()) {
                     // The event's first line kept its RFC 3339 prefix as the program's own

@@ -116,6 +116,15 @@ impl<R: BufRead> Iterator for ParseReader<R> {
                     self.offset += n as u64;
                 }
                 Err(e) => {
+                    // The start of a line read before the error is kept too.
+                    if !self.line.is_empty() {
+                        self.parser.push_line(
+                            &self.line,
+                            self.offset,
+                            self.observed,
+                            &mut self.out,
+                        );
+                    }
                     self.error = Some(e);
                     self.done = true;
                     self.parser.flush(&mut self.out);

@@ -386,6 +386,24 @@ fn prefixed_stack_traces_are_one_event() {
         "    at a (/app/a.js:1:1)",
         "    at b (/app/b.js:2:2)",
     ];
+    let go = [
+        "panic: boom",
+        "",
+        "goroutine 1 [running]:",
+        "main.main()",
+        "\t/app/main.go:3 +0x1d",
+        "exit status 2",
+    ];
+    let python = [
+        "Traceback (most recent call last):",
+        "  File \"/app/w.py\", line 3, in <module>",
+        "KeyError: 'x'",
+    ];
+    let rust = [
+        "thread 'main' panicked at src/main.rs:2:5:",
+        "boom",
+        "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
+    ];
     let java = [
         "2026-11-20 10:00:00,123 ERROR x",
         "java.io.IOException: reset",
@@ -401,12 +419,12 @@ fn prefixed_stack_traces_are_one_event() {
         },
     ];
     for (i, prefix) in prefixes.iter().enumerate() {
-        for trace in [&node[..], &java[..]] {
+        for trace in [&node[..], &java[..], &go[..], &python[..], &rust[..]] {
             let text: String = trace.iter().map(|l| prefix(l) + "\n").collect();
             let recs = parse_all(&(text + &prefix("2026-11-20 10:00:09,000 INFO next") + "\n"));
             assert_eq!(recs.len(), 2, "prefix {i}: {recs:#?}");
             assert_eq!(recs[0].message, trace.join("\n"), "prefix {i}");
-            assert_eq!(recs[0].level, Level::Error, "prefix {i}");
+            assert!(recs[0].level >= Level::Error, "prefix {i}");
             assert!(recs[0].timestamp < ts("2026-11-20T10:00:01Z"), "prefix {i}");
         }
     }
@@ -479,7 +497,7 @@ Nov 20 10:00:00 h java[7]: java.io.IOException: reset
     p.push_line(b"2026-11-20T10:00:00Z stderr F Error: boom", 0, 0, &mut out);
     p.push_line(b"2026-11-20T10:00:00Z stdout F hello", 42, 1, &mut out);
     assert_eq!(p.pending_offset(), Some(0));
-    assert_eq!(p.pending_since(), Some(0));
+    assert_eq!(p.pending_since(), Some(1));
     // Past the flush timeout of the first event only.
     p.push_line(
         b"2026-11-20T10:00:00Z stdout F     more",
@@ -507,6 +525,34 @@ KeyError: 'x'
     let lines: Vec<_> = recs.iter().map(|r| r.message.lines().count()).collect();
     assert_eq!(lines, [4, 1, 3], "{recs:#?}");
     assert_eq!(recs[2].level, Level::Error);
+}
+
+#[test]
+fn read_errors_end_the_reader_after_what_was_read() {
+    struct Failing(Vec<u8>);
+    impl std::io::Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::other("disk gone"));
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0.drain(..n);
+            Ok(n)
+        }
+    }
+    let input = std::io::BufReader::new(Failing(
+        b"Error: x\n    at f (a.js:1:1)\nhalf a li".to_vec(),
+    ));
+    let mut reader = parse_reader(input, SourceInfo::default(), ParseOptions::default(), 0);
+    let recs: Vec<_> = reader.by_ref().collect();
+    assert_eq!(recs.len(), 2, "{recs:#?}");
+    assert_eq!(recs[0].message.lines().count(), 2);
+    assert_eq!(recs[1].message, "half a li");
+    assert_eq!(
+        reader.error().map(|e| e.to_string()),
+        Some("disk gone".into())
+    );
 }
 
 #[test]
@@ -555,6 +601,20 @@ mod fuzz {
                 prop_assert!(offset == 0 || text.as_bytes()[offset - 1] == b'\n', "{offset} in {text:?}");
                 prop_assert!(seen.insert(offset), "{offset} twice");
             }
+        }
+
+        #[test]
+        fn reader_never_panics_and_covers_every_line(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            let opts = ParseOptions { max_line_bytes: 32, ..ParseOptions::default() };
+            let recs: Vec<_> = parse_reader(&bytes[..], SourceInfo::default(), opts, 0).collect();
+            for r in &recs {
+                let offset: usize = r.id.rsplit(':').next().unwrap().parse().unwrap();
+                prop_assert!(offset < bytes.len().max(1));
+                prop_assert!(offset == 0 || bytes[offset - 1] == b'\n');
+            }
+            // Every line with a visible character ends up in some record.
+            let visible = bytes.split(|&b| b == b'\n').filter(|l| l.iter().any(|b| b.is_ascii_graphic())).count();
+            prop_assert!(visible == 0 || !recs.is_empty());
         }
 
         #[test]

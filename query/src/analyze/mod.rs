@@ -17,6 +17,10 @@ pub use report::render_text;
 
 use crate::input::{expand, InputError};
 
+/// Alerts are brought up to date at least this often (log time), well within the detectors'
+/// idle eviction.
+const REFRESH_EVERY: Nanos = 3_600_000_000_000;
+
 /// What an analysis found.
 #[derive(Debug, Default)]
 pub struct Analysis {
@@ -51,7 +55,16 @@ pub fn analyze<P: AsRef<Path>>(paths: &[P], mut engine: Engine) -> Analysis {
     };
     let mut merge = Merge::new(streams);
     let mut last = Nanos::MIN;
+    let mut refreshed = Nanos::MIN;
     for rec in merge.by_ref() {
+        // Detectors forget services idle for hours; bring the alerts up to date before time
+        // moves far enough for that.
+        if rec.timestamp >= refreshed.saturating_add(REFRESH_EVERY) {
+            for alert in &mut analysis.alerts {
+                engine.refresh(alert);
+            }
+            refreshed = rec.timestamp;
+        }
         analysis.records += 1;
         let first = analysis.span.map_or(rec.timestamp, |s| s.0);
         last = last.max(rec.timestamp);
