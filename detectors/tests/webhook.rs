@@ -210,3 +210,33 @@ async fn restart_delivers_pending_and_does_not_refire() {
     alerting.shutdown(Duration::from_secs(1)).await;
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firing_alerts_are_resent_to_alertmanager_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = receiver(OK);
+    let (addr, server) = serve("127.0.0.1:0".parse().unwrap(), r.clone()).await;
+    let mut config = fast_config(
+        dir.path(),
+        vec![
+            Destination::webhook(&hook_url(addr.port())),
+            Destination::alertmanager(&format!("http://{addr}")),
+        ],
+    );
+    config.alertmanager_resend = Duration::ZERO;
+    let alerting = Alerting::start(config).unwrap();
+    let tx = alerting.sender();
+    tx.send(vec![alert("a", AlertState::Firing, 1, 1)]);
+    assert!(wait_until(Duration::from_secs(3), || r.posts() == 2).await);
+    // Each later input re-sends what is firing, to the Alertmanager alone.
+    tx.tick(2);
+    let resent = wait_until(Duration::from_secs(3), || {
+        let got = r.got.lock().unwrap();
+        got.posts.iter().filter(|(_, v)| v.is_array()).count() >= 2
+    })
+    .await;
+    assert!(resent);
+    assert_eq!(r.keys(), ["fp-a-1-firing"], "the webhook got it once");
+    alerting.shutdown(Duration::from_secs(1)).await;
+    server.abort();
+}

@@ -121,7 +121,10 @@ async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: String) -> im
 pub async fn serve(addr: SocketAddr, r: Receiver) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let local = listener.local_addr().unwrap();
-    let app = Router::new().route("/hook", post(hook)).with_state(r);
+    let app = Router::new()
+        .route("/hook", post(hook))
+        .route("/api/v2/alerts", post(hook))
+        .with_state(r);
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
