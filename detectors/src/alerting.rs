@@ -37,6 +37,8 @@ pub enum AlertingError {
     Outbox(#[from] OutboxError),
     #[error("alert destination {0:?} is not an http(s) URL")]
     BadUrl(String),
+    #[error("two alert destinations are named {0:?}")]
+    DuplicateName(String),
     #[error("http client: {0}")]
     Client(#[from] reqwest::Error),
     #[error("alert dispatcher: {0}")]
@@ -77,6 +79,14 @@ impl Destination {
             url: url.to_string(),
             name: None,
         }
+    }
+
+    /// Its name, else kind and position (`webhook-0`, `alertmanager-1`).
+    pub fn name_or_default(&self, position: usize) -> String {
+        self.name.clone().unwrap_or_else(|| match self.kind {
+            DestinationKind::Webhook => format!("webhook-{position}"),
+            DestinationKind::Alertmanager => format!("alertmanager-{position}"),
+        })
     }
 }
 
@@ -195,10 +205,17 @@ impl Alerting {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut targets = Vec::new();
         let mut workers = Vec::new();
+        // Check every destination before any worker starts.
+        let mut names = std::collections::BTreeSet::new();
         for (i, dest) in config.destinations.iter().enumerate() {
             if !(dest.url.starts_with("http://") || dest.url.starts_with("https://")) {
                 return Err(AlertingError::BadUrl(dest.url.clone()));
             }
+            if !names.insert(safe_name(&dest.name_or_default(i))) {
+                return Err(AlertingError::DuplicateName(dest.name_or_default(i)));
+            }
+        }
+        for (i, dest) in config.destinations.iter().enumerate() {
             let encoder: Box<dyn Encoder> = match dest.kind {
                 DestinationKind::Webhook => Box::new(Webhook::new(&dest.url)),
                 DestinationKind::Alertmanager => Box::new(Alertmanager::new(
@@ -206,10 +223,7 @@ impl Alerting {
                     config.delivery.alertmanager_hold,
                 )),
             };
-            let name = dest.name.clone().unwrap_or_else(|| match dest.kind {
-                DestinationKind::Webhook => format!("webhook-{i}"),
-                DestinationKind::Alertmanager => format!("alertmanager-{i}"),
-            });
+            let name = dest.name_or_default(i);
             let dir = config.dir.join("outbox").join(safe_name(&name));
             let outbox = Outbox::open(&dir, config.outbox_capacity)?;
             let metrics = Arc::new(DestinationMetrics::new(&name));
@@ -373,7 +387,11 @@ fn deliver(changes: &[Change], targets: &[Target], to: impl Fn(&Target) -> bool)
                 t.metrics.coalesced.fetch_add(o.coalesced, Relaxed);
                 t.metrics.dropped.fetch_add(o.dropped, Relaxed);
             }
-            Err(error) => warn!(destination = %t.metrics.name, %error, "outbox write failed"),
+            Err(error) => {
+                // The burst did not reach the disk: count it as lost, loudly.
+                t.metrics.dropped.fetch_add(notes.len() as u64, Relaxed);
+                warn!(destination = %t.metrics.name, %error, "outbox write failed");
+            }
         }
         t.metrics.depth.store(ob.len() as u64, Relaxed);
         t.wake.notify_one();

@@ -240,3 +240,25 @@ async fn firing_alerts_are_resent_to_alertmanager_only() {
     alerting.shutdown(Duration::from_secs(1)).await;
     server.abort();
 }
+
+#[tokio::test]
+async fn bad_destinations_are_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = Alerting::start(fast_config(
+        dir.path(),
+        vec![Destination::webhook("ftp://x")],
+    ));
+    assert!(bad
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("not an http(s) URL"));
+    let mut a = Destination::webhook("http://127.0.0.1:9/a");
+    a.name = Some("same".into());
+    let b = Destination {
+        url: "http://127.0.0.1:9/b".into(),
+        ..a.clone()
+    };
+    let dup = Alerting::start(fast_config(dir.path(), vec![a, b]));
+    assert!(dup.err().unwrap().to_string().contains("named \"same\""));
+}
