@@ -7,7 +7,6 @@
 //! before the state is saved: a crash in between re-sends with the same idempotency key rather
 //! than losing a notification) and wakes the workers, which deliver on the tokio runtime.
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -15,16 +14,19 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use firewatch_ingest::Nanos;
-use serde::Deserialize;
 use tokio::sync::{watch, Notify};
 use tracing::warn;
+
+mod config;
+
+pub use config::{AlertingConfig, Destination, DestinationKind};
 
 use crate::alert::Alert;
 use crate::delivery::alertmanager::Alertmanager;
 use crate::delivery::metrics::{render, DestinationMetrics, InputMetrics};
 use crate::delivery::webhook::Webhook;
-use crate::delivery::{DeliveryConfig, Encoder, Worker};
-use crate::lifecycle::{AlertStore, Change, LifecycleConfig, StateFilter, StoreError};
+use crate::delivery::{Encoder, Worker};
+use crate::lifecycle::{AlertStore, Change, StateFilter, StoreError};
 use crate::links::Links;
 use crate::outbox::{Notification, Outbox, OutboxError};
 
@@ -43,85 +45,6 @@ pub enum AlertingError {
     Client(#[from] reqwest::Error),
     #[error("alert dispatcher: {0}")]
     Thread(std::io::Error),
-}
-
-/// The payload a destination receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DestinationKind {
-    Webhook,
-    Alertmanager,
-}
-
-/// One place notifications go (`[[alerts.destination]]` in the config file).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Destination {
-    pub kind: DestinationKind,
-    /// Webhook: the URL to POST to; Alertmanager: its base URL.
-    pub url: String,
-    /// Names the outbox directory and the metrics label; defaults to kind + position.
-    #[serde(default)]
-    pub name: Option<String>,
-}
-
-impl Destination {
-    pub fn webhook(url: &str) -> Self {
-        Destination {
-            kind: DestinationKind::Webhook,
-            url: url.to_string(),
-            name: None,
-        }
-    }
-
-    pub fn alertmanager(url: &str) -> Self {
-        Destination {
-            kind: DestinationKind::Alertmanager,
-            url: url.to_string(),
-            name: None,
-        }
-    }
-
-    /// Its name, else kind and position (`webhook-0`, `alertmanager-1`).
-    pub fn name_or_default(&self, position: usize) -> String {
-        self.name.clone().unwrap_or_else(|| match self.kind {
-            DestinationKind::Webhook => format!("webhook-{position}"),
-            DestinationKind::Alertmanager => format!("alertmanager-{position}"),
-        })
-    }
-}
-
-/// Everything alerting needs.
-#[derive(Debug, Clone)]
-pub struct AlertingConfig {
-    /// Holds `alerts.json` and `outbox/<destination>/`.
-    pub dir: PathBuf,
-    pub destinations: Vec<Destination>,
-    /// The node's base URL, for links back from notifications.
-    pub node_url: String,
-    pub lifecycle: LifecycleConfig,
-    pub delivery: DeliveryConfig,
-    /// Waiting notifications per destination.
-    pub outbox_capacity: usize,
-    /// Alert batches waiting for the dispatcher.
-    pub queue: usize,
-    /// Firing alerts are sent to Alertmanagers again this often (well under
-    /// `delivery.alertmanager_hold`), as Prometheus does, so they stay firing there.
-    pub alertmanager_resend: Duration,
-}
-
-impl AlertingConfig {
-    pub fn new(dir: PathBuf, node_url: &str, destinations: Vec<Destination>) -> Self {
-        AlertingConfig {
-            dir,
-            destinations,
-            node_url: node_url.to_string(),
-            lifecycle: LifecycleConfig::default(),
-            delivery: DeliveryConfig::default(),
-            outbox_capacity: 10_000,
-            queue: 1_024,
-            alertmanager_resend: Duration::from_secs(15 * 60),
-        }
-    }
 }
 
 enum Input {
