@@ -7,11 +7,11 @@
 
 use firewatch_ingest::record::rfc3339_nanos;
 use firewatch_ingest::Nanos;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// What kind of problem an alert is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     UnhandledRejection,
@@ -44,7 +44,7 @@ impl AlertKind {
 }
 
 /// How urgent an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -53,7 +53,7 @@ pub enum Severity {
 }
 
 /// Where an alert stands in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertState {
     /// A new problem, or an old one back after a quiet period.
@@ -63,7 +63,7 @@ pub enum AlertState {
 }
 
 /// One alert.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub kind: AlertKind,
     pub state: AlertState,
@@ -82,7 +82,7 @@ pub struct Alert {
     /// A few raw lines that show the problem.
     pub evidence: Vec<String>,
     /// Kind-specific figures (ratios, slopes, projected exhaustion…).
-    #[serde(skip_serializing_if = "Map::is_empty")]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub details: Map<String, Value>,
 }
 

@@ -8,6 +8,10 @@
 //! - [`spike`]: error-rate spikes against a normal ratio learned online.
 //! - [`leak`]: leak-like growth of the floor of [`gauges`] (memory, queues, connections, GC logs).
 //!
+//! [`alerting`] keeps the alert [`lifecycle`] (firing → resolved, durable), and delivers every
+//! transition at least once through a durable [`outbox`] per destination to webhooks and
+//! Alertmanager ([`delivery`]); [`api`] lists alerts over HTTP.
+//!
 //! The [`Engine`] runs them all in event time, per service, with bounded state; the same code
 //! serves the node (records as they arrive) and `firewatch analyze` (files).
 //!
@@ -25,11 +29,18 @@
 //! ```
 
 pub mod alert;
+pub mod alerting;
+pub mod api;
+pub mod delivery;
+mod durable;
 pub mod engine;
 pub mod fingerprint;
 pub mod gauges;
 pub mod incidents;
 pub mod leak;
+pub mod lifecycle;
+pub mod links;
+pub mod outbox;
 pub mod signatures;
 pub mod spike;
 pub mod stats;
@@ -38,4 +49,5 @@ pub mod stats;
 mod testutil;
 
 pub use alert::{Alert, AlertKind, AlertState, Severity};
+pub use alerting::{AlertSender, Alerting, AlertingConfig, Destination, DestinationKind};
 pub use engine::{Detector, Engine, EngineConfig, Event};
