@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Write realistic multi-service demo logs (JSON, logfmt, nginx, log4j, syslog).
     Gen(cmd::gen::Args),
+    /// Tail log files and ship their records to an ingest node, exactly once.
+    Ship(cmd::ship::Args),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     cmd::init_logging(&cli.log);
     let result = match cli.command {
         Command::Gen(args) => cmd::gen::run(args),
+        Command::Ship(args) => cmd::ship::run(args),
     };
     match result {
         Ok(code) => code,

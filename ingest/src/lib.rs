@@ -5,6 +5,7 @@
 //!
 //! - [`record`]: the record model shared by every crate, and its JSON shape.
 //! - [`protocol`]: the shipper ↔ node wire protocol.
+//! - [`ship`]: the tail-and-ship daemon (`firewatch ship`).
 //!
 //! ```
 //! use firewatch_ingest::{Level, LogRecord};
@@ -19,5 +20,6 @@
 pub mod parse;
 pub mod protocol;
 pub mod record;
+pub mod ship;
 
 pub use record::{Level, LogRecord, Nanos};
