@@ -18,6 +18,7 @@ fn config(node: &str, data: &Path, logs: &Path, fingerprint_bytes: usize) -> Str
     format!(
         r#"data_dir = "{data}"
 host = "test"
+status_addr = "127.0.0.1:0"
 [[sources]]
 include = ["{logs}/*.log*"]
 fields = {{ env = "test" }}
@@ -125,6 +126,24 @@ impl Harness {
             let _ = c.kill();
             panic!("shipper did not stop on SIGTERM");
         }
+    }
+
+    /// `GET /metrics` from the running shipper (its address is in its log).
+    fn metrics(&self) -> String {
+        let log = self.log_of(self.starts);
+        let at = log
+            .find("status endpoint listening")
+            .expect("status endpoint logged");
+        let rest = &log[at..];
+        let start = rest.find("127.0.0.1:").unwrap();
+        let addr: String = rest[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+            .collect();
+        reqwest::blocking::get(format!("http://{addr}/metrics"))
+            .unwrap()
+            .text()
+            .unwrap()
     }
 
     fn pid(&self) -> u32 {
@@ -468,8 +487,12 @@ fn unreadable_and_vanishing_files_do_not_stop_the_others() {
         "{}",
         h.own_logs()
     );
+    let metrics = h.metrics();
     h.stop();
     let logs = h.own_logs();
+    assert!(metric(&metrics, "read_errors") >= 1, "{metrics}");
+    assert!(metric(&metrics, "lines_read") >= 30, "{metrics}");
+    assert!(metric(&metrics, "batches_acked") >= 1, "{metrics}");
     assert!(logs.contains("cannot read file"), "{logs}");
     assert!(logs.contains("secret.log"), "{logs}");
     assert!(!h.node.messages().iter().any(|m| m.contains("secret line")));
@@ -479,4 +502,12 @@ fn is_root() -> bool {
     fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false)
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    let key = format!("firewatch_ship_{name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in {text}"))
 }
