@@ -511,3 +511,50 @@ fn metric(text: &str, name: &str) -> u64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no metric {name} in {text}"))
 }
+
+/// Two files that start with the same bytes are different files: both are shipped in full, and
+/// a restart finds each one's checkpoint again.
+#[test]
+fn files_with_the_same_header_are_told_apart() {
+    let mut h = Harness::new(24);
+    let banner = "=== service starting, build 1.2.3 ===\n";
+    let mut want = HashSet::new();
+    for name in ["a.log", "b.log"] {
+        let mut text = banner.to_string();
+        for i in 0..20 {
+            let line = format!("{name} line {i:03} is only in this file");
+            text.push_str(&line);
+            text.push('\n');
+            want.insert(line);
+        }
+        fs::write(h.logs.join(name), text).unwrap();
+    }
+    h.start();
+    assert!(
+        h.wait_for(&want, Duration::from_secs(20)),
+        "{}",
+        h.own_logs()
+    );
+    h.crash();
+    for name in ["a.log", "b.log"] {
+        let line = format!("{name} after restart");
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(h.logs.join(name))
+            .unwrap();
+        writeln!(f, "{line}").unwrap();
+        want.insert(line);
+    }
+    h.start();
+    assert!(
+        h.wait_for(&want, Duration::from_secs(20)),
+        "{}",
+        h.own_logs()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    h.stop();
+    let stored = h.node.messages();
+    let banners = stored.iter().filter(|m| m.starts_with("===")).count();
+    assert_eq!(banners, 2, "each file's banner once");
+    assert_eq!(stored.len(), want.len() + 2, "nothing twice: {stored:?}");
+}
