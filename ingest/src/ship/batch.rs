@@ -65,12 +65,17 @@ impl BatchBuilder {
     }
 
     pub fn push(&mut self, rec: &LogRecord, now: Instant) {
-        if serde_json::to_writer(&mut self.ndjson, rec).is_ok() {
-            self.ndjson.push(b'\n');
-            self.records += 1;
-            self.first_id.get_or_insert_with(|| rec.id.clone());
-            self.opened.get_or_insert(now);
+        let mark = self.ndjson.len();
+        if let Err(e) = serde_json::to_writer(&mut self.ndjson, rec) {
+            // Cannot happen for a LogRecord; never leave half a line behind if it does.
+            self.ndjson.truncate(mark);
+            tracing::error!(id = %rec.id, error = %e, "cannot encode record");
+            return;
         }
+        self.ndjson.push(b'\n');
+        self.records += 1;
+        self.first_id.get_or_insert_with(|| rec.id.clone());
+        self.opened.get_or_insert(now);
     }
 
     /// Notes that this batch covers `[start, end)` of a file.

@@ -84,10 +84,16 @@ impl Checkpoints {
         true
     }
 
-    /// Drops entries not updated for `retention_secs`.
-    pub fn prune(&mut self, now: u64, retention_secs: u64) {
+    /// Drops entries not updated for `retention_secs`, except those `still_there` says to keep
+    /// (a file that sits unchanged for long must not be read again from its start).
+    pub fn prune(
+        &mut self,
+        now: u64,
+        retention_secs: u64,
+        still_there: impl Fn(&Checkpoint) -> bool,
+    ) {
         self.entries
-            .retain(|_, c| now.saturating_sub(c.updated) < retention_secs);
+            .retain(|_, c| now.saturating_sub(c.updated) < retention_secs || still_there(c));
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -225,8 +231,10 @@ mod tests {
         let mut c = Checkpoints::default();
         c.advance(FP, 0, 1, "a", 100);
         c.advance(Fingerprint(8), 0, 1, "b", 1000);
-        c.prune(1050, 500);
+        c.advance(Fingerprint(9), 0, 1, "still-here", 100);
+        c.prune(1050, 500, |c| c.path == "still-here");
         assert!(c.get(FP).is_none());
         assert!(c.get(Fingerprint(8)).is_some());
+        assert!(c.get(Fingerprint(9)).is_some());
     }
 }

@@ -104,7 +104,11 @@ impl Shipper {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        cps.prune(now, limits.checkpoint_retention_days.saturating_mul(86_400));
+        cps.prune(
+            now,
+            limits.checkpoint_retention_days.saturating_mul(86_400),
+            |c| std::path::Path::new(&c.path).exists(),
+        );
         let checkpoints = Arc::new(Mutex::new(cps));
         let spool_dir = data.join("spool");
         let spool = Arc::new(
