@@ -558,3 +558,45 @@ fn files_with_the_same_header_are_told_apart() {
     assert_eq!(banners, 2, "each file's banner once");
     assert_eq!(stored.len(), want.len() + 2, "nothing twice: {stored:?}");
 }
+
+/// A full spool stops reading, loudly; when the node is back, reading resumes and nothing is lost.
+#[test]
+fn full_spool_pauses_reading_and_loses_nothing() {
+    let mut h = Harness::new(24);
+    let cfg = h.dir.path().join("ship.toml");
+    let mut text = fs::read_to_string(&cfg).unwrap();
+    text.push_str("spool_max_bytes = 1\n");
+    fs::write(&cfg, text).unwrap();
+    h.node.set(Mode::Down);
+    h.start();
+    let mut want = HashSet::new();
+    for round in 0..5 {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(h.logs.join("busy.log"))
+            .unwrap();
+        for i in 0..50 {
+            let line = format!("round {round} line {i:03} written while the node is down");
+            writeln!(f, "{line}").unwrap();
+            want.insert(line);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let metrics = h.metrics();
+    assert_eq!(metric(&metrics, "spool_full"), 1, "{metrics}");
+    assert!(h.node.messages().is_empty());
+    h.node.set(Mode::Up);
+    assert!(
+        h.wait_for(&want, Duration::from_secs(20)),
+        "{}",
+        h.own_logs()
+    );
+    let metrics = h.metrics();
+    assert_eq!(metric(&metrics, "spool_full"), 0, "{metrics}");
+    h.stop();
+    let logs = h.own_logs();
+    assert!(logs.contains("spool full; reading paused"), "{logs}");
+    assert!(logs.contains("reading resumed"), "{logs}");
+    assert_eq!(h.node.messages().len(), want.len());
+}
