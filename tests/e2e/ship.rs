@@ -600,3 +600,33 @@ fn full_spool_pauses_reading_and_loses_nothing() {
     assert!(logs.contains("reading resumed"), "{logs}");
     assert_eq!(h.node.messages().len(), want.len());
 }
+
+/// With a dead first node, batches fail over to the next URL.
+#[test]
+fn fails_over_to_the_next_node() {
+    let mut h = Harness::new(24);
+    let cfg = h.dir.path().join("ship.toml");
+    let url = h.node.url();
+    let text = fs::read_to_string(&cfg).unwrap().replace(
+        &format!("urls = [\"{url}\"]"),
+        &format!("urls = [\"http://127.0.0.1:1\", \"{url}\"]"),
+    );
+    fs::write(&cfg, text).unwrap();
+    h.start();
+    let mut want = HashSet::new();
+    let mut f = fs::File::create(h.logs.join("app.log")).unwrap();
+    for i in 0..100 {
+        let line = format!("line {i:03} goes to whichever node is up");
+        writeln!(f, "{line}").unwrap();
+        want.insert(line);
+    }
+    assert!(
+        h.wait_for(&want, Duration::from_secs(20)),
+        "{}",
+        h.own_logs()
+    );
+    let metrics = h.metrics();
+    h.stop();
+    assert!(metric(&metrics, "retries") >= 1, "{metrics}");
+    assert_eq!(h.node.messages().len(), 100);
+}
