@@ -3,7 +3,8 @@
 //! Not a timed test: it prints figures (lines/s, MiB/s, CPU-seconds per GiB, peak RSS, RSS and
 //! idle CPU while tailing 1,000 files) for BENCHMARKS.md. The endpoint answers from the batch id
 //! header (`<first id>+<records>`) without decompressing, so nearly all CPU is the shipper's.
-//! Run: `cargo bench -p firewatch-ingest --bench ship` (env `SHIP_BENCH_MIB`, default 256).
+//! Run: `cargo bench -p firewatch-ingest --bench ship` (env `SHIP_BENCH_MIB`, default 256;
+//! `SHIP_BENCH_FSYNC=0` to skip the spool's fsyncs).
 
 use std::fs;
 use std::io::{BufWriter, Write};
@@ -111,6 +112,7 @@ fn config(url: &str, dir: &std::path::Path, glob: &str) -> ShipConfig {
         vec![format!("{}/{glob}", dir.join("logs").display())],
     );
     cfg.limits.poll_interval_ms = 1000;
+    cfg.limits.spool_fsync = std::env::var("SHIP_BENCH_FSYNC").map_or(true, |v| v != "0");
     cfg
 }
 
