@@ -630,3 +630,41 @@ fn fails_over_to_the_next_node() {
     assert!(metric(&metrics, "retries") >= 1, "{metrics}");
     assert_eq!(h.node.messages().len(), 100);
 }
+
+/// A file deleted, or renamed out of the globs, while the writer still appends is read to its
+/// end through the open handle.
+#[test]
+fn deleted_and_renamed_away_files_are_read_to_the_end() {
+    let mut h = Harness::new(24);
+    let mut want = HashSet::new();
+    let mut writers = Vec::new();
+    for name in ["gone.log", "moved.log"] {
+        let mut f = fs::File::create(h.logs.join(name)).unwrap();
+        let line = format!("{name} first line, read before anything happens");
+        writeln!(f, "{line}").unwrap();
+        want.insert(line);
+        writers.push(f);
+    }
+    h.start();
+    assert!(
+        h.wait_for(&want, Duration::from_secs(20)),
+        "{}",
+        h.own_logs()
+    );
+    fs::remove_file(h.logs.join("gone.log")).unwrap();
+    fs::rename(h.logs.join("moved.log"), h.logs.join("moved.old")).unwrap();
+    for (i, f) in writers.iter_mut().enumerate() {
+        for n in 0..50 {
+            let line = format!("writer {i} line {n:03} after delete or rename");
+            writeln!(f, "{line}").unwrap();
+            want.insert(line);
+        }
+    }
+    assert!(
+        h.wait_for(&want, Duration::from_secs(20)),
+        "{}",
+        h.own_logs()
+    );
+    h.stop();
+    assert_eq!(h.node.messages().len(), want.len());
+}
