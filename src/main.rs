@@ -23,6 +23,8 @@ enum Command {
     Gen(cmd::gen::Args),
     /// Tail log files and ship their records to an ingest node, exactly once.
     Ship(cmd::ship::Args),
+    /// Run the ingest node: durable ingest endpoint, zstd archive, tantivy index.
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gen(args) => cmd::gen::run(args),
         Command::Ship(args) => cmd::ship::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     };
     match result {
         Ok(code) => code,
