@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Write realistic multi-service demo logs (JSON, logfmt, nginx, log4j, syslog).
     Gen(cmd::gen::Args),
+    /// Tail log files and ship their records to an ingest node, exactly once.
+    Ship(cmd::ship::Args),
     /// Run the ingest node: durable ingest endpoint, zstd archive, tantivy index.
     Serve(cmd::serve::Args),
     /// Run the detectors over log files and report incidents.
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     cmd::init_logging(&cli.log);
     let result = match cli.command {
         Command::Gen(args) => cmd::gen::run(args),
+        Command::Ship(args) => cmd::ship::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Analyze(args) => cmd::analyze::run(args),
     };

@@ -7,6 +7,7 @@
 //! - [`protocol`]: the shipper ↔ node wire protocol.
 //! - [`parse`]: raw lines to records without configuration: format detection, runtime prefixes,
 //!   multiline events (stack traces), and [`parse::parse_reader`] for whole files.
+//! - [`ship`]: the tail-and-ship daemon (`firewatch ship`).
 //! - [`endpoint`]: the node's ingest endpoint (an axum router over a [`endpoint::RecordSink`]).
 //!
 //! ```
@@ -24,5 +25,6 @@ pub mod gen;
 pub mod parse;
 pub mod protocol;
 pub mod record;
+pub mod ship;
 
 pub use record::{Level, LogRecord, Nanos};

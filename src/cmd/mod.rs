@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod gen;
 pub mod serve;
+pub mod ship;
 
 /// firewatch's own logs go to stderr, so stdout stays clean for data (`--json`, `jsonl`).
 pub fn init_logging(filter: &str) {

@@ -3,4 +3,7 @@
 mod gen;
 mod serve;
 mod analyze;
+mod fake_node;
+mod ship;
+mod ship_node;
 mod util;

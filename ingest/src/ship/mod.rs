@@ -1,0 +1,23 @@
+//! `firewatch ship`: tail files and forward their records to an ingest node, exactly once.
+//!
+//! Pure parts — [`fingerprint`], [`checkpoint`], [`tail::fate`], [`batch`], [`backoff`] — are
+//! separate from the moving parts: the [`reader`] thread (discovery, tailing, parsing, batching
+//! into the [`spool`]) and the [`sender`] task (spool → node → checkpoints). The spool is the
+//! only queue between them: bounded, on disk, so an outage costs disk and never lines.
+
+pub mod backoff;
+pub mod batch;
+pub mod checkpoint;
+pub mod client;
+pub mod config;
+pub mod daemon;
+pub mod discovery;
+pub mod fingerprint;
+pub mod metrics;
+pub mod reader;
+pub mod sender;
+pub mod spool;
+pub mod tail;
+
+pub use config::ShipConfig;
+pub use daemon::{ShipError, Shipper};
