@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Write realistic multi-service demo logs (JSON, logfmt, nginx, log4j, syslog).
     Gen(cmd::gen::Args),
+    /// Search log files (plain, .gz, .zst, directories) for patterns, fast.
+    Grep(cmd::grep::Args),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     cmd::init_logging(&cli.log);
     let result = match cli.command {
         Command::Gen(args) => cmd::gen::run(args),
+        Command::Grep(args) => cmd::grep::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,4 +3,5 @@
 //! The query language, the HTTP query API over the node's index, and the offline tools
 //! (`grep`, `analyze`) that read raw files and archives without a running node.
 
+pub mod grep;
 pub mod input;
