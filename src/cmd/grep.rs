@@ -18,7 +18,7 @@ others are still searched).
 Examples:
   firewatch grep UnhandledPromiseRejection logs/
   firewatch grep -e ECONNREFUSED -e 'heap out of memory' -c logs/ old/users.log.gz
-  firewatch grep -E 'status=5\\d\\d' -C 2 logs/gateway.log
+  firewatch grep -E 'HTTP/1\\.1\" 5\\d\\d' -C 2 logs/gateway.log
   firewatch grep --json --where service=checkout --since 2026-11-20T10:00:00Z error logs/";
 
 #[derive(clap::Args)]
