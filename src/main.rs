@@ -27,6 +27,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Run the detectors over log files and report incidents.
     Analyze(cmd::analyze::Args),
+    /// Search log files (plain, .gz, .zst, directories) for patterns, fast.
+    Grep(cmd::grep::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Ship(args) => cmd::ship::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Analyze(args) => cmd::analyze::run(args),
+        Command::Grep(args) => cmd::grep::run(args),
     };
     match result {
         Ok(code) => code,

@@ -4,4 +4,5 @@
 //! (`grep`, `analyze`) that read raw files and archives without a running node.
 
 pub mod analyze;
+pub mod grep;
 pub mod input;

@@ -4,6 +4,7 @@ pub mod analyze;
 pub mod gen;
 pub mod serve;
 pub mod ship;
+pub mod grep;
 
 /// firewatch's own logs go to stderr, so stdout stays clean for data (`--json`, `jsonl`).
 pub fn init_logging(filter: &str) {

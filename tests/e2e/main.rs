@@ -6,4 +6,5 @@ mod analyze;
 mod fake_node;
 mod ship;
 mod ship_node;
+mod grep;
 mod util;
