@@ -300,7 +300,7 @@ impl Store {
     }
 
     /// Refuses new batches, lets queued ones finish, commits, seals the active segment and
-    /// stops the threads. Blocking.
+    /// stops the threads. Blocking: from async code, call it in `spawn_blocking`.
     pub fn close(&self) {
         self.shared.closing.store(true, SeqCst);
         let _ = self.wal_tx.blocking_send(WalMsg::Stop);
