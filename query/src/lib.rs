@@ -4,3 +4,4 @@
 //! (`grep`, `analyze`) that read raw files and archives without a running node.
 
 pub mod input;
+pub mod lang;
