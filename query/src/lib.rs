@@ -3,5 +3,7 @@
 //! The query language, the HTTP query API over the node's index, and the offline tools
 //! (`grep`, `analyze`) that read raw files and archives without a running node.
 
+pub mod api;
 pub mod input;
 pub mod lang;
+pub mod search;

@@ -156,7 +156,7 @@ fn in_range(range: &RangeBounds, cmp: impl Fn(&Scalar) -> Option<Ordering>) -> b
 }
 
 /// A structured field by dotted path: a key spelled with the dots wins over nested objects.
-pub(crate) fn lookup<'a>(fields: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+pub fn lookup<'a>(fields: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
     if let Some(v) = fields.get(path) {
         return Some(v);
     }

@@ -13,7 +13,7 @@ mod parser;
 pub mod time;
 
 pub use ast::{Bound, Field, Predicate, Query, RangeBounds, Scalar, TextMatch};
-pub use eval::{matches, tokens, MAX_TOKEN_BYTES};
+pub use eval::{lookup, matches, tokens, MAX_TOKEN_BYTES};
 pub use parser::{parse, parse_with, Limits, ParseError};
 
 #[cfg(test)]

@@ -264,8 +264,8 @@ impl Parser<'_> {
             None => Err(self.error("expected a term")),
             Some(')') => Err(self.error("unexpected ')'")),
             Some('(') => {
-                self.bump();
                 self.enter()?;
+                self.bump();
                 let inner = self.or()?;
                 self.skip_ws();
                 if self.peek() != Some(')') {
