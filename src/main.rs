@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Write realistic multi-service demo logs (JSON, logfmt, nginx, log4j, syslog).
     Gen(cmd::gen::Args),
+    /// Search a node's records (exit 0: matches, 1: none, 2: error).
+    Search(cmd::search::Args),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     cmd::init_logging(&cli.log);
     let result = match cli.command {
         Command::Gen(args) => cmd::gen::run(args),
+        Command::Search(args) => cmd::search::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns its arguments into calls on the library crates.
 
 pub mod gen;
+pub mod search;
 
 /// firewatch's own logs go to stderr, so stdout stays clean for data (`--json`, `jsonl`).
 pub fn init_logging(filter: &str) {

@@ -1,3 +1,4 @@
 //! End-to-end tests of the `firewatch` binary. One test binary; each test gets a fresh directory.
 
+mod search;
 mod util;
