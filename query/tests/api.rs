@@ -67,6 +67,8 @@ const QUERIES: &[&str] = &[
     "\"reset connection\"",
     "conn*",
     "\"upstream tim*\"",
+    "\"payment fail*\" OR \"cache m*\"",
+    "NOT \"user log*\"",
     "Retr*",
     "payment AND timeout",
     "payment OR cache",

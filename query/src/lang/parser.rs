@@ -276,8 +276,8 @@ impl Parser<'_> {
                 Ok(inner)
             }
             Some('"') => {
-                let text = self.phrase()?;
-                let pred = self.message_text(start, text, false)?;
+                let (text, star) = self.phrase()?;
+                let pred = self.message_text(start, text, star)?;
                 self.leaf(start, Field::Message, pred)
             }
             Some('/') => {
@@ -312,8 +312,8 @@ impl Parser<'_> {
                 ))
             }
             Some('"') => {
-                let text = self.phrase()?;
-                self.field_text(&field, value_start, text, false)?
+                let (text, star) = self.phrase()?;
+                self.field_text(&field, value_start, text, star)?
             }
             // Elsewhere a leading slash is text: `source:/var/log/app.log`.
             Some('/') if field == Field::Message => self.regex()?,
@@ -503,21 +503,28 @@ impl Parser<'_> {
         Ok(Word { text, star, start })
     }
 
-    fn phrase(&mut self) -> Result<String, ParseError> {
+    /// `"a phrase"`; an unescaped `*` just before the closing quote makes its last word a
+    /// prefix (`"connection res*"`).
+    fn phrase(&mut self) -> Result<(String, bool), ParseError> {
         let start = self.pos;
         self.bump();
         let mut text = String::new();
+        let mut star = false;
         loop {
             match self.peek() {
                 None => return Err(self.error_at(start, "unclosed '\"'")),
                 Some('"') => {
                     self.bump();
-                    return Ok(text);
+                    return Ok((text, star));
                 }
                 Some('\\') => {
                     self.bump();
                     match self.peek() {
                         Some(c) => {
+                            if star {
+                                text.push('*');
+                            }
+                            star = false;
                             text.push(c);
                             self.bump();
                         }
@@ -525,7 +532,13 @@ impl Parser<'_> {
                     }
                 }
                 Some(c) => {
-                    text.push(c);
+                    if star {
+                        text.push('*');
+                    }
+                    star = c == '*';
+                    if !star {
+                        text.push(c);
+                    }
                     self.bump();
                 }
             }

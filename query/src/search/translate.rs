@@ -2,9 +2,10 @@
 //!
 //! A [`Plan`] is either *exact* (the tantivy query matches precisely what
 //! [`matches`](crate::lang::matches) accepts) or a *candidate set*: a superset that every hit
-//! must then be checked against with the evaluator. Only `/regex/` is inexact today (tantivy's
-//! regex dialect differs from ours and works on tokens, not the whole message); a negated
-//! inexact part widens to everything, because the complement of a superset is not a superset.
+//! must then be checked against with the evaluator. `/regex/` is inexact (tantivy's regex
+//! dialect differs from ours and works on words, not the whole message), and so is a phrase
+//! ending in a prefix; a negated inexact part widens to everything, because the complement of a
+//! superset is not a superset. A single-word prefix is exact: a range over the term dictionary.
 //!
 //! Ranges over structured fields run on the inverted index: tantivy stores JSON numbers in a
 //! canonical typed form (integral values as i64, larger as u64, the rest as f64) whose byte
@@ -133,10 +134,25 @@ fn message(pred: &Predicate, field: TField) -> Plan {
         (0, _) => Plan::exact(EmptyQuery),
         (1, false) => term(terms.remove(0)),
         (_, false) => Plan::exact(PhraseQuery::new(terms)),
+        (1, true) => Plan::exact(PhrasePrefixQuery::new(terms)),
         (_, true) => {
-            let mut q = PhrasePrefixQuery::new(terms);
-            q.set_max_expansions(u32::MAX);
-            Plan::exact(q)
+            // tantivy expands a phrase's prefix to a bounded number of words, which would
+            // silently drop matches; instead select records with the leading words and some word
+            // with the prefix, and check the phrase on each.
+            let Some(last) = terms.pop() else {
+                return Plan::exact(EmptyQuery);
+            };
+            let head: Box<dyn TQuery> = match terms.len() {
+                1 => Box::new(TermQuery::new(terms.remove(0), IndexRecordOption::Basic)),
+                _ => Box::new(PhraseQuery::new(terms)),
+            };
+            Plan {
+                query: Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, head),
+                    (Occur::Must, Box::new(PhrasePrefixQuery::new(vec![last]))),
+                ])),
+                exact: false,
+            }
         }
     }
 }
