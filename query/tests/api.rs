@@ -107,6 +107,10 @@ const QUERIES: &[&str] = &[
     "status_text:503",
     "status_text:5*",
     "http:*",
+    "trace.id:t1",
+    "trace.id:*",
+    "items.id:>3",
+    "items.id:2 OR nothing:*",
     "id:0001\\:7",
     "/fail(ed|ure)/",
     "/^payment/",
@@ -360,11 +364,13 @@ fn field_values(f: &Field, r: &LogRecord) -> Vec<String> {
         Field::Service => vec![r.service.clone()],
         Field::Host => vec![r.host.clone()],
         Field::Level => vec![r.level.to_string()],
-        Field::Path(p) => match firewatch_query::lang::lookup(&r.fields, p) {
-            Some(Value::Array(a)) => a.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
-            Some(v) => vec![v.to_string()],
-            None => vec![],
-        },
+        Field::Path(p) => firewatch_query::lang::lookup(&r.fields, p)
+            .into_iter()
+            .flat_map(|v| match v {
+                Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+                v => vec![v.to_string()],
+            })
+            .collect(),
         other => panic!("{other:?}"),
     }
 }

@@ -50,11 +50,10 @@ fn leaf(field: &Field, pred: &Predicate, record: &LogRecord) -> bool {
         Field::Host => keyword(pred, &record.host),
         Field::Source => keyword(pred, &record.source),
         Field::Id => keyword(pred, &record.id),
-        Field::Path(path) => match lookup(&record.fields, path) {
-            None | Some(Value::Null) => false,
-            Some(Value::Array(items)) => items.iter().any(|v| structured(pred, v)),
-            Some(value) => structured(pred, value),
-        },
+        Field::Path(path) => lookup(&record.fields, path).into_iter().any(|v| match v {
+            Value::Array(items) => items.iter().any(|v| structured(pred, v)),
+            value => structured(pred, value),
+        }),
     }
 }
 
@@ -105,7 +104,7 @@ fn keyword(pred: &Predicate, value: &str) -> bool {
 /// bound of the other kind does not match.
 fn structured(pred: &Predicate, value: &Value) -> bool {
     match pred {
-        Predicate::Exists => true,
+        Predicate::Exists => has_scalar(value),
         Predicate::Text(TextMatch::Exact(q)) => match value {
             Value::String(s) => s == q,
             Value::Number(n) => {
@@ -155,14 +154,40 @@ fn in_range(range: &RangeBounds, cmp: impl Fn(&Scalar) -> Option<Ordering>) -> b
     lower && upper
 }
 
-/// A structured field by dotted path: a key spelled with the dots wins over nested objects.
-pub fn lookup<'a>(fields: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+/// Every value a dotted path reaches: a key spelled with the dots, nested objects, and objects
+/// inside arrays (`items.id` in `{"items":[{"id":1}]}`) — the paths the index flattens to.
+pub fn lookup<'a>(fields: &'a Map<String, Value>, path: &str) -> Vec<&'a Value> {
+    let mut found = Vec::new();
+    collect(fields, path, &mut found);
+    found
+}
+
+fn collect<'a>(fields: &'a Map<String, Value>, path: &str, found: &mut Vec<&'a Value>) {
     if let Some(v) = fields.get(path) {
-        return Some(v);
+        found.push(v);
     }
-    path.match_indices('.')
-        .find_map(|(i, _)| match fields.get(&path[..i]) {
-            Some(Value::Object(inner)) => lookup(inner, &path[i + 1..]),
-            _ => None,
-        })
+    for (i, _) in path.match_indices('.') {
+        let rest = &path[i + 1..];
+        match fields.get(&path[..i]) {
+            Some(Value::Object(inner)) => collect(inner, rest, found),
+            Some(Value::Array(items)) => {
+                for item in items {
+                    if let Value::Object(inner) = item {
+                        collect(inner, rest, found);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Does a value hold anything the index keeps (a non-null scalar, at any depth)?
+fn has_scalar(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Array(items) => items.iter().any(has_scalar),
+        Value::Object(m) => m.values().any(has_scalar),
+        _ => true,
+    }
 }

@@ -27,7 +27,8 @@ fn sample() -> LogRecord {
         "checkout",
         "Payment failed: upstream timeout after 3000ms (connection reset)",
         json!({"http": {"status": 503, "method": "POST"}, "user_id": 42, "duration_ms": 3000.5,
-               "tags": ["a", "b"], "ok": false, "trace.id": "abc"}),
+               "tags": ["a", "b"], "ok": false, "trace.id": "abc", "trace": {"id": "xyz"},
+               "items": [{"id": 1}, {"id": 2}], "empty": {}, "nothing": null}),
     )
 }
 
@@ -108,6 +109,13 @@ fn evaluates_a_table_of_queries() {
         ("tags:c", false),
         ("ok:false", true),
         ("trace.id:abc", true),
+        ("trace.id:xyz", true),
+        ("trace.id:*", true),
+        ("items.id:2", true),
+        ("items.id:>2", false),
+        ("items:*", true),
+        ("empty:*", false),
+        ("nothing:*", false),
         ("http:*", true),
         ("missing.field:*", false),
         ("-missing.field:*", true),

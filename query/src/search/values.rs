@@ -31,10 +31,12 @@ pub fn values_of(field: &Field, record: &LogRecord) -> Vec<String> {
         Field::Service => vec![record.service.clone()],
         Field::Host => vec![record.host.clone()],
         Field::Source => vec![record.source.clone()],
-        Field::Path(path) => match lookup(&record.fields, path) {
-            Some(Value::Array(items)) => items.iter().filter_map(text).collect(),
-            Some(v) => text(v).into_iter().collect(),
-            None => Vec::new(),
-        },
+        Field::Path(path) => lookup(&record.fields, path)
+            .into_iter()
+            .flat_map(|v| match v {
+                Value::Array(items) => items.iter().filter_map(text).collect(),
+                v => text(v).into_iter().collect::<Vec<_>>(),
+            })
+            .collect(),
     }
 }

@@ -98,6 +98,13 @@ pub fn record(rng: &mut Rng, i: u64, seed: u64) -> LogRecord {
     if i % 11 == 0 {
         fields["status_text"] = json!(status.to_string());
     }
+    match i % 13 {
+        0 => fields["trace.id"] = json!(format!("t{}", rng.next() % 5)),
+        1 => fields["trace"] = json!({"id": format!("t{}", rng.next() % 5)}),
+        2 => fields["items"] = json!([{"id": rng.next() % 6}, {"id": rng.next() % 6}]),
+        3 => fields["nothing"] = json!(null),
+        _ => {}
+    }
     LogRecord {
         id: format!("{seed:04x}:{i}"),
         timestamp: T0 + (rng.next() % 3600) as i64 * SEC / 2,
