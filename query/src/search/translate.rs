@@ -377,3 +377,43 @@ fn int_bounds(lo: B<f64>, hi: B<f64>, min: f64, max: f64) -> Option<(f64, f64)> 
     .min(max);
     (a <= b).then_some((a, b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_is_the_first_string_past_the_prefix() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+
+    #[test]
+    fn integer_bounds_round_inwards() {
+        let (min, max) = (i64::MIN as f64, i64::MAX as f64);
+        assert_eq!(
+            int_bounds(B::Included(1.5), B::Included(4.5), min, max),
+            Some((2.0, 4.0))
+        );
+        assert_eq!(
+            int_bounds(B::Excluded(2.0), B::Excluded(5.0), min, max),
+            Some((3.0, 4.0))
+        );
+        assert_eq!(
+            int_bounds(B::Excluded(2.5), B::Excluded(3.0), min, max),
+            None
+        );
+        assert_eq!(
+            int_bounds(B::Unbounded, B::Included(-1.0), min, max),
+            Some((min, -1.0))
+        );
+        // Only values above i64::MAX are stored as u64.
+        let u = 9_223_372_036_854_775_808.0;
+        assert_eq!(
+            int_bounds(B::Included(0.0), B::Included(10.0), u, u64::MAX as f64),
+            None
+        );
+    }
+}
