@@ -23,6 +23,8 @@ enum Command {
     Gen(cmd::gen::Args),
     /// Search a node's records (exit 0: matches, 1: none, 2: error).
     Search(cmd::search::Args),
+    /// Run the ingest node: durable ingest endpoint, zstd archive, tantivy index.
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gen(args) => cmd::gen::run(args),
         Command::Search(args) => cmd::search::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 //!
 //! - [`record`]: the record model shared by every crate, and its JSON shape.
 //! - [`protocol`]: the shipper ↔ node wire protocol.
+//! - [`endpoint`]: the node's ingest endpoint (an axum router over a [`endpoint::RecordSink`]).
 //!
 //! ```
 //! use firewatch_ingest::{Level, LogRecord};
@@ -16,6 +17,7 @@
 //! assert!(rec.is_error());
 //! ```
 
+pub mod endpoint;
 pub mod parse;
 pub mod protocol;
 pub mod record;

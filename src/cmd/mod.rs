@@ -2,6 +2,7 @@
 
 pub mod gen;
 pub mod search;
+pub mod serve;
 
 /// firewatch's own logs go to stderr, so stdout stays clean for data (`--json`, `jsonl`).
 pub fn init_logging(filter: &str) {

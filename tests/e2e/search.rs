@@ -198,3 +198,79 @@ fn follow_prints_new_matching_records() {
     let rec: LogRecord = serde_json::from_str(&line).unwrap();
     assert_eq!(rec.id, "c:3");
 }
+
+/// The whole path through real processes: records posted to `firewatch serve`, found by
+/// `firewatch search` through the node's one listener.
+#[test]
+fn search_finds_records_ingested_by_firewatch_serve() {
+    use std::io::{BufRead, BufReader};
+    let dir = fresh_dir();
+    let mut child = firewatch()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("FIREWATCH_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start firewatch serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = format!("http://{}", line.trim().trim_start_matches("listening "));
+    let body: String = (0..50)
+        .map(|i| {
+            let level = if i % 5 == 0 { "error" } else { "info" };
+            let r = record(
+                &format!("s:{i}"),
+                50 - i,
+                level,
+                "api",
+                &format!("request {i} done"),
+            );
+            serde_json::to_string(&r).unwrap() + "\n"
+        })
+        .collect();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let posted = client
+        .post(format!("{url}/api/v1/ingest"))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .unwrap();
+    assert!(posted.status().is_success(), "{:?}", posted.text());
+    // Searchable within the node's commit interval.
+    let started = Instant::now();
+    loop {
+        let v: serde_json::Value = client
+            .get(format!("{url}/api/v1/search?q=*&limit=0"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if v["total"] == 50 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{v}");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let out = firewatch()
+        .args(["search", "level:error request", "--json", "--server", &url])
+        .output()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let ids: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<LogRecord>(l).unwrap().id)
+        .collect();
+    assert_eq!(
+        ids,
+        ["s:45", "s:40", "s:35", "s:30", "s:25", "s:20", "s:15", "s:10", "s:5", "s:0"]
+    );
+}

@@ -1,0 +1,366 @@
+//! A segment's archive: its records as zstd-compressed blocks of NDJSON.
+//!
+//! `archive.fwa` holds an 8-byte header (`FWARC`, a zero byte, version u16 LE), then blocks —
+//! each an independent zstd frame of whole NDJSON lines, so one record is read back by
+//! decompressing one block — and, once the segment is sealed, a footer:
+//!
+//! ```text
+//! block index: (first_ord u64, offset u64, len u32, count u32) × n | n u32 | crc32 u32 | "FWAEND\0\0"
+//! ```
+//!
+//! A record's ordinal (`ord`) is its position in the segment. While a segment is active its last
+//! block is still in memory, so fresh records can be fetched before they are compressed. Sealed
+//! archives are read through a memory map.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::RwLock;
+
+use memmap2::Mmap;
+
+use crate::error::StoreError;
+
+const MAGIC: &[u8; 6] = b"FWARC\0";
+const END: &[u8; 8] = b"FWAEND\0\0";
+const VERSION: u16 = 1;
+const HEADER_LEN: u64 = 8;
+const BLOCK_META: usize = 24;
+/// Largest decompressed block accepted when reading (blocks are written far smaller).
+const MAX_BLOCK: usize = 64 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Block {
+    first_ord: u64,
+    offset: u64,
+    len: u32,
+    count: u32,
+}
+
+enum Data {
+    Active {
+        file: File,
+        end: u64,
+        pending: Vec<u8>,
+        /// Start of each pending line in `pending`.
+        starts: Vec<u32>,
+    },
+    Sealed(Mmap),
+}
+
+struct State {
+    data: Data,
+    blocks: Vec<Block>,
+    records: u64,
+}
+
+/// One segment's archive, shared by the writer and every reader.
+pub struct Archive {
+    state: RwLock<State>,
+    block_bytes: usize,
+    level: i32,
+}
+
+impl Archive {
+    /// Creates the archive file of a new, active segment.
+    pub fn create(path: &Path, block_bytes: usize, level: i32) -> io::Result<Archive> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(path)?;
+        file.write_all(MAGIC)?;
+        file.write_all(&VERSION.to_le_bytes())?;
+        Ok(Archive {
+            state: RwLock::new(State {
+                data: Data::Active {
+                    file,
+                    end: HEADER_LEN,
+                    pending: Vec::with_capacity(block_bytes + 4096),
+                    starts: Vec::new(),
+                },
+                blocks: Vec::new(),
+                records: 0,
+            }),
+            block_bytes,
+            level,
+        })
+    }
+
+    /// Opens a sealed archive.
+    pub fn open_sealed(path: &Path) -> Result<Archive, StoreError> {
+        let file = File::open(path)?;
+        // SAFETY: sealed archives are never written again; they are only removed, which
+        // leaves existing maps valid.
+        let map = unsafe { Mmap::map(&file)? };
+        let blocks = parse_footer(&map).ok_or_else(|| StoreError::Corrupt {
+            what: format!("archive footer of {}", path.display()),
+        })?;
+        let records = blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
+        Ok(Archive {
+            state: RwLock::new(State {
+                data: Data::Sealed(map),
+                blocks,
+                records,
+            }),
+            block_bytes: 0,
+            level: 0,
+        })
+    }
+
+    /// Appends one record (its JSON, without newline) and returns its ordinal. The record is
+    /// readable at once; [`Archive::flush_full`] writes full blocks out.
+    pub fn append(&self, json: &[u8]) -> u64 {
+        let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let ord = st.records;
+        if let Data::Active {
+            pending, starts, ..
+        } = &mut st.data
+        {
+            starts.push(pending.len() as u32);
+            pending.extend_from_slice(json);
+            pending.push(b'\n');
+            st.records += 1;
+        }
+        ord
+    }
+
+    /// Compresses and writes the pending block once it is full. On error nothing is lost: the
+    /// block stays pending and is written by a later call.
+    pub fn flush_full(&self) -> io::Result<()> {
+        let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let full =
+            matches!(&st.data, Data::Active { pending, .. } if pending.len() >= self.block_bytes);
+        if full {
+            self.flush_block(&mut st)?;
+        }
+        Ok(())
+    }
+
+    fn flush_block(&self, st: &mut State) -> io::Result<()> {
+        let st = &mut *st;
+        let first_ord = st.blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
+        let Data::Active {
+            file,
+            end,
+            pending,
+            starts,
+        } = &mut st.data
+        else {
+            return Ok(());
+        };
+        if starts.is_empty() {
+            return Ok(());
+        }
+        let frame = zstd::bulk::compress(pending, self.level)?;
+        file.write_all_at(&frame, *end)?;
+        let block = Block {
+            first_ord,
+            offset: *end,
+            len: frame.len() as u32,
+            count: starts.len() as u32,
+        };
+        *end += frame.len() as u64;
+        pending.clear();
+        starts.clear();
+        st.blocks.push(block);
+        Ok(())
+    }
+
+    /// Writes the last block and the footer, fsyncs, and switches to reading through a map.
+    pub fn seal(&self) -> io::Result<u64> {
+        let mut guard = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let st = &mut *guard;
+        if let Data::Sealed(map) = &st.data {
+            return Ok(map.len() as u64);
+        }
+        self.flush_block(st)?;
+        let Data::Active { file, end, .. } = &mut st.data else {
+            return Ok(0);
+        };
+        let mut footer = Vec::with_capacity(st.blocks.len() * BLOCK_META + 16);
+        for b in &st.blocks {
+            footer.extend_from_slice(&b.first_ord.to_le_bytes());
+            footer.extend_from_slice(&b.offset.to_le_bytes());
+            footer.extend_from_slice(&b.len.to_le_bytes());
+            footer.extend_from_slice(&b.count.to_le_bytes());
+        }
+        footer.extend_from_slice(&(st.blocks.len() as u32).to_le_bytes());
+        let crc = crc32fast::hash(&footer);
+        footer.extend_from_slice(&crc.to_le_bytes());
+        footer.extend_from_slice(END);
+        file.write_all_at(&footer, *end)?;
+        file.sync_all()?;
+        let size = *end + footer.len() as u64;
+        // SAFETY: as in `open_sealed`, the file is complete and never written again.
+        let map = unsafe { Mmap::map(&*file)? };
+        st.data = Data::Sealed(map);
+        Ok(size)
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> u64 {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).records
+    }
+
+    pub fn is_sealed(&self) -> bool {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        matches!(st.data, Data::Sealed(_))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The JSON of the record at `ord`.
+    pub fn get(&self, ord: u64) -> Result<Vec<u8>, StoreError> {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let missing = || StoreError::NotFound { ord };
+        let in_blocks = st.blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
+        if ord >= in_blocks {
+            let Data::Active {
+                pending, starts, ..
+            } = &st.data
+            else {
+                return Err(missing());
+            };
+            let i = (ord - in_blocks) as usize;
+            let start = *starts.get(i).ok_or_else(missing)? as usize;
+            let end = starts.get(i + 1).map_or(pending.len(), |s| *s as usize);
+            return Ok(pending[start..end.saturating_sub(1)].to_vec());
+        }
+        let bi = st
+            .blocks
+            .partition_point(|b| b.first_ord + b.count as u64 <= ord);
+        let block = *st.blocks.get(bi).ok_or_else(missing)?;
+        let plain = read_block(&st.data, block)?;
+        plain
+            .split(|b| *b == b'\n')
+            .nth((ord - block.first_ord) as usize)
+            .map(|line| line.to_vec())
+            .ok_or_else(missing)
+    }
+
+    /// Calls `f` with every record's ordinal and JSON, in order.
+    pub fn for_each(&self, mut f: impl FnMut(u64, &[u8])) -> Result<(), StoreError> {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let mut ord = 0;
+        for block in &st.blocks {
+            let plain = read_block(&st.data, *block)?;
+            for line in plain.split(|b| *b == b'\n').take(block.count as usize) {
+                f(ord, line);
+                ord += 1;
+            }
+        }
+        if let Data::Active { pending, .. } = &st.data {
+            for line in pending.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                f(ord, line);
+                ord += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_block(data: &Data, b: Block) -> Result<Vec<u8>, StoreError> {
+    let frame = match data {
+        Data::Sealed(map) => map
+            .get(b.offset as usize..(b.offset + b.len as u64) as usize)
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "archive block out of bounds".into(),
+            })?
+            .to_vec(),
+        Data::Active { file, .. } => {
+            let mut buf = vec![0u8; b.len as usize];
+            file.read_exact_at(&mut buf, b.offset)?;
+            buf
+        }
+    };
+    zstd::bulk::decompress(&frame, MAX_BLOCK).map_err(|_| StoreError::Corrupt {
+        what: "archive block does not decompress".into(),
+    })
+}
+
+fn parse_footer(map: &[u8]) -> Option<Vec<Block>> {
+    let n = map.len();
+    if n < HEADER_LEN as usize + 16 || &map[..6] != MAGIC || &map[n - 8..] != END {
+        return None;
+    }
+    let u32_at = |at: usize| {
+        map.get(at..at + 4)
+            .map(|s| u32::from_le_bytes(s.try_into().unwrap_or_default()))
+    };
+    let u64_at = |at: usize| {
+        map.get(at..at + 8)
+            .map(|s| u64::from_le_bytes(s.try_into().unwrap_or_default()))
+    };
+    let crc = u32_at(n - 12)?;
+    let count = u32_at(n - 16)? as usize;
+    let start = (n - 16).checked_sub(count.checked_mul(BLOCK_META)?)?;
+    if crc32fast::hash(&map[start..n - 12]) != crc {
+        return None;
+    }
+    (0..count)
+        .map(|i| {
+            let at = start + i * BLOCK_META;
+            Some(Block {
+                first_ord: u64_at(at)?,
+                offset: u64_at(at + 8)?,
+                len: u32_at(at + 16)?,
+                count: u32_at(at + 20)?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(i: u64) -> Vec<u8> {
+        format!(r#"{{"id":"r{i}","message":"line number {i}"}}"#).into_bytes()
+    }
+
+    #[test]
+    fn reads_back_before_and_after_sealing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.fwa");
+        let a = Archive::create(&path, 200, 3).unwrap();
+        for i in 0..50 {
+            assert_eq!(a.append(&rec(i)), i);
+            a.flush_full().unwrap();
+        }
+        // Some records are in written blocks, the last ones still pending.
+        assert_eq!(a.get(0).unwrap(), rec(0));
+        assert_eq!(a.get(49).unwrap(), rec(49));
+        a.seal().unwrap();
+        assert_eq!(a.get(17).unwrap(), rec(17));
+        let reopened = Archive::open_sealed(&path).unwrap();
+        assert_eq!(reopened.len(), 50);
+        let mut all = Vec::new();
+        reopened
+            .for_each(|ord, json| all.push((ord, json.to_vec())))
+            .unwrap();
+        assert_eq!(all, (0..50).map(|i| (i, rec(i))).collect::<Vec<_>>());
+        assert!(matches!(reopened.get(50), Err(StoreError::NotFound { .. })));
+    }
+
+    #[test]
+    fn corrupt_footer_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.fwa");
+        let a = Archive::create(&path, 100, 3).unwrap();
+        a.append(&rec(1));
+        a.seal().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let n = bytes.len();
+        bytes[n - 20] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            Archive::open_sealed(&path),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+}

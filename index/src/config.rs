@@ -1,0 +1,83 @@
+//! The store's settings (the `[store]` table of the node's TOML config).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+/// How the store behaves; every field has a default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Where the WAL, segments and index live.
+    pub data_dir: PathBuf,
+    /// How often new records are committed and made searchable.
+    pub commit_interval_ms: u64,
+    /// A segment is sealed when its records' JSON reaches this size…
+    pub segment_max_bytes: u64,
+    /// …or when it is this old.
+    pub segment_max_age_secs: u64,
+    /// Uncompressed size of an archive block.
+    pub block_bytes: usize,
+    /// zstd level of archive blocks.
+    pub zstd_level: i32,
+    /// Records durable but not yet indexed above which batches are refused (429).
+    pub max_queued_records: u64,
+    /// WAL size above which batches are refused (429).
+    pub max_wal_bytes: u64,
+    /// Segments whose newest record is older than this are removed (0: keep).
+    pub retention_age_secs: u64,
+    /// Oldest segments are removed while the store is larger than this (0: no limit).
+    pub retention_bytes: u64,
+    /// Memory of the index writer.
+    pub index_memory_bytes: usize,
+    /// Records buffered for subscribers of durable records before slow ones lose some.
+    pub broadcast_capacity: usize,
+    /// Fault injection at the disk seam, for tests.
+    #[serde(skip)]
+    pub faults: Faults,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            data_dir: PathBuf::from("firewatch-data"),
+            commit_interval_ms: 500,
+            segment_max_bytes: 256 << 20,
+            segment_max_age_secs: 600,
+            block_bytes: 1 << 20,
+            zstd_level: 3,
+            max_queued_records: 200_000,
+            max_wal_bytes: 2 << 30,
+            retention_age_secs: 0,
+            retention_bytes: 0,
+            index_memory_bytes: 64 << 20,
+            broadcast_capacity: 16_384,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Switches that make the store's durable writes fail as a full disk would.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    disk_full: Arc<AtomicBool>,
+}
+
+impl Faults {
+    pub fn set_disk_full(&self, full: bool) {
+        self.disk_full.store(full, Ordering::SeqCst);
+    }
+
+    /// The error a write gets while the disk is "full".
+    pub fn check(&self) -> std::io::Result<()> {
+        if self.disk_full.load(Ordering::SeqCst) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left on device (injected)",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,145 @@
+//! The tantivy schema of the record index, and records to tantivy documents.
+//!
+//! Nothing is *stored* in tantivy: the records live, compressed, in the segment archives, and
+//! each document carries a pointer to its record (`segment`, `ord` fast fields). That keeps the
+//! index small; a hit is turned into a record with [`Snapshot::fetch`](crate::Snapshot::fetch).
+//!
+//! | field | type | how it is indexed | for |
+//! |---|---|---|---|
+//! | `id` | text, raw | term, docs only | idempotence: is this id stored? |
+//! | `timestamp` | i64 ns | fast | time ranges, newest first, histograms |
+//! | `severity` | u64 0–5 | fast | `level:>=warn` ([`Level`] order) |
+//! | `level`, `service`, `host`, `source` | text, raw | term (docs only) + fast | filters, top values |
+//! | `message` | text, default tokenizer | positions | full text, phrases |
+//! | `fields` | JSON, raw values, dots expanded | term (docs only) | `http.status:503` |
+//! | `segment`, `ord` | u64 | fast | pointer into the archive |
+
+use firewatch_ingest::{Level, LogRecord};
+use tantivy::schema::{
+    Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
+    TextFieldIndexing, TextOptions,
+};
+use tantivy::TantivyDocument;
+
+/// The fields of the record index, resolved once.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields {
+    pub id: Field,
+    pub timestamp: Field,
+    pub severity: Field,
+    pub level: Field,
+    pub service: Field,
+    pub host: Field,
+    pub source: Field,
+    pub message: Field,
+    pub fields: Field,
+    pub segment: Field,
+    pub ord: Field,
+}
+
+/// The schema every segment index uses, and its fields.
+pub fn build() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    // No field norms: hits are ordered by time, not relevance, and norms cost a byte per
+    // document and field.
+    let raw_basic = TextFieldIndexing::default()
+        .set_tokenizer("raw")
+        .set_fieldnorms(false)
+        .set_index_option(IndexRecordOption::Basic);
+    let keyword = TextOptions::default()
+        .set_indexing_options(raw_basic.clone())
+        .set_fast("raw");
+    let fast = NumericOptions::default().set_fast();
+    let id = b.add_text_field(
+        "id",
+        TextOptions::default().set_indexing_options(raw_basic.clone()),
+    );
+    let timestamp = b.add_i64_field("timestamp", fast.clone());
+    let severity = b.add_u64_field("severity", fast.clone());
+    let level = b.add_text_field("level", keyword.clone());
+    let service = b.add_text_field("service", keyword.clone());
+    let host = b.add_text_field("host", keyword.clone());
+    let source = b.add_text_field("source", keyword);
+    let message = b.add_text_field(
+        "message",
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("default")
+                .set_fieldnorms(false)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        ),
+    );
+    let fields = b.add_json_field(
+        "fields",
+        JsonObjectOptions::default()
+            .set_indexing_options(raw_basic)
+            .set_expand_dots_enabled(),
+    );
+    let segment = b.add_u64_field("segment", fast.clone());
+    let ord = b.add_u64_field("ord", fast);
+    let fields_ = Fields {
+        id,
+        timestamp,
+        severity,
+        level,
+        service,
+        host,
+        source,
+        message,
+        fields,
+        segment,
+        ord,
+    };
+    (b.build(), fields_)
+}
+
+/// The `severity` value of a level: its position in [`Level::ALL`] (trace 0 … fatal 5).
+pub fn severity(level: Level) -> u64 {
+    Level::ALL.iter().position(|l| *l == level).unwrap_or(2) as u64
+}
+
+/// Where a record lives: its segment and its ordinal in the segment's archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordPtr {
+    pub segment: u64,
+    pub ord: u64,
+}
+
+/// The tantivy document of a record stored at `ptr`.
+pub fn document(f: &Fields, rec: &LogRecord, ptr: RecordPtr) -> TantivyDocument {
+    let mut doc = TantivyDocument::new();
+    doc.add_text(f.id, &rec.id);
+    doc.add_i64(f.timestamp, rec.timestamp);
+    doc.add_u64(f.severity, severity(rec.level));
+    doc.add_text(f.level, rec.level.as_str());
+    doc.add_text(f.service, &rec.service);
+    doc.add_text(f.host, &rec.host);
+    doc.add_text(f.source, &rec.source);
+    doc.add_text(f.message, &rec.message);
+    if !rec.fields.is_empty() {
+        doc.add_field_value(f.fields, &OwnedValue::from(rec.fields.clone()));
+    }
+    doc.add_u64(f.segment, ptr.segment);
+    doc.add_u64(f.ord, ptr.ord);
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_follows_level_order() {
+        assert_eq!(severity(Level::Trace), 0);
+        assert_eq!(severity(Level::Info), 2);
+        assert_eq!(severity(Level::Fatal), 5);
+    }
+
+    #[test]
+    fn nothing_is_stored() {
+        let (schema, _) = build();
+        for (_, entry) in schema.fields() {
+            assert!(!entry.is_stored(), "{} is stored", entry.name());
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The store as the ingest endpoint's [`RecordSink`].
+
+use firewatch_ingest::endpoint::{RecordSink, SinkError, Stored};
+use firewatch_ingest::LogRecord;
+
+use crate::error::StoreError;
+use crate::store::Store;
+
+impl RecordSink for Store {
+    async fn append(&self, records: Vec<LogRecord>) -> Result<Stored, SinkError> {
+        match Store::append(self, records).await {
+            Ok(o) => Ok(Stored {
+                accepted: o.accepted,
+                duplicates: o.duplicates,
+            }),
+            Err(StoreError::Overloaded { reason }) => Err(SinkError::Overloaded(reason.into())),
+            Err(StoreError::ShuttingDown) => Err(SinkError::ShuttingDown),
+            Err(e) => Err(SinkError::Unavailable(e.to_string())),
+        }
+    }
+
+    fn ready(&self) -> bool {
+        self.is_healthy()
+    }
+
+    fn render_metrics(&self, out: &mut String) {
+        self.metrics().render(out);
+    }
+}

@@ -1,0 +1,423 @@
+//! The store: the write path from a batch to a durable acknowledgement.
+//!
+//! [`Store::append`] decides which records are new (their ids are neither in the index nor
+//! waiting to be indexed), hands them to the WAL thread and returns once they are fsynced.
+//! The WAL thread gathers every batch waiting at that moment into one write and one fsync
+//! (group commit), then publishes the records to subscribers and passes them to the apply
+//! thread ([`crate::applier`]), which archives and indexes them and commits every
+//! `commit_interval_ms`.
+//!
+//! Memory stays bounded: batches are refused with [`StoreError::Overloaded`] while more than
+//! `max_queued_records` are durable but not yet indexed, and only those records' ids are held
+//! in memory for idempotence — committed ids are looked up in the index.
+
+use std::collections::HashSet;
+use std::fs;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use firewatch_ingest::LogRecord;
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocSet, Searcher, Term, TERMINATED};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::{info, warn};
+
+use crate::applier::{Applier, ApplyMsg};
+use crate::config::StoreConfig;
+use crate::error::StoreError;
+use crate::metrics::StoreMetrics;
+use crate::reader::{Reader, View};
+use crate::schema::Fields;
+use crate::wal::{self, WalWriter};
+
+/// A WAL file is closed and a new one started past this size.
+const WAL_FILE_BYTES: u64 = 64 << 20;
+/// One group commit writes at most this much.
+const GROUP_BYTES: usize = 16 << 20;
+
+/// What happened to the records of a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub accepted: u64,
+    pub duplicates: u64,
+}
+
+pub(crate) struct Shared {
+    pub cfg: StoreConfig,
+    pub wal_dir: std::path::PathBuf,
+    pub fields: Fields,
+    pub view: Arc<RwLock<View>>,
+    /// Ids durable in the WAL (or on their way) but not yet in a committed index.
+    pub pending: Mutex<HashSet<String>>,
+    pub durable: broadcast::Sender<Arc<LogRecord>>,
+    pub metrics: Arc<StoreMetrics>,
+    pub healthy: AtomicBool,
+    pub closing: AtomicBool,
+}
+
+impl Shared {
+    /// Splits `records` into new ones (reserved as pending) and the number of duplicates.
+    pub fn reserve_new(
+        &self,
+        records: Vec<LogRecord>,
+    ) -> Result<(Vec<LogRecord>, u64), StoreError> {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        // Read the view only now: an id leaves `pending` after the view that holds it is out.
+        let searcher = self
+            .view
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .searcher
+            .clone();
+        let mut fresh = Vec::with_capacity(records.len());
+        let mut dups = 0;
+        for rec in records {
+            if pending.contains(&rec.id) || id_count(&searcher, self.fields, &rec.id)? > 0 {
+                dups += 1;
+            } else {
+                pending.insert(rec.id.clone());
+                fresh.push(rec);
+            }
+        }
+        Ok((fresh, dups))
+    }
+
+    pub fn release(&self, ids: impl Iterator<Item = impl AsRef<str>>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        for id in ids {
+            pending.remove(id.as_ref());
+        }
+    }
+}
+
+/// Live (not deleted) documents with this record id.
+pub fn id_count(searcher: &Searcher, fields: Fields, id: &str) -> Result<u64, StoreError> {
+    let term = Term::from_field_text(fields.id, id);
+    let mut n = 0;
+    for seg in searcher.segment_readers() {
+        let inverted = seg.inverted_index(fields.id)?;
+        if let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)? {
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                if !seg.is_deleted(doc) {
+                    n += 1;
+                }
+                doc = postings.advance();
+            }
+        }
+    }
+    Ok(n)
+}
+
+enum WalMsg {
+    Batch {
+        records: Vec<LogRecord>,
+        jsons: Vec<Vec<u8>>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Stop,
+}
+
+/// The node's storage. Cheap to clone; [`Store::close`] stops it cleanly.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+    wal_tx: mpsc::Sender<WalMsg>,
+    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `cfg.data_dir`: drops the unsealed segment left by a crash,
+    /// replays the WAL into a new one, and starts the WAL and apply threads.
+    pub fn open(cfg: StoreConfig) -> Result<Store, StoreError> {
+        let wal_dir = cfg.data_dir.join("wal");
+        fs::create_dir_all(&wal_dir)?;
+        let metrics = Arc::new(StoreMetrics::default());
+        let (durable, _) = broadcast::channel(cfg.broadcast_capacity.max(1));
+        let (mut applier, shared) = Applier::open(cfg, metrics, durable)?;
+        let started = Instant::now();
+        let mut replayed = Vec::new();
+        let mut bad = None;
+        let report = wal::replay(&wal_dir, |seq, body| {
+            let records: Result<Vec<LogRecord>, _> = body
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(serde_json::from_slice)
+                .collect();
+            match records {
+                Ok(records) => replayed.push((seq, records)),
+                Err(e) => bad = Some(e),
+            }
+        })?;
+        if let Some(e) = bad {
+            return Err(StoreError::Corrupt {
+                what: format!("wal entry with a valid checksum: {e}"),
+            });
+        }
+        let mut restored = 0;
+        for (seq, records) in replayed {
+            let (fresh, _) = shared.reserve_new(records)?;
+            restored += fresh.len();
+            // Counted as queued like any acknowledged batch; the commit below uncounts them.
+            shared
+                .metrics
+                .queue_records
+                .fetch_add(fresh.len() as u64, Relaxed);
+            let jsons = fresh
+                .iter()
+                .map(serde_json::to_vec)
+                .collect::<Result<_, _>>()?;
+            applier.apply(seq, fresh, jsons, Instant::now())?;
+        }
+        applier.commit()?;
+        info!(
+            entries = report.entries,
+            restored,
+            cut_bytes = report.cut_bytes,
+            ms = started.elapsed().as_millis() as u64,
+            "wal replayed"
+        );
+        let wal = WalWriter::create(&wal_dir, report.last_seq + 1)?;
+        let (wal_tx, wal_rx) = mpsc::channel(1024);
+        let (apply_tx, apply_rx) = std_mpsc::channel();
+        let mut threads = Vec::new();
+        let sh = shared.clone();
+        let next_seq = report.last_seq + 1;
+        threads.push(
+            std::thread::Builder::new()
+                .name("firewatch-wal".into())
+                .spawn(move || wal_loop(wal_rx, wal, next_seq, apply_tx, sh))?,
+        );
+        threads.push(
+            std::thread::Builder::new()
+                .name("firewatch-apply".into())
+                .spawn(move || applier.run(apply_rx))?,
+        );
+        Ok(Store {
+            shared,
+            wal_tx,
+            threads: Arc::new(Mutex::new(threads)),
+        })
+    }
+
+    /// Stores the new records of a batch; returns once they are durable.
+    pub async fn append(&self, records: Vec<LogRecord>) -> Result<AppendOutcome, StoreError> {
+        let sh = &self.shared;
+        if sh.closing.load(SeqCst) {
+            return Err(StoreError::ShuttingDown);
+        }
+        let m = &sh.metrics;
+        let queued = m.queue_records.load(Relaxed);
+        let overloaded = if queued + records.len() as u64 > sh.cfg.max_queued_records {
+            Some("indexing queue full")
+        } else if m.wal_bytes.load(Relaxed) > sh.cfg.max_wal_bytes {
+            Some("write-ahead log over its size limit")
+        } else {
+            None
+        };
+        if let Some(reason) = overloaded {
+            m.batches_overloaded.fetch_add(1, Relaxed);
+            return Err(StoreError::Overloaded { reason });
+        }
+        let (fresh, duplicates) = sh.reserve_new(records)?;
+        m.records_duplicate.fetch_add(duplicates, Relaxed);
+        let accepted = fresh.len() as u64;
+        if fresh.is_empty() {
+            return Ok(AppendOutcome {
+                accepted,
+                duplicates,
+            });
+        }
+        let jsons = match fresh.iter().map(serde_json::to_vec).collect() {
+            Ok(j) => j,
+            Err(e) => {
+                sh.release(fresh.iter().map(|r| &r.id));
+                return Err(StoreError::Json(e));
+            }
+        };
+        let ids: Vec<String> = fresh.iter().map(|r| r.id.clone()).collect();
+        m.queue_records.fetch_add(accepted, Relaxed);
+        let (reply, answer) = oneshot::channel();
+        let msg = WalMsg::Batch {
+            records: fresh,
+            jsons,
+            reply,
+        };
+        let result = match self.wal_tx.send(msg).await {
+            Ok(()) => answer
+                .await
+                .unwrap_or_else(|_| Err("wal thread stopped".into())),
+            Err(_) => Err("wal thread stopped".into()),
+        };
+        match result {
+            Ok(()) => {
+                sh.healthy.store(true, Relaxed);
+                Ok(AppendOutcome {
+                    accepted,
+                    duplicates,
+                })
+            }
+            Err(e) => {
+                m.queue_records.fetch_sub(accepted, Relaxed);
+                m.write_errors.fetch_add(1, Relaxed);
+                sh.healthy.store(false, Relaxed);
+                sh.release(ids.iter());
+                Err(if sh.closing.load(SeqCst) {
+                    StoreError::ShuttingDown
+                } else {
+                    StoreError::Unavailable(e)
+                })
+            }
+        }
+    }
+
+    /// A handle for searching and fetching records.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            view: self.shared.view.clone(),
+            fields: self.shared.fields,
+        }
+    }
+
+    /// Records as they become durable. A subscriber that falls more than `broadcast_capacity`
+    /// records behind loses the oldest (counted in `firewatch_broadcast_lagged_total`).
+    pub fn subscribe(&self) -> Durable {
+        Durable {
+            rx: self.shared.durable.subscribe(),
+            metrics: self.shared.metrics.clone(),
+        }
+    }
+
+    /// Did the last durable write succeed?
+    pub fn is_healthy(&self) -> bool {
+        self.shared.healthy.load(Relaxed) && !self.shared.closing.load(SeqCst)
+    }
+
+    pub fn metrics(&self) -> &StoreMetrics {
+        &self.shared.metrics
+    }
+
+    /// Refuses new batches, lets queued ones finish, commits, seals the active segment and
+    /// stops the threads. Blocking.
+    pub fn close(&self) {
+        self.shared.closing.store(true, SeqCst);
+        let _ = self.wal_tx.blocking_send(WalMsg::Stop);
+        let threads: Vec<_> =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in threads {
+            if t.join().is_err() {
+                warn!("store thread panicked");
+            }
+        }
+    }
+}
+
+/// Records just made durable, for detectors and the live tail.
+pub struct Durable {
+    rx: broadcast::Receiver<Arc<LogRecord>>,
+    metrics: Arc<StoreMetrics>,
+}
+
+impl Durable {
+    /// The next durable record; `None` once the store is closed. Records missed because this
+    /// subscriber was too slow are skipped and counted.
+    pub async fn recv(&mut self) -> Option<Arc<LogRecord>> {
+        loop {
+            match self.rx.recv().await {
+                Ok(rec) => return Some(rec),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    self.metrics.broadcast_lagged.fetch_add(n, Relaxed);
+                    warn!(missed = n, "durable-record subscriber lagging");
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+fn wal_loop(
+    mut rx: mpsc::Receiver<WalMsg>,
+    mut wal: WalWriter,
+    mut next_seq: u64,
+    apply_tx: std_mpsc::Sender<ApplyMsg>,
+    sh: Arc<Shared>,
+) {
+    let mut stop = false;
+    while !stop {
+        let Some(first) = rx.blocking_recv() else {
+            break;
+        };
+        let mut group = Vec::new();
+        let mut bytes = 0;
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                WalMsg::Stop => stop = true,
+                WalMsg::Batch {
+                    records,
+                    jsons,
+                    reply,
+                } => {
+                    bytes += jsons.iter().map(|j| j.len() + 1).sum::<usize>();
+                    group.push((records, jsons, reply));
+                }
+            }
+            if bytes < GROUP_BYTES && !stop {
+                next = rx.try_recv().ok();
+            }
+        }
+        if group.is_empty() {
+            continue;
+        }
+        let mut buf = Vec::with_capacity(bytes + group.len() * 16);
+        let mut body = Vec::new();
+        for (i, (_, jsons, _)) in group.iter().enumerate() {
+            body.clear();
+            for j in jsons {
+                body.extend_from_slice(j);
+                body.push(b'\n');
+            }
+            wal::encode_entry(next_seq + i as u64, &body, &mut buf);
+        }
+        let t = Instant::now();
+        let res = sh.cfg.faults.check().and_then(|_| wal.append_durable(&buf));
+        sh.metrics.observe_fsync(t.elapsed().as_micros() as u64);
+        let durable_at = Instant::now();
+        match res {
+            Ok(()) => {
+                sh.metrics.wal_bytes.fetch_add(buf.len() as u64, Relaxed);
+                for (records, jsons, reply) in group {
+                    if sh.durable.receiver_count() > 0 {
+                        for r in &records {
+                            let _ = sh.durable.send(Arc::new(r.clone()));
+                        }
+                    }
+                    let msg = ApplyMsg::Batch {
+                        seq: next_seq,
+                        records,
+                        jsons,
+                        durable_at,
+                    };
+                    next_seq += 1;
+                    let _ = apply_tx.send(msg);
+                    let _ = reply.send(Ok(()));
+                }
+                if wal.size() > WAL_FILE_BYTES {
+                    if let Err(e) = wal.roll(next_seq) {
+                        warn!(error = %e, "wal roll failed");
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "wal write failed");
+                next_seq += group.len() as u64;
+                for (_, _, reply) in group {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+    let _ = apply_tx.send(ApplyMsg::Stop);
+}

@@ -1,0 +1,346 @@
+//! The write-ahead log: where a batch becomes durable before it is acknowledged.
+//!
+//! The WAL is a directory of files `<first seq, 20 digits>.wal`. Each file starts with an 8-byte
+//! header (`FWWAL`, a zero byte, the format version as u16 LE) followed by entries:
+//!
+//! ```text
+//! len u32 LE | crc32 u32 LE (of the payload) | payload = seq u64 LE ++ NDJSON of the records
+//! ```
+//!
+//! Persist policy: entries are appended and the file is `fdatasync`ed before any of them is
+//! acknowledged; concurrent batches share one fsync (group commit, see the store). On open, every
+//! file is replayed; the first entry that is short, too long or fails its checksum ends the
+//! file: it and everything after it are cut (a torn tail from a crash mid-write was never
+//! acknowledged). A new file is started when a segment is sealed; files whose entries are all in
+//! sealed segments are deleted.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use tracing::warn;
+
+const MAGIC: &[u8; 6] = b"FWWAL\0";
+const VERSION: u16 = 1;
+const HEADER_LEN: u64 = 8;
+/// Entries above this are corruption, not data (the endpoint caps batches far lower).
+const MAX_ENTRY: u32 = 512 << 20;
+
+/// Encodes one entry (length, checksum, payload) onto `out`.
+pub fn encode_entry(seq: u64, body: &[u8], out: &mut Vec<u8>) {
+    let len = (8 + body.len()) as u32;
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&seq.to_le_bytes());
+    crc.update(body);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(body);
+}
+
+/// What replaying the WAL found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReplayReport {
+    pub entries: u64,
+    /// Bytes cut from torn or corrupt tails.
+    pub cut_bytes: u64,
+    pub last_seq: u64,
+}
+
+/// Why an entry could not be read.
+enum Bad {
+    Eof,
+    Torn(&'static str),
+}
+
+fn read_entry(r: &mut impl Read) -> io::Result<Result<(u64, Vec<u8>), Bad>> {
+    let mut head = [0u8; 8];
+    match read_full(r, &mut head)? {
+        0 => return Ok(Err(Bad::Eof)),
+        8 => {}
+        _ => return Ok(Err(Bad::Torn("short header"))),
+    }
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+    let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    if !(8..=MAX_ENTRY).contains(&len) {
+        return Ok(Err(Bad::Torn("bad length")));
+    }
+    let mut payload = vec![0u8; len as usize];
+    if read_full(r, &mut payload)? != payload.len() {
+        return Ok(Err(Bad::Torn("short payload")));
+    }
+    if crc32fast::hash(&payload) != crc {
+        return Ok(Err(Bad::Torn("checksum mismatch")));
+    }
+    let seq = u64::from_le_bytes(payload[..8].try_into().unwrap_or_default());
+    payload.drain(..8);
+    Ok(Ok((seq, payload)))
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn file_name(first_seq: u64) -> String {
+    format!("{first_seq:020}.wal")
+}
+
+/// The WAL files in `dir`, by first sequence number.
+pub fn list(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let first = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".wal"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(first) = first {
+            files.push((first, path));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Replays every entry of the WAL in `dir` in order, cutting torn tails. `apply` gets each
+/// entry's sequence number and body.
+pub fn replay(dir: &Path, mut apply: impl FnMut(u64, &[u8])) -> io::Result<ReplayReport> {
+    let mut report = ReplayReport::default();
+    for (_, path) in list(dir)? {
+        let file = File::open(&path)?;
+        let size = file.metadata()?.len();
+        let mut r = BufReader::with_capacity(1 << 20, file);
+        let mut header = [0u8; HEADER_LEN as usize];
+        let mut good = HEADER_LEN;
+        let header_ok = read_full(&mut r, &mut header)? == header.len()
+            && &header[..6] == MAGIC
+            && u16::from_le_bytes([header[6], header[7]]) == VERSION;
+        if !header_ok {
+            warn!(file = %path.display(), "wal file without a valid header, removed");
+            report.cut_bytes += size;
+            fs::remove_file(&path)?;
+            continue;
+        }
+        loop {
+            match read_entry(&mut r)? {
+                Ok((seq, body)) => {
+                    good += 8 + 8 + body.len() as u64;
+                    report.entries += 1;
+                    report.last_seq = report.last_seq.max(seq);
+                    apply(seq, &body);
+                }
+                Err(Bad::Eof) => break,
+                Err(Bad::Torn(why)) => {
+                    warn!(file = %path.display(), offset = good, why, "wal tail cut");
+                    report.cut_bytes += size - good;
+                    let f = OpenOptions::new().write(true).open(&path)?;
+                    f.set_len(good)?;
+                    f.sync_all()?;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The file entries are appended to.
+pub struct WalWriter {
+    dir: PathBuf,
+    file: File,
+    size: u64,
+}
+
+impl WalWriter {
+    /// Starts a new WAL file whose entries will start at `next_seq`.
+    pub fn create(dir: &Path, next_seq: u64) -> io::Result<WalWriter> {
+        let path = dir.join(file_name(next_seq));
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)?;
+        file.write_all(MAGIC)?;
+        file.write_all(&VERSION.to_le_bytes())?;
+        file.sync_all()?;
+        sync_dir(dir)?;
+        Ok(WalWriter {
+            dir: dir.to_path_buf(),
+            file,
+            size: HEADER_LEN,
+        })
+    }
+
+    /// Appends encoded entries and makes them durable.
+    pub fn append_durable(&mut self, encoded: &[u8]) -> io::Result<()> {
+        if let Err(e) = self
+            .file
+            .write_all(encoded)
+            .and_then(|_| self.file.sync_data())
+        {
+            // Leave no half-written entry behind: later entries must follow good ones.
+            let _ = self.file.set_len(self.size);
+            return Err(e);
+        }
+        self.size += encoded.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes in the current file.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Starts a new file for entries from `next_seq` on, unless the current one is empty.
+    pub fn roll(&mut self, next_seq: u64) -> io::Result<()> {
+        if self.size > HEADER_LEN {
+            *self = WalWriter::create(&self.dir, next_seq)?;
+        }
+        Ok(())
+    }
+}
+
+/// Deletes the WAL files all of whose entries have a sequence number below `seq`. The last file
+/// (the one being written) is never deleted.
+pub fn remove_covered(dir: &Path, seq: u64) -> io::Result<u64> {
+    let files = list(dir)?;
+    let mut removed = 0;
+    for pair in files.windows(2) {
+        let ((_, path), (next_first, _)) = (&pair[0], &pair[1]);
+        if *next_first <= seq {
+            removed += fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            fs::remove_file(path)?;
+        }
+    }
+    sync_dir(dir)?;
+    Ok(removed)
+}
+
+/// Makes a directory's entries (created, renamed, removed files) durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Total bytes of the WAL files in `dir`.
+pub fn disk_size(dir: &Path) -> u64 {
+    list(dir)
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|(_, p)| fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, entries: &[(u64, &str)]) -> PathBuf {
+        let mut w = WalWriter::create(dir, entries[0].0).unwrap();
+        for (seq, body) in entries {
+            let mut buf = Vec::new();
+            encode_entry(*seq, body.as_bytes(), &mut buf);
+            w.append_durable(&buf).unwrap();
+        }
+        dir.join(file_name(entries[0].0))
+    }
+
+    fn collect(dir: &Path) -> (Vec<(u64, String)>, ReplayReport) {
+        let mut got = Vec::new();
+        let report = replay(dir, |seq, body| {
+            got.push((seq, String::from_utf8(body.to_vec()).unwrap()))
+        })
+        .unwrap();
+        (got, report)
+    }
+
+    #[test]
+    fn replays_what_was_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &[(1, "a"), (2, "bb"), (3, "ccc")]);
+        let (got, report) = collect(dir.path());
+        assert_eq!(
+            got,
+            vec![(1, "a".into()), (2, "bb".into()), (3, "ccc".into())]
+        );
+        assert_eq!(
+            (report.entries, report.cut_bytes, report.last_seq),
+            (3, 0, 3)
+        );
+    }
+
+    #[test]
+    fn torn_tail_is_cut_and_replay_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &[(1, "first"), (2, "second")]);
+        let full = fs::metadata(&path).unwrap().len();
+        // A crash in the middle of the second entry.
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(full - 3)
+            .unwrap();
+        let (got, report) = collect(dir.path());
+        assert_eq!(got, vec![(1, "first".into())]);
+        assert_eq!(report.cut_bytes, 8 + 8 + 6 - 3);
+        assert_eq!(fs::metadata(&path).unwrap().len(), HEADER_LEN + 8 + 8 + 5);
+        let (again, report) = collect(dir.path());
+        assert_eq!(again, got);
+        assert_eq!(report.cut_bytes, 0);
+    }
+
+    #[test]
+    fn checksum_mismatch_ends_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &[(1, "one"), (2, "two"), (3, "three")]);
+        let mut bytes = fs::read(&path).unwrap();
+        let second_payload = (HEADER_LEN + 8 + 8 + 3 + 8 + 8) as usize;
+        bytes[second_payload] ^= 0xff;
+        fs::write(&path, &bytes).unwrap();
+        let (got, report) = collect(dir.path());
+        assert_eq!(got, vec![(1, "one".into())]);
+        assert!(report.cut_bytes > 0);
+    }
+
+    #[test]
+    fn garbage_length_is_a_torn_tail_not_an_allocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &[(1, "ok")]);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&u32::MAX.to_le_bytes()).unwrap();
+        f.write_all(&[0; 4]).unwrap();
+        let (got, report) = collect(dir.path());
+        assert_eq!(got.len(), 1);
+        assert_eq!(report.cut_bytes, 8);
+    }
+
+    #[test]
+    fn roll_and_truncate_keep_unsealed_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = WalWriter::create(dir.path(), 1).unwrap();
+        let mut buf = Vec::new();
+        encode_entry(1, b"x", &mut buf);
+        w.append_durable(&buf).unwrap();
+        w.roll(2).unwrap();
+        buf.clear();
+        encode_entry(2, b"y", &mut buf);
+        w.append_durable(&buf).unwrap();
+        remove_covered(dir.path(), 2).unwrap();
+        let (got, _) = collect(dir.path());
+        assert_eq!(got, vec![(2, "y".into())]);
+    }
+}

@@ -1,0 +1,259 @@
+//! The store end to end in-process: sealing and replay, retention, disk faults through the
+//! ingest endpoint, the durable-record broadcast.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use firewatch_index::{id_count, Store, StoreConfig};
+use firewatch_ingest::endpoint::{self, EndpointConfig};
+use firewatch_ingest::LogRecord;
+use tantivy::collector::Count;
+use tantivy::query::QueryParser;
+use tower::ServiceExt;
+
+fn rec(id: &str, ts: i64) -> LogRecord {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "timestamp": ts, "observed": ts, "service": "checkout", "host": "web-1",
+        "level": "warn", "message": format!("payment {id} retried after timeout"),
+        "fields": {"http": {"status": 502}, "user": "alice"}
+    }))
+    .unwrap()
+}
+
+fn cfg(dir: &std::path::Path) -> StoreConfig {
+    StoreConfig {
+        data_dir: dir.to_path_buf(),
+        commit_interval_ms: 20,
+        ..Default::default()
+    }
+}
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().unwrap()
+}
+
+#[test]
+fn sealed_segments_survive_restart_and_wal_is_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        segment_max_bytes: 2000,
+        ..cfg(dir.path())
+    })
+    .unwrap();
+    let rt = rt();
+    for b in 0..10 {
+        let batch = (0..10)
+            .map(|i| rec(&format!("s:{b}:{i}"), b * 10 + i))
+            .collect();
+        assert_eq!(rt.block_on(store.append(batch)).unwrap().accepted, 10);
+    }
+    let reader = store.reader();
+    wait_for("a sealed segment", || {
+        reader.snapshot().segments().iter().any(|s| s.sealed)
+    });
+    store.close();
+    let wal_files = std::fs::read_dir(dir.path().join("wal")).unwrap().count();
+    assert!(wal_files <= 2, "{wal_files} wal files left");
+
+    let store = Store::open(cfg(dir.path())).unwrap();
+    let snap = store.reader().snapshot();
+    assert_eq!(snap.searcher().num_docs(), 100);
+    let total: u64 = snap.segments().iter().map(|s| s.records).sum();
+    assert_eq!(total, 100);
+    let f = snap.fields();
+    let parser = QueryParser::for_index(snap.searcher().index(), vec![f.message]);
+    let q = parser
+        .parse_query("fields.http.status:502 AND message:\"retried after\" AND service:checkout")
+        .unwrap();
+    assert_eq!(snap.searcher().search(&q, &Count).unwrap(), 100);
+    let dup = rt.block_on(store.append(vec![rec("s:3:3", 0)])).unwrap();
+    assert_eq!((dup.accepted, dup.duplicates), (0, 1));
+    let top = tantivy::collector::TopDocs::with_limit(1).order_by_score();
+    let q = parser.parse_query("\"payment s 7 7\"").unwrap();
+    let hit = snap.searcher().search(&q, &top).unwrap();
+    assert_eq!(snap.fetch(hit[0].1).unwrap().id, "s:7:7");
+    store.close();
+}
+
+#[test]
+fn retention_by_size_removes_old_segments_from_index_and_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        segment_max_bytes: 1,
+        retention_bytes: 1,
+        ..cfg(dir.path())
+    })
+    .unwrap();
+    let rt = rt();
+    rt.block_on(store.append(vec![rec("old:1", 1), rec("old:2", 2)]))
+        .unwrap();
+    let reader = store.reader();
+    wait_for("retention", || {
+        store
+            .metrics()
+            .segments_retired
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    });
+    let snap = reader.snapshot();
+    assert_eq!(snap.searcher().num_docs(), 0);
+    assert!(snap.segments().iter().all(|s| !s.sealed));
+    assert_eq!(
+        id_count(snap.searcher(), snap.fields(), "old:1").unwrap(),
+        0
+    );
+    let seg_dirs = std::fs::read_dir(dir.path().join("segments"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_dir())
+        .count();
+    assert_eq!(seg_dirs, 1, "only the active segment is left");
+    store.close();
+}
+
+async fn post(app: axum::Router, body: &str) -> (StatusCode, String) {
+    let resp = app
+        .oneshot(
+            Request::post("/api/v1/ingest")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[test]
+fn disk_full_answers_503_corrupts_nothing_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = cfg(dir.path());
+    let faults = config.faults.clone();
+    let store = Store::open(config).unwrap();
+    let app = endpoint::router(Arc::new(store.clone()), EndpointConfig::default());
+    let line = |id: &str| serde_json::to_string(&rec(id, 5)).unwrap();
+    let rt = rt();
+    rt.block_on(async {
+        assert_eq!(post(app.clone(), &line("before")).await.0, StatusCode::OK);
+        faults.set_disk_full(true);
+        let (status, body) = post(app.clone(), &line("during")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(
+            body.contains("storage_unavailable") && body.contains("no space"),
+            "{body}"
+        );
+        let ready = app
+            .clone()
+            .oneshot(Request::get("/ready").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+        faults.set_disk_full(false);
+        let (status, body) = post(app.clone(), &line("during")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("\"accepted\":1"), "{body}");
+    });
+    let reader = store.reader();
+    wait_for("both records", || {
+        reader.snapshot().searcher().num_docs() == 2
+    });
+    store.close();
+    let store = Store::open(cfg(dir.path())).unwrap();
+    let snap = store.reader().snapshot();
+    for id in ["before", "during"] {
+        assert_eq!(
+            id_count(snap.searcher(), snap.fields(), id).unwrap(),
+            1,
+            "{id}"
+        );
+    }
+    store.close();
+}
+
+#[test]
+fn durable_records_are_broadcast_and_lag_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        broadcast_capacity: 4,
+        ..cfg(dir.path())
+    })
+    .unwrap();
+    let rt = rt();
+    let mut fast = store.subscribe();
+    let mut slow = store.subscribe();
+    rt.block_on(async {
+        store
+            .append(vec![rec("b:1", 1), rec("b:2", 2)])
+            .await
+            .unwrap();
+        assert_eq!(fast.recv().await.unwrap().id, "b:1");
+        assert_eq!(fast.recv().await.unwrap().id, "b:2");
+        let batch = (3..13).map(|i| rec(&format!("b:{i}"), i)).collect();
+        store.append(batch).await.unwrap();
+        // The slow subscriber missed the oldest records but goes on with the newest.
+        assert_eq!(slow.recv().await.unwrap().id, "b:9");
+    });
+    assert_eq!(
+        store
+            .metrics()
+            .broadcast_lagged
+            .load(std::sync::atomic::Ordering::Relaxed),
+        8
+    );
+    store.close();
+}
+
+#[test]
+fn wal_left_by_a_crash_is_replayed_once_and_the_store_takes_writes() {
+    use firewatch_index::wal::{encode_entry, WalWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let wal_dir = dir.path().join("wal");
+    std::fs::create_dir_all(&wal_dir).unwrap();
+    let mut w = WalWriter::create(&wal_dir, 1).unwrap();
+    let mut buf = Vec::new();
+    for seq in 1..=3 {
+        let body: String = (0..5)
+            .map(|i| serde_json::to_string(&rec(&format!("w:{seq}:{i}"), i)).unwrap() + "\n")
+            .collect();
+        encode_entry(seq, body.as_bytes(), &mut buf);
+    }
+    // The same record in a later entry (a client retry that raced the crash).
+    encode_entry(
+        4,
+        (serde_json::to_string(&rec("w:1:1", 1)).unwrap() + "\n").as_bytes(),
+        &mut buf,
+    );
+    w.append_durable(&buf).unwrap();
+    drop(w);
+    let store = Store::open(cfg(dir.path())).unwrap();
+    let snap = store.reader().snapshot();
+    assert_eq!(snap.searcher().num_docs(), 15);
+    assert_eq!(
+        store
+            .metrics()
+            .queue_records
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    let rt = rt();
+    let out = rt
+        .block_on(store.append(vec![rec("w:1:1", 1), rec("new", 1)]))
+        .unwrap();
+    assert_eq!((out.accepted, out.duplicates), (1, 1));
+    store.close();
+}
