@@ -23,6 +23,8 @@ enum Command {
     Gen(cmd::gen::Args),
     /// Tail log files and ship their records to an ingest node, exactly once.
     Ship(cmd::ship::Args),
+    /// Search a node's records (exit 0: matches, 1: none, 2: error).
+    Search(cmd::search::Args),
     /// Run the ingest node: durable ingest endpoint, zstd archive, tantivy index.
     Serve(cmd::serve::Args),
     /// Run the detectors over log files and report incidents.
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gen(args) => cmd::gen::run(args),
         Command::Ship(args) => cmd::ship::run(args),
+        Command::Search(args) => cmd::search::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Analyze(args) => cmd::analyze::run(args),
         Command::Grep(args) => cmd::grep::run(args),

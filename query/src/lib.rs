@@ -5,4 +5,7 @@
 
 pub mod analyze;
 pub mod grep;
+pub mod api;
 pub mod input;
+pub mod lang;
+pub mod search;

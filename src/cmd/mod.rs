@@ -2,6 +2,7 @@
 
 pub mod analyze;
 pub mod gen;
+pub mod search;
 pub mod serve;
 pub mod ship;
 pub mod grep;

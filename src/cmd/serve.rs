@@ -1,4 +1,5 @@
-//! `firewatch serve`: the ingest node — the store, the ingest endpoint, graceful shutdown.
+//! `firewatch serve`: the ingest node — the store, the ingest endpoint, the query API, graceful
+//! shutdown.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use anyhow::Context;
 use firewatch_index::{Store, StoreConfig};
 use firewatch_ingest::endpoint::limit::LimitedListener;
 use firewatch_ingest::endpoint::{self, EndpointConfig};
+use firewatch_query::api::ApiConfig;
 use serde::Deserialize;
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -88,7 +90,12 @@ async fn serve(
     max_connections: usize,
     grace: Duration,
 ) -> anyhow::Result<()> {
-    let app = endpoint::router(Arc::new(store), ingest);
+    let (reader, durable) = (store.reader(), store.clone());
+    let app = endpoint::router(Arc::new(store), ingest).merge(firewatch_query::api::router(
+        reader,
+        move || durable.subscribe(),
+        ApiConfig::default(),
+    ));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listen on {listen}"))?;

@@ -1,0 +1,15 @@
+//! Searching the node's index: a parsed [`Query`](crate::lang::Query) and a time range become a
+//! tantivy query ([`translate`]), run by collectors ([`collect`]) that count exactly, keep a
+//! page of hits in time order, bucket by time, count values or stream records out. [`Engine`]
+//! puts them together over a [`Reader`](firewatch_index::Reader) with a deadline per query.
+
+pub mod collect;
+mod engine;
+mod records;
+mod scan;
+pub mod translate;
+mod values;
+
+pub use collect::Order;
+pub use engine::{Engine, HistogramBucket, Scope, SearchError, SearchPage, TopValues};
+pub use scan::Key;

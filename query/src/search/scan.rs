@@ -1,0 +1,122 @@
+//! The per-segment part every collector shares: a hit's sort key and the query deadline; and
+//! [`Ords`], the set of archive ordinals a search hands to its second, record-reading phase.
+//!
+//! tantivy has no cancellation, so a query past its deadline stops doing work per document
+//! (collectors skip the rest cheaply) and the search reports the timeout once it returns.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use firewatch_index::{RecordPtr, Snapshot};
+use tantivy::columnar::Column;
+use tantivy::{DocId, SegmentReader};
+
+/// Where a hit sorts: by time, then by where it is stored (unique and stable, so pagination
+/// by key neither skips nor repeats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub timestamp: i64,
+    pub segment: u64,
+    pub ord: u64,
+}
+
+impl Key {
+    pub fn ptr(self) -> RecordPtr {
+        RecordPtr {
+            segment: self.segment,
+            ord: self.ord,
+        }
+    }
+}
+
+/// What one search shares across segments.
+pub struct ScanCtx {
+    pub snapshot: Snapshot,
+    pub deadline: Instant,
+    pub timed_out: AtomicBool,
+}
+
+impl ScanCtx {
+    /// Is the search past its deadline? Remembers the answer.
+    pub fn expired(&self) -> bool {
+        if self.timed_out.load(Relaxed) {
+            return true;
+        }
+        let expired = Instant::now() >= self.deadline;
+        if expired {
+            self.timed_out.store(true, Relaxed);
+        }
+        expired
+    }
+}
+
+/// One segment's view: the fast fields of the sort key, and the shared context.
+pub struct SegmentScan {
+    ctx: Arc<ScanCtx>,
+    timestamp: Column<i64>,
+    segment: Column<u64>,
+    ord: Column<u64>,
+    since_clock: u32,
+}
+
+impl SegmentScan {
+    pub fn new(ctx: Arc<ScanCtx>, reader: &SegmentReader) -> tantivy::Result<Self> {
+        let ff = reader.fast_fields();
+        Ok(SegmentScan {
+            timestamp: ff.i64("timestamp")?,
+            segment: ff.u64("segment")?,
+            ord: ff.u64("ord")?,
+            ctx,
+            since_clock: 0,
+        })
+    }
+
+    /// The key of a hit, unless the search is past its deadline (checked every 256 hits).
+    pub fn accept(&mut self, doc: DocId) -> Option<Key> {
+        if self.ctx.timed_out.load(Relaxed) {
+            return None;
+        }
+        self.since_clock += 1;
+        if self.since_clock >= 256 {
+            self.since_clock = 0;
+            if self.ctx.expired() {
+                return None;
+            }
+        }
+        Some(Key {
+            timestamp: self.timestamp.first(doc)?,
+            segment: self.segment.first(doc)?,
+            ord: self.ord.first(doc)?,
+        })
+    }
+}
+
+/// A set of record ordinals within one archive segment.
+#[derive(Debug, Default, Clone)]
+pub struct Ords(Vec<u64>);
+
+impl Ords {
+    pub fn insert(&mut self, ord: u64) {
+        let (word, bit) = ((ord / 64) as usize, ord % 64);
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << bit;
+    }
+
+    pub fn contains(&self, ord: u64) -> bool {
+        self.0
+            .get((ord / 64) as usize)
+            .is_some_and(|w| w & (1 << (ord % 64)) != 0)
+    }
+
+    pub fn union(&mut self, other: Ords) {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a |= b;
+        }
+    }
+}
