@@ -4,8 +4,8 @@
 //! (`grep`, `analyze`) that read raw files and archives without a running node.
 
 pub mod analyze;
-pub mod grep;
 pub mod api;
+pub mod grep;
 pub mod input;
 pub mod lang;
 pub mod search;

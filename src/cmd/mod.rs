@@ -1,11 +1,13 @@
 //! One module per subcommand; each turns its arguments into calls on the library crates.
+//! `watch` holds the node's detector wiring, shared by the subcommands that run a node.
 
 pub mod analyze;
 pub mod gen;
+pub mod grep;
 pub mod search;
 pub mod serve;
 pub mod ship;
-pub mod grep;
+pub mod watch;
 
 /// firewatch's own logs go to stderr, so stdout stays clean for data (`--json`, `jsonl`).
 pub fn init_logging(filter: &str) {

@@ -54,6 +54,18 @@ fn analyze_finds_rejections_grouped_and_stays_silent_on_mentions() {
         .collect();
     assert_eq!(payments.len(), 2, "{payments:#?}");
     assert_eq!(payments[0]["fingerprint"], payments[1]["fingerprint"]);
+    // The service is the file's stem, not the syslog program name (`node`).
+    assert!(
+        payments.iter().all(|a| a["service"] == "payments"),
+        "{payments:#?}"
+    );
+
+    // Node 14 behind `docker logs --timestamps`: a handled error's stack shows the prefix to be
+    // docker's; the rejections 50 minutes later must still be separate events, grouped as one.
+    let checkout = of(&alerts, "unhandled_rejection", "checkout");
+    assert_eq!(checkout.len(), 1, "{checkout:#?}");
+    assert_eq!(checkout[0]["detected_at"], "2026-11-16T13:51:16.821157225Z");
+    assert_eq!(checkout[0]["count"], 2);
 
     // winston's rejection handler, logged as JSON.
     assert_eq!(of(&alerts, "unhandled_rejection", "auth").len(), 1);

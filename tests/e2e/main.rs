@@ -1,11 +1,12 @@
 //! End-to-end tests of the `firewatch` binary. One test binary; each test gets a fresh directory.
 
-mod gen;
-mod search;
-mod serve;
+mod alerts;
 mod analyze;
 mod fake_node;
+mod gen;
+mod grep;
+mod search;
+mod serve;
 mod ship;
 mod ship_node;
-mod grep;
 mod util;
