@@ -32,8 +32,12 @@ impl Links {
         };
         url.query_pairs_mut()
             .append_pair("q", &evidence_query(alert))
-            .append_pair("since", &rfc3339_nanos::format(alert.first_seen))
-            .append_pair("until", &rfc3339_nanos::format(alert.last_seen));
+            .append_pair("start", &rfc3339_nanos::format(alert.first_seen))
+            // The query API's `end` is exclusive; the last occurrence must be in.
+            .append_pair(
+                "end",
+                &rfc3339_nanos::format(alert.last_seen.saturating_add(1)),
+            );
         url.into()
     }
 }
@@ -42,7 +46,13 @@ impl Links {
 pub fn evidence_query(alert: &Alert) -> String {
     let mut q = format!("service:\"{}\"", clean(&alert.service, 100));
     if let Some(line) = alert.evidence.first() {
-        let phrase = clean(line, 80);
+        let mut phrase = clean(line, 80);
+        if phrase.chars().count() == 80 {
+            // A word cut in half would not match its token: end at the last whole word.
+            if let Some(cut) = phrase.rfind(char::is_whitespace) {
+                phrase.truncate(cut);
+            }
+        }
         if !phrase.trim().is_empty() {
             q.push_str(&format!(" \"{}\"", phrase.trim()));
         }
@@ -78,6 +88,19 @@ mod tests {
             "{url}"
         );
         assert!(url.contains("%26+more"), "{url}");
-        assert!(url.contains("since=1970-01-01T00%3A00%3A01"), "{url}");
+        assert!(url.contains("start=1970-01-01T00%3A00%3A01"), "{url}");
+        assert!(
+            url.contains("end=1970-01-01T00%3A00%3A02.000000001Z"),
+            "{url}"
+        );
+    }
+
+    #[test]
+    fn long_evidence_phrase_ends_on_a_whole_word() {
+        let mut a = alert("f", AlertState::Firing, 0, 0);
+        a.evidence = vec![format!("{} tail-word-cut-here", "x ".repeat(35))];
+        let q = evidence_query(&a);
+        assert!(q.ends_with("x\""), "{q}");
+        assert!(!q.contains("tail"), "{q}");
     }
 }
