@@ -181,6 +181,8 @@ impl Store {
         );
         let wal = WalWriter::create(&wal_dir, report.last_seq + 1)?;
         let (wal_tx, wal_rx) = mpsc::channel(1024);
+        // Needs no bound of its own: what it carries is durable but not yet indexed, and
+        // `append` refuses (429) past `max_queued_records` of that.
         let (apply_tx, apply_rx) = std_mpsc::channel();
         let mut threads = Vec::new();
         let sh = shared.clone();

@@ -3,12 +3,11 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::Stdio;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::util::{firewatch, fresh_dir};
+use crate::util::{fresh_dir, start_node};
 
 /// A webhook receiver on 127.0.0.1: answers 200 to every POST and hands over each body.
 fn receiver() -> (String, mpsc::Receiver<String>) {
@@ -49,26 +48,8 @@ fn receiver() -> (String, mpsc::Receiver<String>) {
 fn rejection_posted_to_node_reaches_webhook_and_alert_list() {
     let dir = fresh_dir();
     let (hook, bodies) = receiver();
-    let mut child = firewatch()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--webhook",
-            &hook,
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("FIREWATCH_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read address");
-    let node = format!("http://{}", line.trim().trim_start_matches("listening "));
+    let (mut child, addr) = start_node(dir.path(), "127.0.0.1:0", &["--webhook", &hook]);
+    let node = format!("http://{addr}");
 
     let now = chrono::Utc::now();
     let records: String = (0..3)

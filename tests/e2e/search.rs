@@ -9,7 +9,7 @@ use firewatch_index::{Store, StoreConfig};
 use firewatch_ingest::LogRecord;
 use firewatch_query::api::{router, ApiConfig};
 
-use crate::util::{firewatch, fresh_dir};
+use crate::util::{firewatch, fresh_dir, start_node};
 
 /// A store with a few records and the query API served on 127.0.0.1:0, on its own runtime.
 struct Server {
@@ -203,21 +203,9 @@ fn follow_prints_new_matching_records() {
 /// `firewatch search` through the node's one listener.
 #[test]
 fn search_finds_records_ingested_by_firewatch_serve() {
-    use std::io::{BufRead, BufReader};
     let dir = fresh_dir();
-    let mut child = firewatch()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .env("FIREWATCH_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start firewatch serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = format!("http://{}", line.trim().trim_start_matches("listening "));
+    let (mut child, addr) = start_node(&dir.path().join("data"), "127.0.0.1:0", &[]);
+    let url = format!("http://{addr}");
     let body: String = (0..50)
         .map(|i| {
             let level = if i % 5 == 0 { "error" } else { "info" };

@@ -2,9 +2,8 @@
 //! restarts, backpressure.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 use firewatch_index::{id_count, Store, StoreConfig};
 use firewatch_ingest::protocol::IngestResponse;
 
-use crate::util::{firewatch, fresh_dir};
+use crate::util::{fresh_dir, start_node};
 
 struct Node {
     child: Child,
@@ -22,28 +21,12 @@ struct Node {
 
 impl Node {
     fn start(data: &Path, config: Option<&Path>) -> Node {
-        let mut cmd = firewatch();
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data);
-        if let Some(c) = config {
-            cmd.arg("--config").arg(c);
-        }
-        let mut child = cmd
-            .env("FIREWATCH_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start firewatch serve");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read address");
-        let addr = line
-            .trim()
-            .strip_prefix("listening ")
-            .expect("listening line")
-            .to_string();
+        let config = config.map(|c| c.to_string_lossy().into_owned());
+        let extra: Vec<&str> = match &config {
+            Some(c) => vec!["--config", c],
+            None => vec![],
+        };
+        let (child, addr) = start_node(data, "127.0.0.1:0", &extra);
         Node {
             child,
             url: format!("http://{addr}"),

@@ -4,35 +4,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use firewatch_index::{Store, StoreConfig};
 
-use crate::util::{firewatch, fresh_dir};
-
-fn start_node(data: &Path, listen: &str) -> (Child, String) {
-    let mut child = firewatch()
-        .args(["serve", "--listen", listen, "--data-dir"])
-        .arg(data)
-        .env("FIREWATCH_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start firewatch serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read address");
-    let addr = line
-        .trim()
-        .strip_prefix("listening ")
-        .expect("listening line")
-        .to_string();
-    (child, addr)
-}
+use crate::util::{firewatch, fresh_dir, start_node};
 
 fn start_shipper(dir: &Path, n: u32) -> Child {
     let log = fs::File::create(dir.join(format!("ship-{n}.log"))).unwrap();
@@ -73,7 +52,7 @@ fn crashes_rotations_and_node_outage_lose_and_duplicate_nothing() {
     let logs = dir.path().join("logs");
     let node_data = dir.path().join("node");
     fs::create_dir_all(&logs).unwrap();
-    let (mut node, addr) = start_node(&node_data, "127.0.0.1:0");
+    let (mut node, addr) = start_node(&node_data, "127.0.0.1:0", &[]);
     fs::write(
         dir.path().join("ship.toml"),
         format!(
@@ -132,7 +111,7 @@ checkpoint_interval_ms = 100
                 // The node goes away for a while; the shipper spools meanwhile.
                 sigterm(node);
                 std::thread::sleep(Duration::from_millis(700));
-                node = start_node(&node_data, &addr).0;
+                node = start_node(&node_data, &addr, &[]).0;
             }
             _ => {}
         }

@@ -24,3 +24,33 @@ pub fn data(name: &str) -> PathBuf {
         .join("tests/data")
         .join(name)
 }
+
+/// Starts `firewatch serve --data-dir DATA --listen LISTEN` plus `extra` arguments, with
+/// firewatch's own logs silenced, and returns the process and the address it bound (read from
+/// its `listening ADDR` line, so `127.0.0.1:0` works).
+pub fn start_node(
+    data: &std::path::Path,
+    listen: &str,
+    extra: &[&str],
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = firewatch()
+        .args(["serve", "--listen", listen, "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .env("FIREWATCH_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start firewatch serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read address");
+    let addr = line
+        .trim()
+        .strip_prefix("listening ")
+        .expect("listening line")
+        .to_string();
+    (child, addr)
+}
