@@ -213,7 +213,7 @@ impl Reader {
         for (key, (t, _)) in self.tails.iter_mut() {
             if !live.contains(key) && !t.detached {
                 debug!(file = %t.path.display(), "file rotated away or deleted");
-                t.detached = true;
+                t.detach(now);
             }
         }
         self.twins.retain(|k, _| live.contains(k));
@@ -363,7 +363,7 @@ impl Reader {
         };
         let size = meta.len();
         if std::os::unix::fs::MetadataExt::nlink(&meta) == 0 {
-            t.detached = true;
+            t.detach(now);
         }
         let header_same = if size != t.last_size || size < t.pos {
             t.header_same(self.limits.fingerprint_bytes)

@@ -79,6 +79,16 @@ pub struct Tail {
 }
 
 impl Tail {
+    /// Marks the file as no longer at a watched path. Detaching counts as a change: a writer
+    /// still holding the file (a logrotate rename before the app reopens, a delete) gets the
+    /// whole `release_idle` to finish its writes, however long the file sat idle before.
+    pub fn detach(&mut self, now: Instant) {
+        if !self.detached {
+            self.detached = true;
+            self.last_change = now;
+        }
+    }
+
     /// Reads complete lines from `pos` until EOF or until about `budget` bytes were read,
     /// feeding them to the parser. `scratch` is a reusable chunk buffer, `line` a reusable line
     /// buffer; neither keeps meaning between calls.
@@ -293,5 +303,22 @@ mod tests {
         let recs = read_all(&mut t, Instant::now(), 100);
         assert_eq!(recs.len(), 3);
         assert_eq!(recs[2].message, "ok");
+    }
+
+    #[test]
+    fn a_file_idle_before_it_is_detached_gets_the_full_grace_period() {
+        let mut t = tail(tempfile::tempfile().unwrap(), 100);
+        let detached_at = t.last_change + D * 10;
+        t.detach(detached_at);
+        let idle = |t: &Tail, now: Instant| now.duration_since(t.last_change);
+        let soon = detached_at + D / 2;
+        assert_eq!(fate(0, 0, true, t.detached, idle(&t, soon), D), Fate::Keep);
+        // Seeing the detachment again does not restart the clock.
+        t.detach(soon);
+        let later = detached_at + D;
+        assert_eq!(
+            fate(0, 0, true, t.detached, idle(&t, later), D),
+            Fate::Release
+        );
     }
 }
