@@ -9,6 +9,8 @@
 //!   multiline events (stack traces), and [`parse::parse_reader`] for whole files.
 //! - [`ship`]: the tail-and-ship daemon (`firewatch ship`).
 //! - [`endpoint`]: the node's ingest endpoint (an axum router over a [`endpoint::RecordSink`]).
+//! - [`resilience`]: backoff with jitter, circuit breakers and `Retry-After`, for every client
+//!   that sends to a receiver that may be down (the shipper, alert delivery).
 //!
 //! ```
 //! use firewatch_ingest::{Level, LogRecord};
@@ -25,6 +27,7 @@ pub mod gen;
 pub mod parse;
 pub mod protocol;
 pub mod record;
+pub mod resilience;
 pub mod ship;
 
 pub use record::{Level, LogRecord, Nanos};

@@ -3,13 +3,14 @@
 //! A worker waits for notifications, lets a burst gather for `group_wait`, and POSTs up to
 //! `max_batch` of them at once (500 services failing together make a handful of requests),
 //! at most one request per `min_interval`. Every request has a timeout. A failed attempt
-//! (connection, timeout, 408, 429, 5xx) is retried after an exponential backoff with full
-//! jitter, or after the receiver's `Retry-After` if longer; a run of failures opens the
-//! [`breaker`]. Notifications leave the outbox only when acknowledged (2xx) or refused for
-//! good (another 4xx, counted as rejected). The payload formats are [`Encoder`]s.
+//! (connection, timeout, 408, 429, 5xx) is retried after an exponential backoff with jitter,
+//! or after the receiver's `Retry-After` if longer; a run of failures opens the circuit
+//! breaker. Backoff, breaker and `Retry-After` are the ones the shipper uses
+//! ([`firewatch_ingest::resilience`]). Notifications leave the outbox only when acknowledged
+//! (2xx) or refused for good (another 4xx, counted as rejected). The payload formats are
+//! [`Encoder`]s.
 
 pub mod alertmanager;
-pub mod breaker;
 pub mod metrics;
 pub mod webhook;
 
@@ -17,8 +18,9 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use firewatch_ingest::resilience::BreakerConfig;
+use firewatch_ingest::resilience::{parse_retry_after, Backoff, Breaker};
 use firewatch_ingest::Nanos;
-use rand::Rng;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::{watch, Notify};
@@ -26,7 +28,6 @@ use tracing::{debug, warn};
 
 use crate::links::Links;
 use crate::outbox::{Notification, Outbox};
-use breaker::{Breaker, BreakerConfig};
 use metrics::DestinationMetrics;
 
 /// A payload format: where to POST and what.
@@ -40,7 +41,7 @@ pub trait Encoder: Send + Sync + 'static {
 pub struct DeliveryConfig {
     /// Whole-request timeout.
     pub timeout: Duration,
-    /// First retry waits up to this long; each further one doubles it, up to `backoff_max`.
+    /// First retry waits about this long; each further one doubles it, up to `backoff_max`.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     /// A receiver's Retry-After is honoured up to this long.
@@ -70,26 +71,6 @@ impl Default for DeliveryConfig {
             alertmanager_hold: Duration::from_secs(3600),
         }
     }
-}
-
-/// Full jitter: a uniform wait in [0, min(max, base·2^attempt)].
-pub fn backoff(config: &DeliveryConfig, attempt: u32) -> Duration {
-    let cap = config
-        .backoff_base
-        .saturating_mul(1u32 << attempt.min(20))
-        .min(config.backoff_max);
-    let ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
-    Duration::from_millis(rand::rng().random_range(0..=ms))
-}
-
-/// A Retry-After header: delay-seconds or an HTTP date.
-pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (at.with_timezone(&chrono::Utc) - now).to_std().ok()
 }
 
 /// One key for a whole request, stable for the same group of notifications.
@@ -128,7 +109,7 @@ impl Worker {
     /// Runs until `shutdown` turns true; what is not delivered stays in the outbox.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut breaker = Breaker::new(self.config.breaker.clone());
-        let mut attempt: u32 = 0;
+        let mut backoff = Backoff::new(self.config.backoff_base, self.config.backoff_max);
         loop {
             let batch = match self.outbox.lock() {
                 Ok(ob) => ob.peek(self.config.max_batch.max(1)),
@@ -145,7 +126,16 @@ impl Worker {
                 }
                 continue;
             }
-            if attempt > 0 {
+            let now = Instant::now();
+            if !breaker.allow(now) {
+                // Open: sit out the cool-down (never spin, even with a probe still out).
+                let wait = breaker.wait(now).max(Duration::from_millis(50));
+                if pause(wait, &mut shutdown).await {
+                    return;
+                }
+                continue;
+            }
+            if backoff.attempts() > 0 {
                 self.metrics.retries.fetch_add(1, RELAXED);
             }
             let outcome = self.post(&batch).await;
@@ -160,8 +150,8 @@ impl Worker {
                         self.metrics.sent.fetch_add(batch.len() as u64, RELAXED);
                         self.metrics.requests.fetch_add(1, RELAXED);
                     }
-                    breaker.on_success();
-                    attempt = 0;
+                    breaker.success();
+                    backoff.reset();
                     self.ack(&batch).await;
                     self.config.min_interval
                 }
@@ -170,14 +160,12 @@ impl Worker {
                     reason,
                 } => {
                     self.metrics.failed.fetch_add(1, RELAXED);
-                    breaker.on_failure(now);
-                    attempt = attempt.saturating_add(1);
+                    breaker.failure(now);
+                    let attempt = backoff.attempts() + 1;
                     let hint = retry_after
                         .unwrap_or_default()
                         .min(self.config.retry_after_max);
-                    let wait = backoff(&self.config, attempt - 1)
-                        .max(hint)
-                        .max(breaker.wait(now));
+                    let wait = backoff.next_wait().max(hint).max(breaker.wait(now));
                     warn!(destination = %self.metrics.name, reason, attempt, wait_ms = wait.as_millis() as u64, "delivery failed");
                     wait
                 }
@@ -268,42 +256,5 @@ async fn pause(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(d) => false,
         _ = shutdown.wait_for(|s| *s) => true,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_is_jittered_and_capped() {
-        let cfg = DeliveryConfig {
-            backoff_base: Duration::from_millis(100),
-            backoff_max: Duration::from_millis(1000),
-            ..DeliveryConfig::default()
-        };
-        for attempt in 0..40 {
-            let cap = (100u64 << attempt.min(20)).min(1000);
-            assert!(backoff(&cfg, attempt) <= Duration::from_millis(cap));
-        }
-        let waits: std::collections::BTreeSet<_> = (0..50).map(|_| backoff(&cfg, 5)).collect();
-        assert!(waits.len() > 5, "full jitter spreads waits: {waits:?}");
-    }
-
-    #[test]
-    fn retry_after_seconds_and_dates() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T06:00:00Z")
-            .unwrap()
-            .to_utc();
-        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("Mon, 23 Nov 2026 06:00:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(
-            parse_retry_after("Mon, 23 Nov 2026 05:00:00 GMT", now),
-            None
-        );
     }
 }

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
-use firewatch_detectors::delivery::breaker::BreakerConfig;
+use firewatch_detectors::delivery::BreakerConfig;
 use firewatch_detectors::delivery::DeliveryConfig;
 use firewatch_detectors::{Alert, AlertKind, AlertState, AlertingConfig, Destination, Severity};
 use serde_json::{Map, Value};
@@ -49,6 +49,7 @@ pub fn fast_config(dir: &Path, destinations: Vec<Destination>) -> AlertingConfig
         breaker: BreakerConfig {
             failures_to_open: 3,
             cooldown: Duration::from_millis(100),
+            max_cooldown: Duration::from_millis(400),
         },
         alertmanager_hold: Duration::from_secs(3600),
     };

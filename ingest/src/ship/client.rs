@@ -13,10 +13,10 @@ use reqwest::StatusCode;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::backoff::{Backoff, Breaker};
 use super::batch::Batch;
 use super::metrics::Metrics;
 use crate::protocol::{IngestResponse, BATCH_ID_HEADER, INGEST_PATH};
+use crate::resilience::{parse_retry_after, Backoff, Breaker, BreakerConfig};
 
 /// Longest `Retry-After` honoured, so a confused node cannot park the shipper for days.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -89,17 +89,18 @@ impl NodeClient {
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout.min(Duration::from_secs(5)))
             .build()?;
-        let max_cool = opts.breaker_cooldown * 16;
+        let breaker = BreakerConfig {
+            failures_to_open: opts.breaker_threshold,
+            cooldown: opts.breaker_cooldown,
+            max_cooldown: opts.breaker_cooldown * 16,
+        };
         Ok(NodeClient {
             http,
             urls: urls
                 .iter()
                 .map(|u| format!("{}{INGEST_PATH}", u.trim_end_matches('/')))
                 .collect(),
-            breakers: urls
-                .iter()
-                .map(|_| Breaker::new(opts.breaker_threshold, opts.breaker_cooldown, max_cool))
-                .collect(),
+            breakers: urls.iter().map(|_| Breaker::new(breaker.clone())).collect(),
             current: 0,
             opts,
         })
@@ -124,8 +125,8 @@ impl NodeClient {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+            .and_then(|v| parse_retry_after(v, chrono::Utc::now()))
+            .map(|d| d.min(MAX_RETRY_AFTER));
         if status.is_success() {
             return match res.json::<IngestResponse>().await {
                 Ok(r) => Attempt::Acked(r),
@@ -190,8 +191,11 @@ impl NodeClient {
                     return Delivery::Refused(why);
                 }
                 Attempt::Throttled { down, after } => {
+                    // A busy node answered: it is up, and a probe it answered is over.
                     if down {
                         self.breakers[i].failure(Instant::now());
+                    } else {
+                        self.breakers[i].success();
                     }
                     info!(url = %url, retry_after = ?after, "node busy; backing off");
                     wait = Some(after.unwrap_or_default().max(backoff.next_wait()));

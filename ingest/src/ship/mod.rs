@@ -1,11 +1,10 @@
 //! `firewatch ship`: tail files and forward their records to an ingest node, exactly once.
 //!
-//! Pure parts — [`fingerprint`], [`checkpoint`], [`tail::fate`], [`batch`], [`backoff`] — are
+//! Pure parts — [`fingerprint`], [`checkpoint`], [`tail::fate`], [`batch`] — are
 //! separate from the moving parts: the [`reader`] thread (discovery, tailing, parsing, batching
 //! into the [`spool`]) and the [`sender`] task (spool → node → checkpoints). The spool is the
 //! only queue between them: bounded, on disk, so an outage costs disk and never lines.
 
-pub mod backoff;
 pub mod batch;
 pub mod checkpoint;
 pub mod client;
