@@ -49,12 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let absolute = args.paths.iter().map(|p| absolutize(p)).collect();
         if args.config.is_some() {
             cfg.sources
-                .push(firewatch_ingest::ship::config::SourceConfig {
-                    include: absolute,
-                    exclude: Vec::new(),
-                    service: None,
-                    fields: Default::default(),
-                });
+                .push(firewatch_ingest::ship::config::SourceConfig::new(absolute));
         } else {
             cfg.sources[0].include = absolute;
         }

@@ -9,4 +9,5 @@ mod search;
 mod serve;
 mod ship;
 mod ship_node;
+mod ship_sources;
 mod util;

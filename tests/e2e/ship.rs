@@ -45,16 +45,16 @@ spool_fsync = false
     )
 }
 
-struct Harness {
-    dir: tempfile::TempDir,
-    logs: PathBuf,
-    node: FakeNode,
+pub(crate) struct Harness {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) logs: PathBuf,
+    pub(crate) node: FakeNode,
     child: Option<Child>,
     starts: u32,
 }
 
 impl Harness {
-    fn new(fingerprint_bytes: usize) -> Self {
+    pub(crate) fn new(fingerprint_bytes: usize) -> Self {
         let dir = fresh_dir();
         let logs = dir.path().join("logs");
         fs::create_dir_all(&logs).unwrap();
@@ -75,7 +75,7 @@ impl Harness {
         }
     }
 
-    fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         self.start_with(|_| {});
     }
 
@@ -110,7 +110,7 @@ impl Harness {
     }
 
     /// SIGTERM and wait for the graceful exit.
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &c.id().to_string()])
@@ -129,7 +129,7 @@ impl Harness {
     }
 
     /// `GET /metrics` from the running shipper (its address is in its log).
-    fn metrics(&self) -> String {
+    pub(crate) fn metrics(&self) -> String {
         let log = self.log_of(self.starts);
         let at = log
             .find("status endpoint listening")
@@ -150,12 +150,12 @@ impl Harness {
         self.child.as_ref().unwrap().id()
     }
 
-    fn own_logs(&self) -> String {
+    pub(crate) fn own_logs(&self) -> String {
         (1..=self.starts).map(|i| self.log_of(i)).collect()
     }
 
     /// Waits until every line of `want` is stored (or the timeout).
-    fn wait_for(&self, want: &HashSet<String>, timeout: Duration) -> bool {
+    pub(crate) fn wait_for(&self, want: &HashSet<String>, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
             let have: HashSet<String> = self.node.messages().into_iter().collect();
@@ -504,7 +504,7 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn metric(text: &str, name: &str) -> u64 {
+pub(crate) fn metric(text: &str, name: &str) -> u64 {
     let key = format!("firewatch_ship_{name} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&key))

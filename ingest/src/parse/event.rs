@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::multiline::{self, Mode};
 use super::prefix::Peeled;
 use super::time::Leading;
-use super::{access, level, logfmt, At, Parts, SourceInfo};
+use super::{access, level, logfmt, At, Format, Parts, SourceInfo, TimeHints};
 use crate::record::{Level, LogRecord, Nanos};
 
 /// What every record of a source shares.
@@ -29,15 +29,18 @@ impl Source {
     }
 
     /// Parses the first line of an event. `body` is the line without runtime prefix, `own` its
-    /// leading timestamp; the message starts as `message_line`.
+    /// leading timestamp; the message starts as `message_line`. `format` says which shapes are
+    /// tried.
     pub fn head(
         &mut self,
         body: &str,
         message_line: &str,
         own: Option<Leading>,
         observed: Nanos,
+        format: Format,
+        hints: TimeHints<'_>,
     ) -> Parts {
-        if self.access || looks_like_access(body) {
+        if format == Format::Auto && (self.access || looks_like_access(body)) {
             if let Some(parts) = access::parse(body) {
                 self.access = true;
                 return parts;
@@ -48,8 +51,13 @@ impl Source {
             Some(l) => body[l.len..].trim_start_matches([' ', ']', ',', ':', '|']),
             None => body,
         };
-        if logfmt::looks_like(rest) {
-            let mut parts = logfmt::parse(rest, message_line, observed);
+        let logfmt = match format {
+            Format::Auto => logfmt::looks_like(rest),
+            Format::Logfmt => true,
+            Format::Json | Format::Text => false,
+        };
+        if logfmt {
+            let mut parts = logfmt::parse(rest, message_line, observed, hints);
             if parts.timestamp.is_none() {
                 parts.timestamp = own.map(|l| l.nanos);
             }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{level, time, Parts};
+use super::{level, time, Parts, TimeHints};
 use crate::record::{Level, Nanos};
 
 const TIME_KEYS: [&str; 5] = ["ts", "time", "timestamp", "@timestamp", "t"];
@@ -24,7 +24,7 @@ pub enum Json {
 }
 
 /// Parses a line that looks like a JSON object; `None` if it is not one.
-pub fn parse(line: &str, observed: Nanos) -> Option<Json> {
+pub fn parse(line: &str, observed: Nanos, hints: TimeHints<'_>) -> Option<Json> {
     let trimmed = line.trim();
     if !trimmed.starts_with('{') || !trimmed.ends_with('}') {
         return None;
@@ -35,8 +35,16 @@ pub fn parse(line: &str, observed: Nanos) -> Option<Json> {
     }
     let mut parts = Parts::default();
     // A value that does not read as a time or level stays in the fields under its own key.
-    if let Some((key, v)) = take(&mut map, &TIME_KEYS) {
-        match time_of(&v, observed) {
+    let configured;
+    let time_keys: &[&str] = match hints.field {
+        Some(field) => {
+            configured = [field];
+            &configured
+        }
+        None => &TIME_KEYS,
+    };
+    if let Some((key, v)) = take(&mut map, time_keys) {
+        match time_of(&v, observed, hints) {
             Some(t) => parts.timestamp = Some(t),
             None => {
                 map.insert(key.into(), v);
@@ -73,7 +81,9 @@ fn docker(map: &mut Map<String, Value>, observed: Nanos) -> Option<Json> {
         Some(Value::String(s)) => Some(s),
         _ => None,
     };
-    let time = map.get("time").and_then(|v| time_of(v, observed));
+    let time = map
+        .get("time")
+        .and_then(|v| time_of(v, observed, TimeHints::default()));
     Some(Json::Docker { log, stream, time })
 }
 
@@ -81,14 +91,14 @@ fn take<'k>(map: &mut Map<String, Value>, keys: &[&'k str]) -> Option<(&'k str, 
     keys.iter().find_map(|k| map.remove(*k).map(|v| (*k, v)))
 }
 
-fn time_of(v: &Value, observed: Nanos) -> Option<Nanos> {
+fn time_of(v: &Value, observed: Nanos, hints: TimeHints<'_>) -> Option<Nanos> {
     match v {
         Value::Number(n) => match n.as_i64() {
             Some(i) => time::epoch_integer(i),
             None => time::epoch_decimal(&n.to_string())
                 .or_else(|| n.as_f64().and_then(time::epoch_number)),
         },
-        Value::String(s) => time::value(s, observed).or_else(|| time::epoch_decimal(s)),
+        Value::String(s) => hints.value(s, observed),
         _ => None,
     }
 }
@@ -129,7 +139,7 @@ mod tests {
     use super::*;
 
     fn record(line: &str) -> Parts {
-        match parse(line, 0) {
+        match parse(line, 0, TimeHints::default()) {
             Some(Json::Record(p)) => p,
             _ => panic!("not a record: {line}"),
         }
@@ -182,7 +192,7 @@ mod tests {
     #[test]
     fn docker_json_file_is_unwrapped() {
         let line = r#"{"log":"    at f (x.js:1:2)\n","stream":"stderr","time":"2026-11-20T10:00:00.000000001Z"}"#;
-        match parse(line, 0) {
+        match parse(line, 0, TimeHints::default()) {
             Some(Json::Docker { log, stream, time }) => {
                 assert_eq!(log, "    at f (x.js:1:2)\n");
                 assert_eq!(stream.as_deref(), Some("stderr"));
@@ -194,7 +204,7 @@ mod tests {
 
     #[test]
     fn not_json() {
-        assert!(parse("{not json}", 0).is_none());
-        assert!(parse("[1,2]", 0).is_none());
+        assert!(parse("{not json}", 0, TimeHints::default()).is_none());
+        assert!(parse("[1,2]", 0, TimeHints::default()).is_none());
     }
 }

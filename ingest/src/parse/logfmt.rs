@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{level, time, Parts};
+use super::{level, Parts, TimeHints};
 use crate::record::Nanos;
 
 /// Does the text start like logfmt (`key=`)? A cheap test before [`parse`].
@@ -24,15 +24,18 @@ pub fn is_record(s: &str) -> bool {
 
 /// Parses logfmt pairs. The message is `msg`/`message`, else `line` (the whole line the pairs
 /// are part of).
-pub fn parse(s: &str, line: &str, observed: Nanos) -> Parts {
+pub fn parse(s: &str, line: &str, observed: Nanos, hints: TimeHints<'_>) -> Parts {
     let mut parts = Parts::default();
     let mut fields = Map::new();
     let mut message = None;
     for (key, value) in pairs(s) {
+        let is_time = match hints.field {
+            Some(field) => key == field,
+            None => matches!(key, "ts" | "time" | "timestamp" | "t"),
+        };
         match key {
-            "ts" | "time" | "timestamp" | "t" if parts.timestamp.is_none() => {
-                parts.timestamp =
-                    time::value(&value, observed).or_else(|| time::epoch_decimal(&value));
+            _ if is_time && parts.timestamp.is_none() => {
+                parts.timestamp = hints.value(&value, observed);
                 if parts.timestamp.is_none() {
                     fields.insert(key.to_string(), Value::String(value));
                 }
@@ -125,6 +128,7 @@ mod tests {
             r#"ts=2026-11-20T10:00:00Z level=error msg="payment \"failed\"" order=42 retry app=pay"#,
             "",
             0,
+            TimeHints::default(),
         );
         assert_eq!(p.timestamp, Some(1_795_168_800_000_000_000));
         assert_eq!(p.level, Some((Level::Error, "error".into())));
@@ -139,12 +143,31 @@ mod tests {
         assert!(looks_like("level=info msg=x"));
         assert!(!looks_like("Error: x=1"));
         assert!(!looks_like("=x"));
-        let p = parse(r#"msg="unterminated \"é"#, "", 0);
+        let p = parse(r#"msg="unterminated \"é"#, "", 0, TimeHints::default());
         assert_eq!(p.message, "unterminated \"é");
-        let p = parse(r#"msg="\é" x=\"#, "", 0);
+        let p = parse(r#"msg="\é" x=\"#, "", 0, TimeHints::default());
         assert_eq!(p.message, "é");
         assert_eq!(p.fields["x"], "\\");
-        let p = parse("level=warn x=1", "10:00 level=warn x=1", 0);
+        let p = parse(
+            "level=warn x=1",
+            "10:00 level=warn x=1",
+            0,
+            TimeHints::default(),
+        );
         assert_eq!(p.message, "10:00 level=warn x=1");
+    }
+
+    #[test]
+    fn configured_time_field_and_format() {
+        let hints = TimeHints {
+            field: Some("when"),
+            format: Some("%d/%m/%Y %H:%M:%S"),
+        };
+        let p = parse(r#"ts=x when="20/11/2026 10:00:00" msg=m"#, "", 0, hints);
+        assert_eq!(p.timestamp, Some(1_795_168_800_000_000_000));
+        assert_eq!(p.fields["ts"], "x", "not the time field any more");
+        let p = parse("when=garbage msg=m", "", 0, hints);
+        assert_eq!(p.timestamp, None);
+        assert_eq!(p.fields["when"], "garbage");
     }
 }

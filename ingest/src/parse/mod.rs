@@ -14,6 +14,10 @@
 //! Times without a zone are UTC. Nothing here panics on any input: invalid UTF-8 is replaced, and
 //! lines longer than [`ParseOptions::max_line_bytes`] are cut and marked `truncated: true`.
 //! [`parse_reader`] parses a whole reader, for offline tools.
+//!
+//! Everything is detected, but a source's configuration may say better: [`ParseOptions`] can
+//! force a [`Format`], give the pattern that starts an event, and name the timestamp field or
+//! format.
 
 mod access;
 mod event;
@@ -29,6 +33,21 @@ mod time;
 use serde_json::{Map, Value};
 
 use crate::record::{Level, Nanos};
+
+/// How the first lines of a source's events are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Detected line by line: JSON, logfmt, access logs, text.
+    #[default]
+    Auto,
+    /// JSON objects; a line that is not one is text (a stack trace printed between records).
+    Json,
+    /// logfmt pairs, whatever the first key.
+    Logfmt,
+    /// Text: the line is the message; only a leading timestamp and a level word are read.
+    Text,
+}
 
 pub use parser::SourceParser;
 pub use reader::{parse_reader, ParseReader};
@@ -55,6 +74,18 @@ pub struct ParseOptions {
     /// A pending multiline event is emitted after this long without a new line (nanoseconds of
     /// observed time).
     pub multiline_flush: Nanos,
+    /// How event heads are read (a runtime's wrapper, CRI or docker json-file, is taken off
+    /// whatever the format).
+    pub format: Format,
+    /// A line that matches (without a runtime's prefix: CRI, docker, syslog) starts a new event
+    /// and any other line continues the pending one, instead of the built-in stack trace rules.
+    pub multiline_start: Option<regex::Regex>,
+    /// The field of JSON and logfmt records that holds the event's time, instead of the usual
+    /// `ts`, `time`, `timestamp`, `@timestamp`, `t`.
+    pub timestamp_field: Option<String>,
+    /// A chrono format (`%d/%m/%Y %H:%M:%S%.f`) of the timestamp that starts text lines and of
+    /// timestamp field values, tried before the built-in shapes. Without a zone it is UTC.
+    pub timestamp_format: Option<String>,
 }
 
 impl Default for ParseOptions {
@@ -62,7 +93,29 @@ impl Default for ParseOptions {
         ParseOptions {
             max_line_bytes: 1 << 20,
             multiline_flush: 1_000_000_000,
+            format: Format::Auto,
+            multiline_start: None,
+            timestamp_field: None,
+            timestamp_format: None,
         }
+    }
+}
+
+/// What the configuration says about timestamps, for the parsers of event heads.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TimeHints<'a> {
+    pub field: Option<&'a str>,
+    pub format: Option<&'a str>,
+}
+
+impl TimeHints<'_> {
+    /// A timestamp value: in the configured format, else any shape the parsers know.
+    pub fn value(&self, s: &str, observed: Nanos) -> Option<Nanos> {
+        self.format
+            .and_then(|f| time::with_format(s, f).filter(|l| l.len == s.len()))
+            .map(|l| l.nanos)
+            .or_else(|| time::value(s, observed))
+            .or_else(|| time::epoch_decimal(s))
     }
 }
 
@@ -91,5 +144,7 @@ struct Outer<'a> {
     stream: Option<&'a str>,
 }
 
+#[cfg(test)]
+mod hint_tests;
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,9 @@
 
 use super::event::{self, Pending, Source};
 use super::multiline::{self, Glue, Mode};
-use super::{json, level, logfmt, prefix, time, At, Outer, ParseOptions, SourceInfo};
+use super::{
+    json, level, logfmt, prefix, time, At, Format, Outer, ParseOptions, SourceInfo, TimeHints,
+};
 use crate::record::{LogRecord, Nanos};
 
 /// Events assembled at once in one source, in as many contexts.
@@ -194,8 +196,9 @@ impl SourceParser {
         out: &mut Vec<LogRecord>,
     ) {
         let body = peeled.body;
+        let format = self.opts.format;
         if body.starts_with('{') {
-            match json::parse(body, at.observed) {
+            match json::parse(body, at.observed, self.time_hints()) {
                 Some(json::Json::Docker { log, stream, time }) => {
                     let (line, more) = match log.strip_suffix('\n') {
                         Some(l) => (l.strip_suffix('\r').unwrap_or(l), false),
@@ -212,7 +215,10 @@ impl SourceParser {
                     }
                     return;
                 }
-                Some(json::Json::Record(mut parts)) => {
+                // A JSON line in a source configured as text or logfmt is a message.
+                Some(json::Json::Record(mut parts))
+                    if matches!(format, Format::Auto | Format::Json) =>
+                {
                     let context = event::context(peeled, outer.stream);
                     if let Some(i) = self.pending.iter().position(|p| p.context == context) {
                         self.emit(i, out);
@@ -224,12 +230,16 @@ impl SourceParser {
                     out.push(self.source.record(parts, at.offset, at.observed));
                     return;
                 }
-                None => {}
+                _ => {}
             }
         }
-        let own = match peeled.lead {
-            Some(lead) => lead,
-            None => time::leading(body, at.observed),
+        // The configured format first, then what the prefix scan found, then the known shapes.
+        let configured =
+            (self.opts.timestamp_format.as_deref()).and_then(|f| time::with_format(body, f));
+        let own = match (configured, peeled.lead) {
+            (Some(lead), _) => Some(lead),
+            (None, Some(lead)) => lead,
+            (None, None) => time::leading(body, at.observed),
         };
         if peeled.iso.is_some() && own.is_some() {
             self.docker_prefix = true;
@@ -237,7 +247,11 @@ impl SourceParser {
         let iso_is_own = peeled.iso.is_some() && !self.docker_prefix;
         let headed = own.is_some()
             || body.starts_with("{\"")
-            || logfmt::is_record(body)
+            || match format {
+                Format::Auto => logfmt::is_record(body),
+                Format::Logfmt => logfmt::looks_like(body),
+                Format::Json | Format::Text => false,
+            }
             || peeled.syslog.as_ref().is_some_and(|s| !s.continuable());
         let context = event::context(peeled, outer.stream);
 
@@ -253,13 +267,17 @@ impl SourceParser {
             let timestamped = p.timestamped
                 && !(p.iso_stamped && self.docker_prefix)
                 && p.lines < MAX_TIMESTAMPLESS_LINES;
-            let glue = multiline::glue(
-                p.mode,
-                body,
-                headed || iso_headed,
-                timestamped,
-                p.is_error(),
-            );
+            let glue = match &self.opts.multiline_start {
+                Some(start) if start.is_match(body) => Glue::No,
+                Some(_) => Glue::Continue(Mode::Plain),
+                None => multiline::glue(
+                    p.mode,
+                    body,
+                    headed || iso_headed,
+                    timestamped,
+                    p.is_error(),
+                ),
+            };
             if glue != Glue::No {
                 if let (Some(_), Some(len)) = (peeled.iso, p.iso_prefix.take()) {
                     // The event's first line kept its RFC 3339 prefix as the program's own
@@ -289,7 +307,13 @@ impl SourceParser {
         }
         let message_line = if iso_is_own { text } else { body };
         let (mode, implied) = multiline::start(body);
-        let mut parts = self.source.head(body, message_line, own, at.observed);
+        let hints = TimeHints {
+            field: self.opts.timestamp_field.as_deref(),
+            format: self.opts.timestamp_format.as_deref(),
+        };
+        let mut parts = self
+            .source
+            .head(body, message_line, own, at.observed, format, hints);
         event::add_context(&mut parts, peeled, outer.time, outer.stream, at.truncated);
         let kept_prefix = iso_is_own && parts.message == text;
         let mut pending = Pending::new(parts, implied, mode, context, at);
@@ -300,6 +324,13 @@ impl SourceParser {
             self.emit(0, out);
         }
         self.pending.push(pending);
+    }
+
+    fn time_hints(&self) -> TimeHints<'_> {
+        TimeHints {
+            field: self.opts.timestamp_field.as_deref(),
+            format: self.opts.timestamp_format.as_deref(),
+        }
     }
 
     /// Emits the `i`th pending event.

@@ -65,6 +65,24 @@ impl Civil {
     }
 }
 
+/// A timestamp in a configured chrono format at the very start of `s`; without a zone in the
+/// format it is UTC.
+pub fn with_format(s: &str, format: &str) -> Option<Leading> {
+    let (nanos, rest) = match DateTime::parse_and_remainder(s, format) {
+        Ok((t, rest)) => (t.timestamp_nanos_opt()?, rest),
+        Err(_) => {
+            let (t, rest) = chrono::NaiveDateTime::parse_and_remainder(s, format).ok()?;
+            (t.and_utc().timestamp_nanos_opt()?, rest)
+        }
+    };
+    Some(Leading {
+        nanos,
+        len: s.len() - rest.len(),
+        rfc3339: false,
+        glog: false,
+    })
+}
+
 /// Finds a timestamp at the very start of `s` (optionally inside `[` `]`).
 pub fn leading(s: &str, observed: Nanos) -> Option<Leading> {
     let b = s.as_bytes();

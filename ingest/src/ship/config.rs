@@ -9,6 +9,11 @@
 //! exclude = ["**/debug-*.log"]
 //! service = "checkout"                   # overrides what the lines say
 //! fields = { env = "prod" }              # added to every record
+//! format = "json"                        # auto (default), json, logfmt, text
+//! multiline_start = '^\d{4}-\d\d-\d\d'   # a matching line starts an event
+//! timestamp_field = "when"               # JSON/logfmt field holding the time
+//! timestamp_format = "%d/%m/%Y %H:%M:%S" # chrono format; no zone = UTC
+//! compressed = true                      # also read rotated .gz/.zst siblings
 //!
 //! [sink]
 //! urls = ["http://node-1:9400", "http://node-2:9400"]   # failover, in order
@@ -25,6 +30,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::client::ClientOptions;
+use crate::parse::{Format, ParseOptions};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +58,62 @@ pub struct SourceConfig {
     pub service: Option<String>,
     #[serde(default)]
     pub fields: Map<String, Value>,
+    /// Parser hints: how event heads are read (default: detected per line).
+    #[serde(default)]
+    pub format: Format,
+    /// A regex: a matching line starts an event, any other continues it.
+    #[serde(default)]
+    pub multiline_start: Option<String>,
+    #[serde(default)]
+    pub timestamp_field: Option<String>,
+    #[serde(default)]
+    pub timestamp_format: Option<String>,
+    /// Read `.gz` and `.zst` files the globs match (rotated siblings), once each.
+    #[serde(default)]
+    pub compressed: bool,
+}
+
+impl SourceConfig {
+    /// A source reading `include`, everything else default.
+    pub fn new(include: Vec<String>) -> Self {
+        SourceConfig {
+            include,
+            exclude: Vec::new(),
+            service: None,
+            fields: Map::new(),
+            format: Format::Auto,
+            multiline_start: None,
+            timestamp_field: None,
+            timestamp_format: None,
+            compressed: false,
+        }
+    }
+
+    /// The parser hints of this source, under the shipper's limits.
+    pub fn parse_options(&self, limits: &Limits) -> Result<ParseOptions, ConfigError> {
+        let multiline_start = match &self.multiline_start {
+            Some(re) => Some(regex::Regex::new(re).map_err(|e| {
+                ConfigError::Invalid(format!("sources.multiline_start {re:?}: {e}"))
+            })?),
+            None => None,
+        };
+        if let Some(f) = &self.timestamp_format {
+            // chrono reports a bad format only when parsing; an empty one never matches.
+            if f.trim().is_empty() || !f.contains('%') {
+                return Err(ConfigError::Invalid(format!(
+                    "sources.timestamp_format {f:?}: needs chrono specifiers such as %Y"
+                )));
+            }
+        }
+        Ok(ParseOptions {
+            max_line_bytes: limits.max_line_bytes,
+            multiline_flush: (limits.multiline_flush_ms as i64).saturating_mul(1_000_000),
+            format: self.format,
+            multiline_start,
+            timestamp_field: self.timestamp_field.clone(),
+            timestamp_format: self.timestamp_format.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +183,9 @@ pub struct Limits {
     pub twin_wait_ms: u64,
     /// Shutdown waits this long for the node to take what is spooled.
     pub drain_timeout_ms: u64,
+    /// Files tailed at once at most (0: as many as the open-files limit allows, after raising
+    /// the soft limit to the hard one); further matching files are refused loudly.
+    pub max_open_files: usize,
 }
 
 impl Default for Limits {
@@ -141,6 +206,7 @@ impl Default for Limits {
             checkpoint_retention_days: 14,
             twin_wait_ms: 3_000,
             drain_timeout_ms: 5_000,
+            max_open_files: 0,
         }
     }
 }
@@ -172,12 +238,7 @@ impl ShipConfig {
             data_dir,
             host: None,
             status_addr: None,
-            sources: vec![SourceConfig {
-                include: paths,
-                exclude: Vec::new(),
-                service: None,
-                fields: Map::new(),
-            }],
+            sources: vec![SourceConfig::new(paths)],
             sink: SinkConfig {
                 urls,
                 ..SinkConfig::default()
@@ -217,6 +278,9 @@ impl ShipConfig {
         if self.limits.max_line_bytes == 0 || self.limits.batch_max_bytes == 0 {
             return bad("limits: max_line_bytes and batch_max_bytes must be positive");
         }
+        for s in &self.sources {
+            s.parse_options(&self.limits)?;
+        }
         Ok(())
     }
 }
@@ -246,6 +310,43 @@ mod tests {
         assert_eq!(cfg.sink.timeout_ms, 10_000);
         assert_eq!(cfg.limits.spool_max_bytes, 1000);
         assert_eq!(cfg.limits.fingerprint_bytes, 256);
+        assert_eq!(cfg.sources[0].format, Format::Auto);
+        assert!(!cfg.sources[0].compressed);
+    }
+
+    #[test]
+    fn parser_hints_reach_the_parse_options() {
+        let text = r#"
+            [[sources]]
+            include = ["/l/*.log"]
+            format = "logfmt"
+            multiline_start = '^\d{4}-'
+            timestamp_field = "when"
+            timestamp_format = "%d/%m/%Y %H:%M:%S"
+            compressed = true
+            [sink]
+            urls = ["http://n:9400"]
+            [limits]
+            max_line_bytes = 4096
+        "#;
+        let cfg = ShipConfig::from_toml(text, Path::new("ship.toml")).unwrap();
+        let src = &cfg.sources[0];
+        assert!(src.compressed);
+        let opts = src.parse_options(&cfg.limits).unwrap();
+        assert_eq!(opts.format, Format::Logfmt);
+        assert_eq!(opts.max_line_bytes, 4096);
+        assert!(opts.multiline_start.unwrap().is_match("2026-11-20 x"));
+        assert_eq!(opts.timestamp_field.as_deref(), Some("when"));
+
+        let bad = |extra: &str| {
+            let t = format!("[[sources]]\ninclude=['a']\n{extra}\n[sink]\nurls=['http://x']");
+            ShipConfig::from_toml(&t, Path::new("c.toml"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad("format = 'xml'").contains("unknown variant"));
+        assert!(bad("multiline_start = '(['").contains("multiline_start"));
+        assert!(bad("timestamp_format = 'dd/mm'").contains("timestamp_format"));
     }
 
     #[test]

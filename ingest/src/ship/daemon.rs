@@ -16,6 +16,7 @@ use super::checkpoint::{CheckpointError, Checkpoints};
 use super::client::{ClientError, NodeClient};
 use super::config::{ConfigError, ShipConfig};
 use super::discovery::{Discovery, GlobError, Watcher};
+use super::fdlimit;
 use super::metrics::{self, Metrics};
 use super::reader::{Reader, Source};
 use super::sender::Sender;
@@ -92,7 +93,17 @@ impl Shipper {
     /// Ships until `shutdown` resolves, then stops gracefully.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ShipError> {
         let cfg = &self.cfg;
-        let limits = cfg.limits.clone();
+        let mut limits = cfg.limits.clone();
+        let nofile = fdlimit::raise_nofile().unwrap_or_else(|e| {
+            warn!(error = %e, "cannot read the open-files limit; assuming 1024");
+            1024
+        });
+        limits.max_open_files = fdlimit::budget(nofile, limits.max_open_files);
+        info!(
+            open_files_limit = nofile,
+            max_tailed = limits.max_open_files,
+            "open files"
+        );
         let data = &cfg.data_dir;
         let io = |what, path: &PathBuf| {
             let path = path.clone();
@@ -124,6 +135,7 @@ impl Shipper {
                 discovery,
                 service: s.service.clone(),
                 fields: s.fields.clone(),
+                parse: s.parse_options(&limits)?,
             });
         }
         let client = NodeClient::new(&cfg.sink.urls, cfg.sink.client_options())?;

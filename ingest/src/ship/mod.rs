@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod discovery;
+pub mod fdlimit;
 pub mod fingerprint;
 pub mod metrics;
 pub mod reader;

@@ -1,0 +1,196 @@
+//! Which files to read and who they are: the periodic scan and file events lead to paths;
+//! [`Reader::open`] identifies each file by its [`Fingerprint`] and decides where reading
+//! starts (a renamed file keeps its reader, a rotated copy resumes where the original was read
+//! to, two live files with the same first bytes are told apart by inode).
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, error, info, warn};
+
+use super::Reader;
+use crate::parse::{SourceInfo, SourceParser};
+use crate::ship::fingerprint::{read_header, FileKey, Fingerprint};
+use crate::ship::metrics::Metrics;
+use crate::ship::tail::Tail;
+
+impl Reader {
+    pub(super) fn scan(&mut self, now: Instant) {
+        let mut found: Vec<(PathBuf, usize)> = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            for p in s.discovery.scan() {
+                if seen.insert(p.clone()) {
+                    found.push((p, i));
+                }
+            }
+        }
+        // Which tails does no watched path lead to any more?
+        let mut live: HashSet<FileKey> = HashSet::new();
+        self.refused = 0;
+        for (path, source) in found {
+            if let Some(key) = self.open(&path, source, now) {
+                live.insert(key);
+            }
+        }
+        self.report_refused();
+        for (key, (t, _)) in self.tails.iter_mut() {
+            if !live.contains(key) && !t.detached {
+                debug!(file = %t.path.display(), "file rotated away or deleted");
+                t.detach(now);
+            }
+        }
+        self.twins.retain(|k, _| live.contains(k));
+        Metrics::set(&self.metrics.files_tailed, self.tails.len() as u64);
+    }
+
+    /// Says loudly, once per change, that matching files are left unread for want of file
+    /// descriptors; they are read (from their checkpoint) once tailed files are released.
+    fn report_refused(&mut self) {
+        Metrics::set(&self.metrics.files_refused, self.refused as u64);
+        if self.refused != self.refused_reported {
+            if self.refused > 0 {
+                error!(
+                    refused = self.refused,
+                    tailed = self.tails.len(),
+                    limit = self.limits.max_open_files,
+                    "too many files to tail at once; some are not read (raise the open-files limit)"
+                );
+            } else {
+                info!("every matching file is tailed again");
+            }
+            self.refused_reported = self.refused;
+        }
+    }
+
+    pub(super) fn on_event(&mut self, path: &Path, now: Instant) {
+        let tracked: Vec<FileKey> = self
+            .tails
+            .iter()
+            .filter(|(_, (t, _))| t.path == path)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in tracked {
+            self.poll(key, now);
+        }
+        if let Some(i) = self.sources.iter().position(|s| s.discovery.matches(path)) {
+            if path.is_file() {
+                self.open(path, i, now);
+            }
+        }
+    }
+
+    fn complain(&mut self, path: &Path, e: &io::Error) {
+        if e.kind() == io::ErrorKind::NotFound {
+            return; // vanished between scan and open: nothing to read
+        }
+        Metrics::add(&self.metrics.read_errors, 1);
+        if self.complained.insert(path.to_path_buf()) {
+            warn!(file = %path.display(), error = %e, "cannot read file; skipping it");
+        }
+    }
+
+    /// Starts tailing `path` unless it is already tailed; returns its key when it is (or now
+    /// is) tailed.
+    pub(super) fn open(&mut self, path: &Path, source: usize, now: Instant) -> Option<FileKey> {
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                self.complain(path, &e);
+                return None;
+            }
+        };
+        let key = FileKey::of(&meta);
+        if let Some((t, _)) = self.tails.get_mut(&key) {
+            if t.path != path {
+                debug!(from = %t.path.display(), to = %path.display(), "file renamed");
+                t.path = path.to_path_buf();
+            }
+            t.detached = false;
+            return Some(key);
+        }
+        if meta.len() < self.limits.fingerprint_bytes as u64 {
+            return None; // too short to identify yet
+        }
+        if self.tails.len() >= self.limits.max_open_files {
+            self.refused += 1;
+            return None; // tailed once others are released; see report_refused
+        }
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                self.complain(path, &e);
+                return None;
+            }
+        };
+        if file.metadata().map(|m| FileKey::of(&m)).ok() != Some(key) {
+            return None; // replaced between stat and open; next scan
+        }
+        let header = match read_header(&file, self.limits.fingerprint_bytes) {
+            Ok(Some(h)) => h,
+            Ok(None) => return None,
+            Err(e) => {
+                self.complain(path, &e);
+                return None;
+            }
+        };
+        self.complained.remove(path);
+        let raw = Fingerprint::of(&header);
+        let salted = Fingerprint::salted(&header, key);
+        let fp = if self.known(salted).is_some() {
+            salted
+        } else if self.tails.values().any(|(t, _)| t.fp == raw && !t.detached) {
+            // Another live file has the same first bytes: a copy about to be truncated away
+            // (copytruncate) or a different file with the same header. Wait and see.
+            let since = *self.twins.entry(key).or_insert(now);
+            if now.duration_since(since) < Duration::from_millis(self.limits.twin_wait_ms) {
+                return Some(key);
+            }
+            info!(file = %path.display(), "same first bytes as another live file; told apart by inode");
+            salted
+        } else {
+            raw
+        };
+        self.twins.remove(&key);
+        let mut pos = self.known(fp).unwrap_or(0);
+        if pos > meta.len() {
+            pos = 0; // same first bytes but shorter than what was read: a new file
+        }
+        let info = SourceInfo {
+            source: path.display().to_string(),
+            host: self.host.clone(),
+            service: self.sources[source].service.clone(),
+            fingerprint: fp.0,
+        };
+        let opts = self.sources[source].parse.clone();
+        info!(file = %path.display(), fingerprint = %fp, offset = pos, "tailing");
+        self.resume.insert(fp, pos);
+        let tail = Tail {
+            file,
+            key,
+            fp,
+            header_fp: raw,
+            path: path.to_path_buf(),
+            pos,
+            batched: pos,
+            parser: SourceParser::new(info, opts),
+            last_change: now,
+            last_size: pos,
+            detached: false,
+        };
+        self.tails.insert(key, (tail, source));
+        Metrics::set(&self.metrics.files_tailed, self.tails.len() as u64);
+        Some(key)
+    }
+
+    /// Where reading of `fp` resumes: what this run read, else its checkpoint.
+    fn known(&self, fp: Fingerprint) -> Option<u64> {
+        self.resume.get(&fp).copied().or_else(|| {
+            let cps = self.checkpoints.lock().unwrap_or_else(|p| p.into_inner());
+            cps.get(fp).map(|c| c.offset)
+        })
+    }
+}

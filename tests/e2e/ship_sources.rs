@@ -1,0 +1,133 @@
+//! `firewatch ship` source options end to end: parser hints from the config, compressed rotated
+//! siblings, and more matching files than may be open at once.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crate::ship::{metric, Harness};
+
+/// Adds `lines` to the `[[sources]]` table and `limits` to `[limits]` of the harness's config.
+fn configure(h: &Harness, source: &str, limits: &str) {
+    let path = h.dir.path().join("ship.toml");
+    let text = fs::read_to_string(&path).unwrap().replacen(
+        "fields = { env = \"test\" }\n",
+        &format!("fields = {{ env = \"test\" }}\n{source}\n"),
+        1,
+    );
+    fs::write(&path, format!("{text}{limits}\n")).unwrap();
+}
+
+fn wait_until(mut ok: impl FnMut() -> bool, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ok()
+}
+
+#[test]
+fn parser_hints_in_the_config_shape_the_records() {
+    let mut h = Harness::new(24);
+    configure(
+        &h,
+        "format = \"logfmt\"\nmultiline_start = '^\\d\\d/'\ntimestamp_format = \"%d/%m/%Y %H:%M:%S\"",
+        "",
+    );
+    fs::write(
+        h.logs.join("jobs.log"),
+        "20/11/2026 10:00:00 job=1 status=ok\nstep one\nstep two\n\
+         20/11/2026 10:00:05 job=2 status=failed\n",
+    )
+    .unwrap();
+    h.start();
+    assert!(
+        wait_until(|| h.node.records().len() >= 2, Duration::from_secs(20)),
+        "{}",
+        h.own_logs()
+    );
+    h.stop();
+    let mut recs = h.node.records();
+    recs.sort_by_key(|r| r.timestamp);
+    assert_eq!(recs.len(), 2, "{recs:#?}");
+    assert_eq!(recs[0].timestamp, 1_795_168_800_000_000_000);
+    assert_eq!(recs[0].fields["job"], "1");
+    assert!(
+        recs[0].message.ends_with("\nstep one\nstep two"),
+        "{recs:#?}"
+    );
+    assert_eq!(recs[1].fields["status"], "failed");
+    assert_eq!(recs[1].fields["env"], "test");
+}
+
+#[test]
+fn a_bad_parser_hint_is_refused_at_start() {
+    let h = Harness::new(24);
+    configure(&h, "multiline_start = '(['", "");
+    let out = crate::util::firewatch()
+        .args(["ship", "--config"])
+        .arg(h.dir.path().join("ship.toml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("multiline_start"), "{err}");
+}
+
+/// With more matching files than `max_open_files`, the rest wait, loudly, and are read once
+/// tailed files are released.
+#[test]
+fn files_beyond_the_open_files_limit_wait_and_are_read_later() {
+    let mut h = Harness::new(24);
+    configure(&h, "", "max_open_files = 2");
+    let mut want = HashSet::new();
+    for name in ["a.log", "b.log", "c.log"] {
+        let mut f = fs::File::create(h.logs.join(name)).unwrap();
+        for i in 0..5 {
+            let line = format!("{name} line {i} of a file among too many");
+            writeln!(f, "{line}").unwrap();
+            want.insert(line);
+        }
+    }
+    h.start();
+    assert!(
+        wait_until(
+            || {
+                let m = h.metrics();
+                metric(&m, "files_refused") == 1 && metric(&m, "files_tailed") == 2
+            },
+            Duration::from_secs(20)
+        ),
+        "{}",
+        h.metrics()
+    );
+    // Scans go in path order: a and b are tailed, c waits until a is deleted and released.
+    let stored = h.node.messages();
+    assert!(!stored.iter().any(|m| m.starts_with("c.log")), "{stored:?}");
+    fs::remove_file(h.logs.join("a.log")).unwrap();
+    assert!(
+        h.wait_for(&want, Duration::from_secs(20)),
+        "{}",
+        h.own_logs()
+    );
+    assert!(
+        wait_until(
+            || metric(&h.metrics(), "files_refused") == 0,
+            Duration::from_secs(10)
+        ),
+        "{}",
+        h.metrics()
+    );
+    h.stop();
+    let logs = h.own_logs();
+    assert!(logs.contains("too many files to tail at once"), "{logs}");
+    assert!(
+        logs.contains("every matching file is tailed again"),
+        "{logs}"
+    );
+    assert_eq!(h.node.messages().len(), want.len(), "nothing twice");
+}
