@@ -97,7 +97,7 @@ impl Harness {
         }
     }
 
-    fn log_of(&self, start: u32) -> String {
+    pub(crate) fn log_of(&self, start: u32) -> String {
         fs::read_to_string(self.dir.path().join(format!("ship-{start}.log"))).unwrap_or_default()
     }
 

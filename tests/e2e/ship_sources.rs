@@ -64,6 +64,76 @@ fn parser_hints_in_the_config_shape_the_records() {
     assert_eq!(recs[1].fields["env"], "test");
 }
 
+/// A rotated sibling compressed while the shipper was down holds lines it never read: with
+/// `compressed = true` exactly those are shipped (the copy has the plain file's fingerprint,
+/// so its checkpoint applies), an old archive is shipped whole, and a restart reads neither
+/// again.
+#[test]
+fn compressed_siblings_ship_only_what_the_node_lacks_and_only_once() {
+    let mut h = Harness::new(24);
+    configure(&h, "compressed = true", "");
+    let lines = |name: &str, range: std::ops::Range<u32>| -> Vec<String> {
+        range
+            .map(|i| format!("{name} line {i:03} before and after rotation"))
+            .collect()
+    };
+    let first = lines("app", 0..20);
+    fs::write(h.logs.join("app.log"), first.join("\n") + "\n").unwrap();
+    h.start();
+    let want: HashSet<String> = first.iter().cloned().collect();
+    assert!(
+        h.wait_for(&want, Duration::from_secs(20)),
+        "{}",
+        h.own_logs()
+    );
+    h.stop();
+
+    // While it is down: more lines, then logrotate compresses the file away.
+    let unread = lines("app", 20..30);
+    let all: Vec<String> = first.iter().chain(&unread).cloned().collect();
+    let plain = all.join("\n") + "\n";
+    fs::write(
+        h.logs.join("app.log.1.zst"),
+        zstd::encode_all(plain.as_bytes(), 3).unwrap(),
+    )
+    .unwrap();
+    fs::remove_file(h.logs.join("app.log")).unwrap();
+    let old = lines("old", 0..5);
+    fs::write(
+        h.logs.join("old.log.2.zst"),
+        zstd::encode_all((old.join("\n") + "\n").as_bytes(), 3).unwrap(),
+    )
+    .unwrap();
+    fs::write(
+        h.logs.join("broken.log.3.zst"),
+        b"not zstd at all, just bytes",
+    )
+    .unwrap();
+
+    h.start();
+    let want: HashSet<String> = all.iter().chain(&old).cloned().collect();
+    assert!(
+        h.wait_for(&want, Duration::from_secs(20)),
+        "{}",
+        h.own_logs()
+    );
+    let metrics = h.metrics();
+    assert_eq!(metric(&metrics, "records_duplicate"), 0, "{metrics}");
+    assert!(
+        metric(&metrics, "read_errors") >= 1,
+        "the broken archive is reported"
+    );
+    h.stop();
+    assert_eq!(h.node.messages().len(), want.len(), "nothing twice");
+
+    h.start();
+    std::thread::sleep(Duration::from_millis(1500));
+    h.stop();
+    let third = h.log_of(3);
+    assert!(!third.contains("reading compressed file"), "{third}");
+    assert_eq!(h.node.messages().len(), want.len());
+}
+
 #[test]
 fn a_bad_parser_hint_is_refused_at_start() {
     let h = Harness::new(24);

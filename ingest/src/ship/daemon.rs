@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::archive::ArchiveLedger;
 use super::checkpoint::{CheckpointError, Checkpoints};
 use super::client::{ClientError, NodeClient};
 use super::config::{ConfigError, ShipConfig};
@@ -129,7 +130,7 @@ impl Shipper {
         let mut sources = Vec::new();
         let mut roots = Vec::new();
         for s in &cfg.sources {
-            let discovery = Discovery::new(&s.include, &s.exclude)?;
+            let discovery = Discovery::new(&s.include, &s.exclude, s.compressed)?;
             roots.extend(discovery.watch_roots());
             sources.push(Source {
                 discovery,
@@ -152,6 +153,7 @@ impl Shipper {
             cfg.host.clone().unwrap_or_else(host_name),
             cfg.sink.zstd_level,
             checkpoints.clone(),
+            ArchiveLedger::load(data.join("archives.json")),
             spool.clone(),
             self.metrics.clone(),
             stop_reading.clone(),

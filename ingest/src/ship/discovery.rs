@@ -4,7 +4,8 @@
 //! the paths that match an include and no exclude; it is the source of truth. [`Watcher`] turns
 //! filesystem events into wake-ups so new lines and new files are seen promptly, but events may
 //! be missed or coalesced, so nothing depends on them. Compressed rotated siblings (`.gz`,
-//! `.zst`…) are never read: their content was already read from the plain file.
+//! `.zst`…) are skipped, their content having been read from the plain file, unless the source
+//! asks for `.gz` and `.zst` ones ([`archive`](super::archive)).
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
@@ -13,6 +14,8 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use notify::{RecursiveMode, Watcher as _};
 use tracing::{debug, warn};
+
+use super::archive::Codec;
 
 const COMPRESSED: &[&str] = &["gz", "zst", "bz2", "xz", "lz4", "zip", "z"];
 
@@ -27,6 +30,8 @@ pub struct GlobError {
 pub struct Discovery {
     include: GlobSet,
     exclude: GlobSet,
+    /// Match `.gz` and `.zst` files too.
+    compressed: bool,
     /// (directory to walk, how deep; None = unlimited because of `**`)
     roots: Vec<(PathBuf, Option<usize>)>,
 }
@@ -77,7 +82,11 @@ pub fn root_of(pattern: &str) -> (PathBuf, Option<usize>) {
 }
 
 impl Discovery {
-    pub fn new(include: &[String], exclude: &[String]) -> Result<Self, GlobError> {
+    pub fn new(
+        include: &[String],
+        exclude: &[String],
+        compressed: bool,
+    ) -> Result<Self, GlobError> {
         let mut inc = GlobSetBuilder::new();
         let mut roots = Vec::new();
         for p in include {
@@ -97,6 +106,7 @@ impl Discovery {
         Ok(Discovery {
             include: build(inc, include)?,
             exclude: build(exc, exclude)?,
+            compressed,
             roots,
         })
     }
@@ -107,7 +117,8 @@ impl Discovery {
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| COMPRESSED.contains(&e.to_ascii_lowercase().as_str()));
-        !compressed && self.include.is_match(path) && !self.exclude.is_match(path)
+        let readable = !compressed || self.compressed && Codec::of(path).is_some();
+        readable && self.include.is_match(path) && !self.exclude.is_match(path)
     }
 
     /// The directories to watch for events, and whether recursively.
@@ -220,27 +231,38 @@ mod tests {
             format!("{}/top.log*", d.display()),
         ];
         let exc = vec![format!("{}/**/skip.log", d.display())];
-        let disc = Discovery::new(&inc, &exc).unwrap();
+        let disc = Discovery::new(&inc, &exc, false).unwrap();
         let found: Vec<_> = disc
             .scan()
             .into_iter()
             .map(|p| p.strip_prefix(d).unwrap().display().to_string())
             .collect();
         assert_eq!(found, ["a/b/c/deep.log", "a/x.log", "top.log", "top.log.1"]);
+        fs::write(d.join("top.log.3.zst"), "x").unwrap();
+        fs::write(d.join("top.log.4.xz"), "x").unwrap();
+        let disc = Discovery::new(&inc, &exc, true).unwrap();
+        let found = disc
+            .scan()
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains("top.log"))
+            .count();
+        assert_eq!(found, 4, "with compressed: .gz and .zst, never .xz");
     }
 
     #[test]
     fn star_does_not_cross_directories_and_bad_globs_are_errors() {
-        let disc = Discovery::new(&["/l/*.log".into()], &[]).unwrap();
+        let disc = Discovery::new(&["/l/*.log".into()], &[], false).unwrap();
         assert!(disc.matches(Path::new("/l/a.log")));
         assert!(!disc.matches(Path::new("/l/sub/a.log")));
-        let err = Discovery::new(&["/l/[.log".into()], &[]).err().unwrap();
+        let err = Discovery::new(&["/l/[.log".into()], &[], false)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("bad glob"), "{err}");
     }
 
     #[test]
     fn missing_roots_scan_empty() {
-        let disc = Discovery::new(&["/nonexistent-dir-for-test/*.log".into()], &[]).unwrap();
+        let disc = Discovery::new(&["/nonexistent-dir-for-test/*.log".into()], &[], false).unwrap();
         assert!(disc.scan().is_empty());
     }
 }

@@ -5,6 +5,7 @@
 //! into the [`spool`]) and the [`sender`] task (spool → node → checkpoints). The spool is the
 //! only queue between them: bounded, on disk, so an outage costs disk and never lines.
 
+pub mod archive;
 pub mod batch;
 pub mod checkpoint;
 pub mod client;

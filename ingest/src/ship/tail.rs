@@ -168,7 +168,7 @@ impl Tail {
 
 /// Appends at most `max + 1` bytes in total, so the parser can see that the line was too long
 /// while memory stays bounded whatever the line length.
-fn push_capped(line: &mut Vec<u8>, bytes: &[u8], max: usize) {
+pub(crate) fn push_capped(line: &mut Vec<u8>, bytes: &[u8], max: usize) {
     let room = (max + 1).saturating_sub(line.len());
     line.extend_from_slice(&bytes[..bytes.len().min(room)]);
 }

@@ -13,6 +13,7 @@ use tracing::{debug, error, info, warn};
 
 use super::Reader;
 use crate::parse::{SourceInfo, SourceParser};
+use crate::ship::archive::Codec;
 use crate::ship::fingerprint::{read_header, FileKey, Fingerprint};
 use crate::ship::metrics::Metrics;
 use crate::ship::tail::Tail;
@@ -83,7 +84,7 @@ impl Reader {
         }
     }
 
-    fn complain(&mut self, path: &Path, e: &io::Error) {
+    pub(super) fn complain(&mut self, path: &Path, e: &io::Error) {
         if e.kind() == io::ErrorKind::NotFound {
             return; // vanished between scan and open: nothing to read
         }
@@ -103,6 +104,10 @@ impl Reader {
                 return None;
             }
         };
+        if let Some(codec) = Codec::of(path) {
+            self.open_archive(path, codec, source, &meta);
+            return None;
+        }
         let key = FileKey::of(&meta);
         if let Some((t, _)) = self.tails.get_mut(&key) {
             if t.path != path {
@@ -187,7 +192,7 @@ impl Reader {
     }
 
     /// Where reading of `fp` resumes: what this run read, else its checkpoint.
-    fn known(&self, fp: Fingerprint) -> Option<u64> {
+    pub(super) fn known(&self, fp: Fingerprint) -> Option<u64> {
         self.resume.get(&fp).copied().or_else(|| {
             let cps = self.checkpoints.lock().unwrap_or_else(|p| p.into_inner());
             cps.get(fp).map(|c| c.offset)

@@ -7,8 +7,9 @@
 //! starts again from 0. When the spool is full, reading pauses and says so.
 //!
 //! This module holds the loop, the batch and the spool side; [`files`] finds and identifies
-//! files, [`poll`] reads them.
+//! files, [`poll`] reads them, [`archives`] reads compressed rotated siblings.
 
+mod archives;
 mod files;
 mod poll;
 
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use tracing::{error, info};
 
+use super::archive::{ArchiveId, ArchiveLedger, ArchiveRead};
 use super::batch::BatchBuilder;
 use super::checkpoint::Checkpoints;
 use super::config::Limits;
@@ -58,6 +60,10 @@ pub struct Reader {
     /// the count last logged.
     refused: usize,
     refused_reported: usize,
+    /// The compressed file being read, those read to the end, those that failed to decompress.
+    archive: Option<ArchiveRead>,
+    ledger: ArchiveLedger,
+    archive_failed: HashSet<ArchiveId>,
     builder: BatchBuilder,
     spool: Arc<Spool>,
     metrics: Arc<Metrics>,
@@ -80,6 +86,7 @@ impl Reader {
         host: String,
         zstd_level: i32,
         checkpoints: Arc<Mutex<Checkpoints>>,
+        ledger: ArchiveLedger,
         spool: Arc<Spool>,
         metrics: Arc<Metrics>,
         stop: Arc<AtomicBool>,
@@ -112,6 +119,9 @@ impl Reader {
             complained: HashSet::new(),
             refused: 0,
             refused_reported: 0,
+            archive: None,
+            ledger,
+            archive_failed: HashSet::new(),
             builder: BatchBuilder::new(zstd_level),
             spool,
             metrics,
@@ -160,6 +170,7 @@ impl Reader {
                     self.on_event(&path, now);
                 }
             }
+            more |= self.poll_archive(now);
             self.seal_if(now, false);
             if !more {
                 let deadline = next_scan.min(next_poll).min(now + self.batch_wait());
@@ -245,6 +256,10 @@ impl Reader {
                 t.parser.flush(&mut self.out);
                 self.emit(key, source, now);
             }
+        }
+        if let Some(a) = self.archive.as_mut() {
+            a.parser.flush(&mut self.out);
+            self.emit_archive(now);
         }
         self.seal_if(now, true);
     }
