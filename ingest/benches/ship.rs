@@ -202,15 +202,37 @@ async fn thousand_files() {
     }));
     let done = wait_for(&ep.records, n * per, Duration::from_secs(120)).await;
     let wall = t0.elapsed().as_secs_f64();
+    let rss_read = status_kib("VmRSS:");
+    // Then every file grows while tailed: one line each, 10 rounds.
+    let cpu_w = cpu_seconds();
+    for round in 0..10u64 {
+        for f in 0..n {
+            let sub = if f % 2 == 0 { "logs" } else { "logs/a/b" };
+            let path = dir.path().join(format!("{sub}/svc-{f:04}.log"));
+            let mut file = fs::OpenOptions::new().append(true).open(path).unwrap();
+            writeln!(file, "file {f:04} round {round} appended while tailed").unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let grown = wait_for(&ep.records, n * (per + 10), Duration::from_secs(120)).await;
+    let write_cpu = cpu_seconds() - cpu_w;
+    let rss_writes = status_kib("VmRSS:");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cpu0 = cpu_seconds();
     tokio::time::sleep(Duration::from_secs(10)).await;
     let idle_cpu = cpu_seconds() - cpu0;
-    let tailed = metrics.to_json()["files_tailed"].clone();
-    println!("1,000 files (`**` glob), all shipped: {done} in {wall:.2} s, files tailed: {tailed}");
+    let json = metrics.to_json();
     println!(
-        "  RSS {} KiB while tailing, idle CPU {:.2}% of one core over 10 s",
-        status_kib("VmRSS:"),
+        "1,000 files (`**` glob), all shipped: {done} in {wall:.2} s, files tailed: {}, refused: {}",
+        json["files_tailed"], json["files_refused"]
+    );
+    println!(
+        "  RSS {rss_read} KiB after reading them; {rss_writes} KiB after 10 rounds of one line per file \
+         (all shipped: {grown}, {write_cpu:.2} CPU-s); peak {} KiB",
+        status_kib("VmHWM:")
+    );
+    println!(
+        "  idle CPU {:.2}% of one core over 10 s without writes",
         idle_cpu / 10.0 * 100.0
     );
     let _ = tx.send(());
