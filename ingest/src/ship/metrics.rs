@@ -45,6 +45,7 @@ metrics! {
     spool_full: "gauge", "1 while reading is paused because the spool is full.";
     files_tailed: "gauge", "Files being tailed.";
     files_refused: "gauge", "Matching files not tailed because max_open_files are open.";
+    files_parked: "gauge", "Files read to the end and idle, closed to make room for refused ones.";
     read_errors: "counter", "Files that could not be opened or read.";
     truncations: "counter", "Files found truncated or rewritten.";
     checkpoint_errors: "counter", "Failed checkpoint writes.";

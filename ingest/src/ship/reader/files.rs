@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, error, info, warn};
 
+use super::park::Parked;
 use super::Reader;
 use crate::parse::{SourceInfo, SourceParser};
 use crate::ship::archive::Codec;
@@ -38,6 +39,7 @@ impl Reader {
             }
         }
         self.report_refused();
+        self.park_idle(now, &live);
         for (key, (t, _)) in self.tails.iter_mut() {
             if !live.contains(key) && !t.detached {
                 debug!(file = %t.path.display(), "file rotated away or deleted");
@@ -49,7 +51,8 @@ impl Reader {
     }
 
     /// Says loudly, once per change, that matching files are left unread for want of file
-    /// descriptors; they are read (from their checkpoint) once tailed files are released.
+    /// descriptors; they are read (from their checkpoint) once tailed files are released or
+    /// parked.
     fn report_refused(&mut self) {
         Metrics::set(&self.metrics.files_refused, self.refused as u64);
         if self.refused != self.refused_reported {
@@ -61,7 +64,7 @@ impl Reader {
                     "too many files to tail at once; some are not read (raise the open-files limit)"
                 );
             } else {
-                info!("every matching file is tailed again");
+                info!("no matching file waits for a descriptor any more");
             }
             self.refused_reported = self.refused;
         }
@@ -120,9 +123,14 @@ impl Reader {
         if meta.len() < self.limits.fingerprint_bytes as u64 {
             return None; // too short to identify yet
         }
-        if self.tails.len() >= self.limits.max_open_files {
-            self.refused += 1;
-            return None; // tailed once others are released; see report_refused
+        match self.parked(key, meta.len()) {
+            Parked::Stays => return Some(key),
+            Parked::Reopen => debug!(file = %path.display(), "parked file grew; reopening it"),
+            Parked::No if self.tails.len() >= self.limits.max_open_files => {
+                self.refused += 1;
+                return None; // tailed once others are released or parked; see report_refused
+            }
+            Parked::No => {}
         }
         let file = match File::open(path) {
             Ok(f) => f,

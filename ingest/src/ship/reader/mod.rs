@@ -7,10 +7,12 @@
 //! starts again from 0. When the spool is full, reading pauses and says so.
 //!
 //! This module holds the loop, the batch and the spool side; [`files`] finds and identifies
-//! files, [`poll`] reads them, [`archives`] reads compressed rotated siblings.
+//! files, [`poll`] reads them, [`archives`] reads compressed rotated siblings, [`park`] closes
+//! idle files when there are more than descriptors.
 
 mod archives;
 mod files;
+mod park;
 mod poll;
 
 use std::collections::{HashMap, HashSet};
@@ -60,6 +62,8 @@ pub struct Reader {
     /// the count last logged.
     refused: usize,
     refused_reported: usize,
+    /// Files closed to make room, by inode: how far each was read.
+    parked: HashMap<FileKey, u64>,
     /// The compressed file being read, those read to the end, those that failed to decompress.
     archive: Option<ArchiveRead>,
     ledger: ArchiveLedger,
@@ -119,6 +123,7 @@ impl Reader {
             complained: HashSet::new(),
             refused: 0,
             refused_reported: 0,
+            parked: HashMap::new(),
             archive: None,
             ledger,
             archive_failed: HashSet::new(),
