@@ -1,9 +1,11 @@
 //! `firewatch ship`: tail files and forward their records to an ingest node, exactly once.
 //!
-//! Pure parts — [`fingerprint`], [`checkpoint`], [`tail::fate`], [`batch`] — are
-//! separate from the moving parts: the [`reader`] thread (discovery, tailing, parsing, batching
-//! into the [`spool`]) and the [`sender`] task (spool → node → checkpoints). The spool is the
-//! only queue between them: bounded, on disk, so an outage costs disk and never lines.
+//! Pure parts — [`fingerprint`], [`checkpoint`], [`tail::fate`], [`batch`],
+//! [`fdlimit::budget`] — are separate from the moving parts: the [`reader`] thread (discovery,
+//! tailing, parsing, compressed siblings ([`archive`]), batching into the [`spool`]) and the
+//! [`sender`] task (spool → node → checkpoints), whose [`client`] retries with
+//! [`crate::resilience`]. The spool is the only queue between them: bounded, on disk, so an
+//! outage costs disk and never lines.
 
 pub mod archive;
 pub mod batch;

@@ -6,8 +6,8 @@
 //! keeps its reader, a rotated copy resumes where the original was read to, and a truncated file
 //! starts again from 0. When the spool is full, reading pauses and says so.
 //!
-//! This module holds the loop, the batch and the spool side; [`files`] finds and identifies
-//! files, [`poll`] reads them, [`archives`] reads compressed rotated siblings, [`park`] closes
+//! This module holds the loop, the batch and the spool side; `files` finds and identifies
+//! files, `poll` reads them, `archives` reads compressed rotated siblings, `park` closes
 //! idle files when there are more than descriptors.
 
 mod archives;
