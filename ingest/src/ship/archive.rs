@@ -26,6 +26,9 @@ use super::tail::{push_capped, ReadStats};
 use crate::parse::SourceParser;
 use crate::record::{LogRecord, Nanos};
 
+/// Largest zstd window accepted: 16 MiB.
+const MAX_WINDOW_LOG: u32 = 24;
+
 /// The compressions a shipper can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
@@ -48,7 +51,13 @@ impl Codec {
     pub fn decoder(self, file: File) -> io::Result<Box<dyn Read + Send>> {
         Ok(match self {
             Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(file))),
-            Codec::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
+            Codec::Zstd => {
+                let mut d = zstd::stream::read::Decoder::new(file)?;
+                // Memory stays bounded: zstd's levels use windows of at most 8 MiB; a file made
+                // with a larger window (`--long`) is refused rather than costing up to 2 GiB.
+                d.window_log_max(MAX_WINDOW_LOG)?;
+                Box::new(d)
+            }
         })
     }
 }
@@ -340,6 +349,24 @@ mod tests {
             failed && !a.done,
             "a truncated archive is not taken as complete"
         );
+    }
+
+    #[test]
+    fn zstd_windows_beyond_16_mib_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let make = |window_log: u32| {
+            let mut e = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+            e.window_log(window_log).unwrap();
+            e.write_all(&b"a line\n".repeat(1000)).unwrap();
+            let path = dir.path().join(format!("w{window_log}.zst"));
+            std::fs::write(&path, e.finish().unwrap()).unwrap();
+            let mut out = Vec::new();
+            Codec::Zstd
+                .decoder(File::open(path).unwrap())
+                .and_then(|mut d| d.read_to_end(&mut out))
+        };
+        assert_eq!(make(23).unwrap(), 7000);
+        assert!(make(27).is_err());
     }
 
     #[test]
