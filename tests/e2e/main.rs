@@ -9,4 +9,5 @@ mod search;
 mod serve;
 mod ship;
 mod ship_node;
+mod up;
 mod util;
