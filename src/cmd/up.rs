@@ -76,24 +76,49 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let shutdown = shutdown_signal()?;
         let node = Node::start(cfg).await?;
         let url = format!("http://{}", node.addr());
-        let demo = match args.demo {
-            true => Some(Demo::start(&demo_dir)?),
-            false => None,
-        };
-        let shipping = match paths.is_empty() {
-            true => None,
-            false => Some(start_shipper(&url, &data_dir, paths.clone())?),
+        let demo_dir = args.demo.then_some(demo_dir.as_path());
+        let (demo, shipping) = match start_feeds(&url, &data_dir, demo_dir, &paths) {
+            Ok(feeds) => feeds,
+            Err(e) => {
+                let _ = node.stop().await;
+                return Err(e);
+            }
         };
         greet(&url, node.addr(), demo.as_ref(), &paths);
         let ticker = tokio::spawn(AlertTicker::new(node.alerts()).run());
-        tokio::select! {
-            _ = shutdown => info!("shutting down"),
-            _ = node.failed() => {}
+        let (stop_shipper, mut task) = match shipping {
+            Some((stop, task)) => (Some(stop), Some(task)),
+            None => (None, None),
+        };
+        let ended_early = {
+            let shipper_ended = async {
+                match task.as_mut() {
+                    Some(t) => t.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown => {
+                    info!("shutting down");
+                    None
+                }
+                _ = node.failed() => None,
+                ended = shipper_ended => Some(ended),
+            }
+        };
+        let mut failed = None;
+        if let Some(ended) = ended_early {
+            task = None;
+            failed = Some(match ended {
+                Ok(Ok(())) => anyhow::anyhow!("shipper stopped"),
+                Ok(Err(e)) => anyhow::anyhow!("shipper: {e}"),
+                Err(e) => anyhow::anyhow!("shipper task failed: {e}"),
+            });
         }
         if let Some(demo) = demo {
             demo.stop();
         }
-        if let Some((stop, task)) = shipping {
+        if let (Some(stop), Some(task)) = (stop_shipper, task) {
             stop.store(true, Ordering::Relaxed);
             match task.await {
                 Ok(Err(e)) => warn!(error = %e, "shipper stopped with an error"),
@@ -102,10 +127,38 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         ticker.abort();
-        node.stop().await
+        let stopped = node.stop().await;
+        match failed {
+            Some(e) => Err(e),
+            None => stopped,
+        }
     })?;
     info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+type Feeds = (Option<Demo>, Option<(Arc<AtomicBool>, ShipTask)>);
+
+/// Starts the demo writer (when asked) and the shipper (when there is something to tail).
+fn start_feeds(
+    url: &str,
+    data_dir: &Path,
+    demo_dir: Option<&Path>,
+    paths: &[String],
+) -> anyhow::Result<Feeds> {
+    let demo = demo_dir.map(Demo::start).transpose()?;
+    if paths.is_empty() {
+        return Ok((demo, None));
+    }
+    match start_shipper(url, data_dir, paths.to_vec()) {
+        Ok(shipping) => Ok((demo, Some(shipping))),
+        Err(e) => {
+            if let Some(demo) = demo {
+                demo.stop();
+            }
+            Err(e)
+        }
+    }
 }
 
 type ShipTask = tokio::task::JoinHandle<Result<(), firewatch_ingest::ship::ShipError>>;
