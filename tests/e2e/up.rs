@@ -288,3 +288,37 @@ fn demo_fires_an_alert_and_fills_search() {
     assert!(dir.path().join("data/demo-logs/checkout.log").exists());
     assert!(up.terminate().success());
 }
+
+#[test]
+fn sigterm_hands_the_last_lines_to_the_node_before_it_stops() {
+    let dir = fresh_dir();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("logs dir");
+    let data_dir = dir.path().join("data");
+    let glob = format!("{}/*.log", logs.display());
+    let up = Up::start(&data_dir, &[&glob]);
+    append(&logs.join("checkout.log"), &rejection_block());
+    // Read (and spooled) by now, maybe not yet sent.
+    thread::sleep(Duration::from_millis(400));
+    assert!(up.terminate().success());
+    let spooled: Vec<_> = std::fs::read_dir(data_dir.join("ship/spool"))
+        .expect("spool dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "batch"))
+        .collect();
+    assert!(spooled.is_empty(), "left in the spool: {spooled:?}");
+
+    // The node alone: every line is in the store.
+    let up = Up::start(&data_dir, &[]);
+    let search: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("{}/api/v1/search", up.url()))
+        .query(&[("q", "service:checkout"), ("start", "1h")])
+        .timeout(Duration::from_secs(10))
+        .send()
+        .expect("search")
+        .json()
+        .expect("search json");
+    // 13 lines: 8 single-line events and one 5-line rejection block.
+    assert_eq!(search["total"], 9, "{search}");
+    assert!(up.terminate().success());
+}
