@@ -10,9 +10,10 @@ mod cmd;
 #[derive(Parser)]
 #[command(name = "firewatch", version, about, long_about = None)]
 struct Cli {
-    /// Log filter for firewatch's own logs (e.g. `info`, `firewatch=debug`); also RUST_LOG.
-    #[arg(long, global = true, env = "FIREWATCH_LOG", default_value = "info")]
-    log: String,
+    /// Log filter for firewatch's own logs (e.g. `info`, `firewatch=debug`); also RUST_LOG
+    /// [default: info; warn for `up`, whose terminal shows alerts].
+    #[arg(long, global = true, env = "FIREWATCH_LOG")]
+    log: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,11 +32,20 @@ enum Command {
     Analyze(cmd::analyze::Args),
     /// Search log files (plain, .gz, .zst, directories) for patterns, fast.
     Grep(cmd::grep::Args),
+    /// Node, shipper, detectors and alert delivery in one process (`--demo` for a live demo).
+    Up(cmd::up::Args),
+    /// List a node's alerts (exit 0: some, 1: none, 2: error).
+    Alerts(cmd::alerts::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cmd::init_logging(&cli.log);
+    let quiet = matches!(cli.command, Command::Up(_));
+    let log = cli
+        .log
+        .as_deref()
+        .unwrap_or(if quiet { "warn" } else { "info" });
+    cmd::init_logging(log);
     let result = match cli.command {
         Command::Gen(args) => cmd::gen::run(args),
         Command::Ship(args) => cmd::ship::run(args),
@@ -43,6 +53,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Analyze(args) => cmd::analyze::run(args),
         Command::Grep(args) => cmd::grep::run(args),
+        Command::Up(args) => cmd::up::run(args),
+        Command::Alerts(args) => cmd::alerts::run(args),
     };
     match result {
         Ok(code) => code,

@@ -49,5 +49,7 @@ pub mod stats;
 mod testutil;
 
 pub use alert::{Alert, AlertKind, AlertState, Severity};
-pub use alerting::{AlertSender, Alerting, AlertingConfig, Destination, DestinationKind};
+pub use alerting::{
+    AlertReader, AlertSender, Alerting, AlertingConfig, Destination, DestinationKind,
+};
 pub use engine::{Detector, Engine, EngineConfig, Event};

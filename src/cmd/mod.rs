@@ -1,12 +1,18 @@
 //! One module per subcommand; each turns its arguments into calls on the library crates.
-//! `watch` holds the node's detector wiring, shared by the subcommands that run a node.
+//! `watch` holds the node's detector wiring and `node` the running node, shared by the
+//! subcommands that run a node (`serve`, `up`); `demo` and `ticker` belong to `up`.
 
+pub mod alerts;
 pub mod analyze;
+pub mod demo;
 pub mod gen;
 pub mod grep;
+pub mod node;
 pub mod search;
 pub mod serve;
 pub mod ship;
+pub mod ticker;
+pub mod up;
 pub mod watch;
 
 /// firewatch's own logs go to stderr, so stdout stays clean for data (`--json`, `jsonl`).

@@ -68,11 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         parse_time(t, now)?;
     }
     let base = args.server.trim_end_matches('/').to_string();
-    let colors = match args.color.as_str() {
-        "always" => true,
-        "never" => false,
-        _ => io::stdout().is_terminal(),
-    };
+    let colors = use_colors(&args.color);
     let mut out = Printer::new(args.json, colors);
     if args.follow {
         return follow(&base, &args, &mut out);
@@ -118,14 +114,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(if total > 0 { 0 } else { 1 }))
 }
 
-fn now_nanos() -> i64 {
+/// `--color auto|always|never`: auto colours only when stdout is a terminal.
+pub(crate) fn use_colors(choice: &str) -> bool {
+    match choice {
+        "always" => true,
+        "never" => false,
+        _ => io::stdout().is_terminal(),
+    }
+}
+
+pub(crate) fn now_nanos() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
 /// The body of a successful answer, or the node's error made readable.
-fn answer<T: serde::de::DeserializeOwned>(
+pub(crate) fn answer<T: serde::de::DeserializeOwned>(
     response: reqwest::blocking::Response,
     query: &str,
 ) -> anyhow::Result<T> {

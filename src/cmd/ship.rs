@@ -69,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Globs are matched against absolute paths, so relative ones are anchored at the cwd.
-fn absolutize(p: &str) -> String {
+pub(crate) fn absolutize(p: &str) -> String {
     if p.starts_with('/') {
         return p.to_string();
     }

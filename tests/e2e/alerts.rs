@@ -10,8 +10,12 @@ use std::time::{Duration, Instant};
 use crate::util::{fresh_dir, start_node};
 
 /// A webhook receiver on 127.0.0.1: answers 200 to every POST and hands over each body.
-fn receiver() -> (String, mpsc::Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+pub fn receiver() -> (String, mpsc::Receiver<String>) {
+    receiver_on(TcpListener::bind("127.0.0.1:0").expect("bind receiver"))
+}
+
+/// [`receiver`] on a listener the caller bound (to come back on a known port).
+pub fn receiver_on(listener: TcpListener) -> (String, mpsc::Receiver<String>) {
     let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {

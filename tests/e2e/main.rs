@@ -10,4 +10,5 @@ mod serve;
 mod ship;
 mod ship_node;
 mod ship_sources;
+mod up;
 mod util;

@@ -26,7 +26,7 @@ use crate::delivery::alertmanager::Alertmanager;
 use crate::delivery::metrics::{render, DestinationMetrics, InputMetrics};
 use crate::delivery::webhook::Webhook;
 use crate::delivery::{Encoder, Worker};
-use crate::lifecycle::{AlertStore, Change, StateFilter, StoreError};
+use crate::lifecycle::{AlertStore, Change, StateFilter, StoreError, TrackedAlert};
 use crate::links::Links;
 use crate::outbox::{Notification, Outbox, OutboxError};
 
@@ -75,6 +75,23 @@ pub struct Alerting {
     dispatcher: Option<JoinHandle<()>>,
     workers: Vec<tokio::task::JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
+}
+
+/// Reads the alert state (what the HTTP list shows) without holding alerting itself, so a
+/// caller can watch alerts while alerting still shuts down on its own. Cheap to clone.
+#[derive(Clone)]
+pub struct AlertReader {
+    shared: Arc<Shared>,
+}
+
+impl AlertReader {
+    /// Alerts in `filter` last seen at or after `since`, most recent first.
+    pub fn list(&self, filter: StateFilter, since: Option<Nanos>) -> Vec<TrackedAlert> {
+        match self.shared.store.lock() {
+            Ok(store) => store.list(filter, since),
+            Err(_) => Vec::new(),
+        }
+    }
 }
 
 /// Hands alerts to alerting without ever blocking. Cheap to clone.
@@ -199,6 +216,13 @@ impl Alerting {
     /// The handle the detector loop feeds.
     pub fn sender(&self) -> AlertSender {
         self.sender.clone()
+    }
+
+    /// A read-only handle on the alert state.
+    pub fn reader(&self) -> AlertReader {
+        AlertReader {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Delivery metrics in the Prometheus text format.

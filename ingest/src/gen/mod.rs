@@ -33,7 +33,7 @@ use runtime::Systemd;
 use services::{CHECKOUT, INVENTORY, SYSLOG, USERS};
 
 pub use incident::{parse_duration, Incident, IncidentKind, IncidentSpec, Onset};
-pub use run::{run, Limits, Pace, RunStats};
+pub use run::{run, run_until, Limits, Pace, RunStats};
 pub use services::{Format, Service, SERVICES};
 pub use sink::{DirSink, Rotation, Sink, StreamSink};
 

@@ -2,6 +2,7 @@
 //! by the wall clock, until a line count or an event-time duration is reached.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::record::Nanos;
@@ -46,24 +47,43 @@ pub fn run(
     pace: Pace,
     limits: Limits,
 ) -> io::Result<RunStats> {
+    run_until(gen, sink, pace, limits, &AtomicBool::new(false))
+}
+
+/// [`run`], that also stops (after flushing) once `stop` is set; a real-time run notices
+/// within a fraction of a second.
+pub fn run_until(
+    gen: &mut Generator,
+    sink: &mut dyn Sink,
+    pace: Pace,
+    limits: Limits,
+    stop: &AtomicBool,
+) -> io::Result<RunStats> {
     let mut stats = RunStats::default();
     let mut event = Vec::with_capacity(8 << 10);
     let wall_start = Instant::now();
     let mut last_flush = wall_start;
     let end = limits.duration.map(|d| gen.start().saturating_add(d));
-    while limits.lines.is_none_or(|max| stats.lines < max) {
+    while limits.lines.is_none_or(|max| stats.lines < max) && !stop.load(Ordering::Relaxed) {
         event.clear();
         let ev = gen.next_event(&mut event);
         if end.is_some_and(|end| gen.now() >= end) {
             break;
         }
         if pace == Pace::RealTime {
-            let ahead = Duration::from_nanos((gen.now() - gen.start()).max(0) as u64)
-                .saturating_sub(wall_start.elapsed());
+            let due = Duration::from_nanos((gen.now() - gen.start()).max(0) as u64);
+            let mut ahead = due.saturating_sub(wall_start.elapsed());
             if !ahead.is_zero() || last_flush.elapsed() >= FLUSH_EVERY {
                 sink.flush()?;
                 last_flush = Instant::now();
-                std::thread::sleep(ahead);
+            }
+            // Short naps, so a stop request is noticed even at a low rate.
+            while !ahead.is_zero() && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(ahead.min(FLUSH_EVERY));
+                ahead = due.saturating_sub(wall_start.elapsed());
+            }
+            if stop.load(Ordering::Relaxed) {
+                break;
             }
         }
         sink.write_event(ev.service, &event)?;

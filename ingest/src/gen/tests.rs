@@ -264,3 +264,25 @@ fn leak_grows_the_heap_floor_up_to_an_oom_crash() {
         .iter()
         .any(|e| e.2.contains("code=dumped, status=6/ABRT")));
 }
+
+#[test]
+fn a_real_time_run_stops_soon_after_it_is_asked() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let mut gen = Generator::new(config(3, Vec::new())).unwrap();
+    let mut out = StreamSink::new(Vec::new());
+    let stop = AtomicBool::new(false);
+    let began = Instant::now();
+    let stats = std::thread::scope(|s| {
+        let run =
+            s.spawn(|| run_until(&mut gen, &mut out, Pace::RealTime, Limits::default(), &stop));
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::Relaxed);
+        run.join().unwrap().unwrap()
+    });
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(3), "stopped after {took:?}");
+    // Real time: about 0.3 s worth of lines at the configured rate, not a burst.
+    assert!(stats.lines > 0);
+    assert!(stats.lines < 10_000, "{stats:?}");
+}

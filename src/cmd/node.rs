@@ -1,0 +1,249 @@
+//! The ingest node as one running thing, shared by `firewatch serve` and `firewatch up`: the
+//! store, the ingest endpoint, the query API, the streaming detectors with alert delivery, and
+//! an orderly stop (server, then detectors, then delivery, then the store).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use firewatch_detectors::{AlertReader, Alerting, AlertingConfig, Destination};
+use firewatch_index::{Store, StoreConfig};
+use firewatch_ingest::endpoint::limit::LimitedListener;
+use firewatch_ingest::endpoint::{self, EndpointConfig};
+use firewatch_query::api::ApiConfig;
+use serde::Deserialize;
+use tokio::sync::watch as signal;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use super::watch::{self, NodeSink};
+
+/// The `[alerts]` table: where alerts are delivered, besides `--webhook`/`--alertmanager`.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    pub destination: Vec<Destination>,
+    /// A firing alert quiet for this long (log time) resolves [default: 1800].
+    pub resolve_after_secs: Option<u64>,
+}
+
+/// The node's config file; command-line flags override it.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    /// How long in-flight batches get to finish after SIGTERM/SIGINT.
+    pub shutdown_grace_secs: Option<u64>,
+    /// Connections held open at once; more wait to be accepted.
+    pub max_connections: Option<usize>,
+    pub ingest: EndpointConfig,
+    pub store: StoreConfig,
+    pub alerts: AlertsConfig,
+}
+
+/// Default address of the node.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 7600);
+
+impl NodeConfig {
+    /// Reads `path`, or the defaults when there is none.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<NodeConfig> {
+        let Some(path) = path else {
+            return Ok(NodeConfig::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("read config {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parse config {}", path.display()))
+    }
+
+    /// Applies the flags every node command shares (flags win over the file).
+    pub fn apply_flags(
+        &mut self,
+        data_dir: Option<PathBuf>,
+        listen: Option<SocketAddr>,
+        webhooks: &[String],
+        alertmanagers: &[String],
+    ) {
+        self.listen = listen.or(self.listen).or(Some(DEFAULT_LISTEN));
+        let dir = data_dir
+            .or(self.data_dir.take())
+            .unwrap_or_else(|| PathBuf::from("firewatch-data"));
+        self.store.data_dir = dir.clone();
+        self.data_dir = Some(dir);
+        let alerts = &mut self.alerts.destination;
+        alerts.extend(webhooks.iter().map(|u| Destination::webhook(u)));
+        alerts.extend(alertmanagers.iter().map(|u| Destination::alertmanager(u)));
+    }
+}
+
+/// A started node. Stop it with [`Node::stop`]; dropping it leaves the store unsealed.
+pub struct Node {
+    addr: SocketAddr,
+    alerts: AlertReader,
+    stop: signal::Sender<bool>,
+    done: signal::Receiver<bool>,
+    server: JoinHandle<anyhow::Result<()>>,
+    store: Store,
+}
+
+impl Node {
+    /// Opens the store, binds the address and starts serving; prints `listening ADDR` on
+    /// stdout (scripts and tests read the bound address from it, useful with port 0).
+    pub async fn start(cfg: NodeConfig) -> anyhow::Result<Node> {
+        let listen = cfg.listen.unwrap_or(DEFAULT_LISTEN);
+        let grace = Duration::from_secs(cfg.shutdown_grace_secs.unwrap_or(10));
+        let max_connections = cfg.max_connections.unwrap_or(1024);
+        let data_dir = cfg.store.data_dir.clone();
+        let store = {
+            let config = cfg.store;
+            tokio::task::spawn_blocking(move || Store::open(config))
+                .await?
+                .with_context(|| format!("open store in {}", data_dir.display()))?
+        };
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                close(store).await;
+                return Err(e).with_context(|| format!("listen on {listen}"));
+            }
+        };
+        let addr = listener.local_addr()?;
+        let alerts_dir = data_dir.join("alerts");
+        let mut alerting_cfg = AlertingConfig::new(
+            alerts_dir.clone(),
+            &format!("http://{addr}"),
+            cfg.alerts.destination,
+        );
+        if let Some(secs) = cfg.alerts.resolve_after_secs {
+            alerting_cfg.lifecycle.resolve_after =
+                (secs.max(1) as i64).saturating_mul(1_000_000_000);
+        }
+        let alerting = match Alerting::start(alerting_cfg) {
+            Ok(a) => a,
+            Err(e) => {
+                close(store).await;
+                return Err(e)
+                    .with_context(|| format!("start alerting in {}", alerts_dir.display()));
+            }
+        };
+        let (stop, stop_rx) = signal::channel(false);
+        let (done_tx, done) = signal::channel(false);
+        // Subscribed before the first batch can arrive, so the detectors see every record.
+        let detectors = tokio::spawn(watch::run_detectors(
+            store.subscribe(),
+            alerting.sender(),
+            stop_rx.clone(),
+        ));
+        let alerts = alerting.reader();
+        let alerting = Arc::new(alerting);
+        let (reader, durable) = (store.reader(), store.clone());
+        let sink = NodeSink {
+            store: store.clone(),
+            alerting: alerting.clone(),
+        };
+        let app = endpoint::router(Arc::new(sink), cfg.ingest)
+            .merge(firewatch_query::api::router(
+                reader,
+                move || durable.subscribe(),
+                ApiConfig::default(),
+            ))
+            .merge(firewatch_detectors::api::router(&alerting));
+        info!(%addr, "serving");
+        println!("listening {addr}");
+        let listener = LimitedListener::new(listener, max_connections);
+        let stop_all = stop.clone();
+        let server = tokio::spawn(async move {
+            let served = serve(listener, app, stop_rx, grace).await;
+            let _ = done_tx.send(true);
+            let _ = stop_all.send(true);
+            let _ = detectors.await;
+            // The router (and its handle on alerting) is gone once the server stopped; what is
+            // not delivered now stays in the durable outboxes for the next start.
+            match Arc::try_unwrap(alerting) {
+                Ok(alerting) => alerting.shutdown(Duration::from_secs(2)).await,
+                Err(_) => warn!("alert delivery still in use at shutdown; outboxes kept"),
+            }
+            served
+        });
+        Ok(Node {
+            addr,
+            alerts,
+            stop,
+            done,
+            server,
+            store,
+        })
+    }
+
+    /// The address the node listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The alert state, for callers that show alerts as they change.
+    pub fn alerts(&self) -> AlertReader {
+        self.alerts.clone()
+    }
+
+    /// Resolves when the server stopped on its own (an accept error), not when asked to.
+    pub async fn failed(&self) {
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+
+    /// Stops taking requests (in-flight ones get the grace period), stops the detectors and
+    /// delivery, then seals the store.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        let served = match self.server.await {
+            Ok(served) => served,
+            Err(e) => Err(anyhow::anyhow!("node task failed: {e}")),
+        };
+        close(self.store).await;
+        served
+    }
+}
+
+async fn serve(
+    listener: LimitedListener<tokio::net::TcpListener>,
+    app: axum::Router,
+    mut stop: signal::Receiver<bool>,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let mut stopped = stop.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    });
+    tokio::select! {
+        res = server => res.context("server"),
+        _ = async {
+            let _ = stop.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            warn!("grace period over, closing remaining connections");
+            Ok(())
+        }
+    }
+}
+
+/// Seals the store after the last batch was answered.
+async fn close(store: Store) {
+    let _ = tokio::task::spawn_blocking(move || store.close()).await;
+}
+
+/// Resolves on SIGTERM or SIGINT; the handlers are installed when this is called, so a signal
+/// that arrives before the caller awaits is not lost.
+pub fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
