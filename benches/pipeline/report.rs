@@ -171,9 +171,10 @@ fn index_rows(t: &mut Table, f: &Figures) {
         or_na(
             pct("storage.total").map(|tot| {
                 format!(
-                    "{tot} (archive {}, index {})",
+                    "{tot} (archive {}, index {}; WAL left at shutdown {})",
                     pct("storage.archive").unwrap_or_default(),
-                    pct("storage.index").unwrap_or_default()
+                    pct("storage.index").unwrap_or_default(),
+                    pct("storage.wal").unwrap_or_default()
                 )
             }),
             note,

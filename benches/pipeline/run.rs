@@ -54,6 +54,7 @@ pub fn once(env: &Env, run: usize, dir: &Path, figs: &mut Figures) -> Result<(),
     crate::say(t0, "grep");
     let r = grep::measure(env.bin, env.corpus, env.zst, env.rg, GREP_REPS, figs);
     check(figs, "grep", t0, r);
+    grep::data_dir(env.bin, &dir.join("node"), GREP_REPS, figs);
     crate::say(t0, "analyze");
     let r = detect::analyze(env.bin, env.corpus, figs);
     check(figs, "analyze", t0, r);
@@ -94,7 +95,7 @@ fn ship_to_sink(env: &Env, state: &Path, figs: &mut Figures) -> Result<(), Strin
 }
 
 /// Ships the corpus into a fresh node, measures ingest and search, stops it and measures its
-/// data directory.
+/// data directory (kept for the data-directory grep).
 fn node_pass(env: &Env, dir: &Path, figs: &mut Figures) -> Result<(), String> {
     let data = dir.join("node");
     let node = Node::start(env.bin, &data, None)?;
@@ -119,8 +120,6 @@ fn node_pass(env: &Env, dir: &Path, figs: &mut Figures) -> Result<(), String> {
         );
     }
     storage::node(&data, env.corpus, figs);
-    grep::data_dir(env.bin, &data, GREP_REPS, figs);
-    let _ = std::fs::remove_dir_all(&data);
     Ok(())
 }
 
