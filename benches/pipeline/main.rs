@@ -153,11 +153,32 @@ fn bench(opts: &Options) -> Result<(), String> {
         reps: opts.reps,
         t0,
     };
+    let mut ctx = context(opts, &corpus, bin, load_before, [rg, zstd]);
     for r in 0..opts.runs {
         say(t0, &format!("run {}/{}", r + 1, opts.runs));
         run::once(&env, r, &work.path().join(format!("run{r}")), &mut figs)?;
+        if r + 1 < opts.runs {
+            // The figures so far, in case a long run is cut short.
+            ctx.runs = r + 1;
+            eprintln!("{}", report::render(&ctx, &figs));
+        }
     }
-    let ctx = report::Context {
+    ctx.runs = opts.runs;
+    ctx.load_after = machine::load_average();
+    ctx.date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+    say(t0, "done");
+    println!("{}", report::render(&ctx, &figs));
+    Ok(())
+}
+
+fn context(
+    opts: &Options,
+    corpus: &corpus::Corpus,
+    bin: &Path,
+    load_before: String,
+    baselines: [Option<String>; 2],
+) -> report::Context {
+    report::Context {
         command: format!(
             "cargo bench --bench pipeline -- --lines {} --runs {} --reps {}",
             opts.lines, opts.runs, opts.reps
@@ -171,13 +192,10 @@ fn bench(opts: &Options) -> Result<(), String> {
         load_before,
         load_after: machine::load_average(),
         version: machine::version(bin),
-        baselines: [rg, zstd]
+        baselines: baselines
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
             .join(", "),
-    };
-    say(t0, "done");
-    println!("{}", report::render(&ctx, &figs));
-    Ok(())
+    }
 }
