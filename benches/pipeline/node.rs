@@ -112,8 +112,9 @@ impl Node {
         }
     }
 
-    /// Graceful stop (the node seals its segment); returns whether it exited cleanly.
+    /// Graceful stop (the node seals its segment and merges; minutes on a 10 M-line store);
+    /// returns whether it exited cleanly.
     pub fn stop(self) -> bool {
-        self.proc.stop(Duration::from_secs(60)) == Some(0)
+        self.proc.stop(Duration::from_secs(300)) == Some(0)
     }
 }
