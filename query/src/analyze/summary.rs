@@ -325,7 +325,7 @@ fn rejection_groups(alerts: &[Alert]) -> Vec<RejectionGroup> {
         g.last_seen = rfc3339_nanos::format(a.last_seen);
     }
     let mut out: Vec<RejectionGroup> = groups.into_values().collect();
-    out.sort_by(|a, b| b.count.cmp(&a.count));
+    out.sort_by_key(|g| std::cmp::Reverse(g.count));
     out
 }
 

@@ -330,7 +330,7 @@ fn archive_grep_agrees_with_brute_force_over_records() {
     let (inputs, errors) = input::expand(&[dir.path()]);
     assert!(errors.is_empty(), "{errors:?}");
     assert!(inputs.len() > 2, "{inputs:?}");
-    let cases: Vec<(Matcher, Box<dyn Fn(&str) -> bool>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             matcher(&["ERROR"], PatternKind::Auto, false),
             Box::new(|t: &str| t.contains("ERROR")),
