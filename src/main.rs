@@ -28,9 +28,9 @@ enum Command {
     Search(cmd::search::Args),
     /// Run the ingest node: durable ingest endpoint, zstd archive, tantivy index.
     Serve(cmd::serve::Args),
-    /// Run the detectors over log files and report incidents.
+    /// Run the detectors over log files or a node's archive and report incidents.
     Analyze(cmd::analyze::Args),
-    /// Search log files (plain, .gz, .zst, directories) for patterns, fast.
+    /// Search log files (plain, .gz, .zst, directories) or a node's archive for patterns, fast.
     Grep(cmd::grep::Args),
     /// Node, shipper, detectors and alert delivery in one process (`--demo` for a live demo).
     Up(cmd::up::Args),

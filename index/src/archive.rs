@@ -244,6 +244,25 @@ impl Archive {
         Ok(records.swap_remove(i))
     }
 
+    /// Number of written blocks (a sealed archive's records are all in blocks).
+    pub fn block_count(&self) -> usize {
+        self.state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .blocks
+            .len()
+    }
+
+    /// The records of written block `i`, in order: one decompression, for readers that split
+    /// an archive's blocks across threads.
+    pub fn block_records(&self, i: usize) -> Result<Vec<LogRecord>, StoreError> {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let block = *st.blocks.get(i).ok_or(StoreError::Corrupt {
+            what: format!("archive block {i} does not exist"),
+        })?;
+        read_block(&st.data, block)
+    }
+
     /// Calls `f` with every record and its ordinal, in order.
     pub fn for_each(&self, mut f: impl FnMut(u64, LogRecord)) -> Result<(), StoreError> {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());

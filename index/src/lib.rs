@@ -11,6 +11,8 @@
 //!   with [`Snapshot::fetch`]. A record is searchable within `commit_interval_ms` (500 ms by
 //!   default) of its acknowledgement.
 //! - [`Store::subscribe`]: records as they become durable, for detectors and the live tail.
+//! - [`DataDir`]: a data directory's sealed archives read in place, without a node (offline
+//!   `grep` and `analyze`).
 //!
 //! ```
 //! use firewatch_index::{Store, StoreConfig};
@@ -47,6 +49,7 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod offline;
 pub mod reader;
 pub mod retention;
 pub mod schema;
@@ -58,6 +61,7 @@ pub use catalog::SegmentInfo;
 pub use config::{Faults, StoreConfig};
 pub use error::StoreError;
 pub use metrics::StoreMetrics;
+pub use offline::{DataDir, SealedSegment};
 pub use reader::{Reader, Snapshot};
 pub use schema::{Fields, RecordPtr};
 pub use store::{id_count, AppendOutcome, Durable, Store};

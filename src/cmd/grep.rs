@@ -1,4 +1,4 @@
-//! `firewatch grep`: search raw log files, plain or compressed, fast.
+//! `firewatch grep`: search raw log files, plain or compressed, or a node's archive, fast.
 
 use std::io::{self, BufWriter};
 use std::path::PathBuf;
@@ -12,14 +12,17 @@ const EXAMPLES: &str = "\
 Patterns are literals, searched all at once with Aho-Corasick, unless one of them has a regex
 metacharacter (\\ . ^ $ * + ? ( ) [ ] { } |): then all are one regex. -F and -E force either.
 Inputs are files or directories (recursive, hidden entries skipped); .gz and .zst files are
-decompressed. Exit status: 0 if a line was selected, 1 if none, 2 if an input failed (the
+decompressed as a stream. A node's data directory (it holds segments/manifest.json) is read in
+place, read-only: each stored record is searched as `TIME LEVEL SERVICE MESSAGE {fields}` and
+printed as `SOURCE:TEXT`. Exit status: 0 if a line was selected, 1 if none, 2 if an input failed (the
 others are still searched).
 
 Examples:
   firewatch grep UnhandledPromiseRejection logs/
   firewatch grep -e ECONNREFUSED -e 'heap out of memory' -c logs/ old/users.log.gz
   firewatch grep -E 'HTTP/1\\.1\" 5\\d\\d' -C 2 logs/gateway.log
-  firewatch grep --json --where service=checkout --since 2026-11-20T10:00:00Z error logs/";
+  firewatch grep --json --where service=checkout --since 2026-11-20T10:00:00Z error logs/
+  firewatch grep -c 'heap out of memory' /var/lib/firewatch";
 
 #[derive(clap::Args)]
 #[command(after_long_help = EXAMPLES)]

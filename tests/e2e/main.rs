@@ -5,6 +5,7 @@ mod analyze;
 mod fake_node;
 mod gen;
 mod grep;
+mod offline;
 mod search;
 mod serve;
 mod ship;

@@ -1,18 +1,29 @@
 //! Records of many inputs, merged in log-time order.
 //!
 //! Each input is read line by line through its own [`SourceParser`] (so multiline events and
-//! format detection work per file); the streams are merged by the timestamp of their next
-//! record. Within one input the order of the file is kept, so a record without a time of its
-//! own never jumps ahead of the event it follows.
+//! format detection work per file); the streams — those files, and the records of archive
+//! segments ([`super::archive`]) — are merged by the timestamp of their next record. Within one
+//! input the order of the file is kept, so a record without a time of its own never jumps ahead
+//! of the event it follows.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::io::BufRead;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use firewatch_ingest::parse::{ParseOptions, SourceInfo, SourceParser};
 use firewatch_ingest::{LogRecord, Nanos};
 
 use crate::input::{Input, InputError};
+
+/// A stream of records that can say when its next record happened.
+pub trait Records: Iterator<Item = LogRecord> + Send {
+    /// The time of the next record, reading ahead as needed.
+    fn peek_time(&mut self) -> Option<Nanos>;
+    /// The read errors met so far (inputs or parts of inputs lost).
+    fn take_errors(&mut self) -> Vec<InputError>;
+}
 
 /// One input as a stream of records.
 pub struct RecordStream {
@@ -32,7 +43,16 @@ pub struct RecordStream {
 impl RecordStream {
     /// Opens an input; `observed` is the read time given to records without their own time.
     pub fn open(input: &Input, observed: Nanos) -> Result<Self, InputError> {
-        let reader = input.open()?;
+        RecordStream::open_counted(input, observed, None)
+    }
+
+    /// Like [`RecordStream::open`], counting the file's bytes read into `progress`.
+    pub fn open_counted(
+        input: &Input,
+        observed: Nanos,
+        progress: Option<Arc<AtomicU64>>,
+    ) -> Result<Self, InputError> {
+        let reader = input.open_counted(progress)?;
         let source = input.source_name();
         let info = SourceInfo {
             fingerprint: source_fingerprint(&source),
@@ -83,11 +103,6 @@ impl RecordStream {
             self.pending.extend(out.drain(..));
         }
     }
-
-    fn peek_time(&mut self) -> Option<Nanos> {
-        self.fill();
-        self.pending.front().map(|r| r.timestamp)
-    }
 }
 
 impl Iterator for RecordStream {
@@ -95,6 +110,24 @@ impl Iterator for RecordStream {
     fn next(&mut self) -> Option<LogRecord> {
         self.fill();
         self.pending.pop_front()
+    }
+}
+
+impl Records for RecordStream {
+    fn peek_time(&mut self) -> Option<Nanos> {
+        self.fill();
+        self.pending.front().map(|r| r.timestamp)
+    }
+
+    fn take_errors(&mut self) -> Vec<InputError> {
+        self.error
+            .take()
+            .map(|source| InputError {
+                path: self.path.clone(),
+                source,
+            })
+            .into_iter()
+            .collect()
     }
 }
 
@@ -110,12 +143,12 @@ fn source_fingerprint(source: &str) -> u64 {
 
 /// Merges streams by the time of their next record; ties go to the earlier input.
 pub struct Merge {
-    streams: Vec<RecordStream>,
+    streams: Vec<Box<dyn Records>>,
     heap: BinaryHeap<Reverse<(Nanos, usize)>>,
 }
 
 impl Merge {
-    pub fn new(mut streams: Vec<RecordStream>) -> Self {
+    pub fn new(mut streams: Vec<Box<dyn Records>>) -> Self {
         let mut heap = BinaryHeap::new();
         for (i, s) in streams.iter_mut().enumerate() {
             if let Some(t) = s.peek_time() {
@@ -125,9 +158,12 @@ impl Merge {
         Merge { streams, heap }
     }
 
-    /// The streams, for their read errors once merged.
-    pub fn into_streams(self) -> Vec<RecordStream> {
+    /// The read errors of all streams.
+    pub fn take_errors(&mut self) -> Vec<InputError> {
         self.streams
+            .iter_mut()
+            .flat_map(|s| s.take_errors())
+            .collect()
     }
 }
 
@@ -157,7 +193,9 @@ mod tests {
         let streams: Vec<_> = inputs
             .iter()
             .enumerate()
-            .map(|(i, input)| RecordStream::open(input, 10 - i as Nanos).unwrap())
+            .map(|(i, input)| {
+                Box::new(RecordStream::open(input, 10 - i as Nanos).unwrap()) as Box<dyn Records>
+            })
             .collect();
         let msgs: Vec<String> = Merge::new(streams).map(|r| r.message).collect();
         // b's records carry the earlier read time, so they come first.

@@ -1,16 +1,20 @@
-//! `firewatch grep`: fast pattern search over raw log files (plain, `.gz`, `.zst`, directories).
+//! `firewatch grep`: fast pattern search over raw log files (plain, `.gz`, `.zst`, directories)
+//! and a node's archive segments.
 //!
 //! - [`search`]: the pure core — matching lines of one buffer, searched whole with one automaton.
 //! - [`filter`]: `--since/--until/--where`, applied to parsed records of matching lines only.
-//! - [`run`]: the moving parts — loading inputs (memory maps for plain files), spreading inputs
-//!   and chunks over cores with rayon, and writing ripgrep-like or JSON output in input order.
+//! - [`run`]: the moving parts — reading inputs (memory maps for plain files, streamed windows
+//!   for compressed ones), spreading inputs and chunks over cores with rayon, and writing
+//!   ripgrep-like or JSON output in input order.
+//! - [`archive`]: archive segments, searched record by record, blocks in parallel.
 
+pub mod archive;
 pub mod filter;
 pub mod run;
 pub mod search;
 
 pub use filter::{FieldFilter, RecordFilter};
-pub use run::{grep, Summary};
+pub use run::{grep, Summary, WINDOW};
 pub use search::{Hit, Matcher, PatternKind, CHUNK};
 
 /// What is printed.
@@ -42,6 +46,8 @@ pub struct GrepOptions {
     pub filter: RecordFilter,
     /// Plain buffers larger than this are searched in parallel chunks.
     pub chunk: usize,
+    /// Compressed inputs are searched this many decompressed bytes at a time.
+    pub window: usize,
 }
 
 impl GrepOptions {
@@ -55,6 +61,7 @@ impl GrepOptions {
             after: 0,
             filter: RecordFilter::default(),
             chunk: CHUNK,
+            window: WINDOW,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use crate::input::{self, Input};
 
+use super::archive;
 use super::*;
 
 /// A log-like corpus with long and short lines, a line without a final newline, and mixed case.
@@ -244,4 +245,180 @@ fn json_and_where_parse_only_matching_lines() {
     let (out, summary, _) = run(std::slice::from_ref(&path), &opts);
     assert_eq!((out.as_str(), summary.matched_inputs), ("", 0));
     let _ = Input::new(path);
+}
+
+#[test]
+fn compressed_inputs_in_small_windows_match_the_whole_file_with_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = corpus();
+    let paths = write_inputs(dir.path(), &text);
+    for (before, after) in [(0, 0), (2, 1), (0, 3), (5, 5)] {
+        let mut opts = GrepOptions::new(matcher(
+            &["ERROR", "cache hit key=sku:1"],
+            PatternKind::Auto,
+            false,
+        ));
+        opts.with_filename = false;
+        opts.before = before;
+        opts.after = after;
+        let (whole, ..) = run(&paths[..1], &opts);
+        assert!(whole.lines().count() > 100);
+        for window in [1, 97, 4096] {
+            opts.window = window;
+            for path in &paths[1..] {
+                let (out, ..) = run(std::slice::from_ref(path), &opts);
+                assert_eq!(
+                    out,
+                    whole,
+                    "-B{before} -A{after} window {window} {}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// A node data directory holding `records`, sealed into several segments of small blocks.
+pub(crate) fn data_dir_with(dir: &Path, records: &[firewatch_ingest::LogRecord]) {
+    let cfg = firewatch_index::StoreConfig {
+        data_dir: dir.into(),
+        commit_interval_ms: 10,
+        block_bytes: 4_000,
+        segment_max_bytes: 40_000,
+        ..Default::default()
+    };
+    let store = firewatch_index::Store::open(cfg).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for batch in records.chunks(200) {
+        rt.block_on(store.append(batch.to_vec())).unwrap();
+        // Let the store tick so that segments are sealed as they fill.
+        std::thread::sleep(std::time::Duration::from_millis(12));
+    }
+    store.close();
+}
+
+fn corpus_records(text: &str) -> Vec<firewatch_ingest::LogRecord> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(i, l)| {
+            let service = ["api", "db", "web"][i % 3];
+            let level = ["info", "error"][i % 2];
+            let mut rec: firewatch_ingest::LogRecord = serde_json::from_value(serde_json::json!({
+                "id": format!("f:{i}"),
+                "timestamp": 1_700_000_000_000_000_000i64 + i as i64 * 1_000_000_000,
+                "observed": 0,
+                "service": service,
+                "source": format!("/var/log/{service}.log"),
+                "level": level,
+                "message": if i % 50 == 0 { format!("{l}\n    at handler (app.js:{i})") } else { l.to_string() },
+            }))
+            .unwrap();
+            if i % 4 == 0 {
+                rec.fields.insert("order".into(), serde_json::json!({"id": format!("A-{i}")}));
+            }
+            rec
+        })
+        .collect()
+}
+
+#[test]
+fn archive_grep_agrees_with_brute_force_over_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = corpus_records(&corpus());
+    data_dir_with(dir.path(), &records);
+    let (inputs, errors) = input::expand(&[dir.path()]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(inputs.len() > 2, "{inputs:?}");
+    let cases: Vec<Case> = vec![
+        (
+            matcher(&["ERROR"], PatternKind::Auto, false),
+            Box::new(|t: &str| t.contains("ERROR")),
+        ),
+        (
+            matcher(
+                &["ECONNREFUSED", "at handler", "\"id\":\"A-12"],
+                PatternKind::Auto,
+                false,
+            ),
+            Box::new(|t: &str| {
+                ["ECONNREFUSED", "at handler", "\"id\":\"A-12"]
+                    .iter()
+                    .any(|p| t.contains(p))
+            }),
+        ),
+        (
+            matcher(&[r"^\S+ error db \d+ "], PatternKind::Regex, false),
+            Box::new(|t: &str| {
+                regex::Regex::new(r"^\S+ error db \d+ ")
+                    .unwrap()
+                    .is_match(t)
+            }),
+        ),
+    ];
+    for (i, (m, keep)) in cases.into_iter().enumerate() {
+        let expected: Vec<&firewatch_ingest::LogRecord> = records
+            .iter()
+            .filter(|r| {
+                let mut t = Vec::new();
+                archive::record_text(r, &mut t);
+                String::from_utf8(t).unwrap().split('\n').any(&keep)
+            })
+            .collect();
+        assert!(!expected.is_empty(), "case {i}");
+        let mut opts = GrepOptions::new(m);
+        opts.mode = OutputMode::Json;
+        let mut out = Vec::new();
+        let summary = grep(&inputs, &opts, &mut out, &mut |e| panic!("{e}")).unwrap();
+        let got: Vec<firewatch_ingest::LogRecord> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(got.iter().collect::<Vec<_>>(), expected, "case {i}");
+        assert!(summary.matched_inputs > 0);
+        // Lines: the record's source, then its text; continuation lines marked with `-`.
+        opts.mode = OutputMode::Lines;
+        let mut out = Vec::new();
+        grep(&inputs, &opts, &mut out, &mut |e| panic!("{e}")).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let firsts: Vec<&str> = text.lines().filter(|l| !l.contains(".log-")).collect();
+        assert_eq!(firsts.len(), expected.len(), "case {i}");
+        assert!(firsts[0].starts_with(&format!("{}:", expected[0].source)));
+        opts.mode = OutputMode::Count;
+        opts.filter.fields.push("service=db".parse().unwrap());
+        let mut out = Vec::new();
+        grep(&inputs, &opts, &mut out, &mut |e| panic!("{e}")).unwrap();
+        let total: usize = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit(':').next().unwrap().parse::<usize>().unwrap())
+            .sum();
+        assert_eq!(total, expected.iter().filter(|r| r.service == "db").count());
+    }
+}
+
+#[test]
+fn corrupt_archive_segment_is_an_error_for_that_segment_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = corpus_records(&corpus());
+    data_dir_with(dir.path(), &records);
+    let (inputs, _) = input::expand(&[dir.path()]);
+    let bytes = std::fs::read(&inputs[0].path).unwrap();
+    std::fs::write(&inputs[0].path, &bytes[..bytes.len() - 7]).unwrap();
+    let mut bytes = std::fs::read(&inputs[1].path).unwrap();
+    bytes[8] ^= 0x55; // the first block's zstd magic
+    std::fs::write(&inputs[1].path, &bytes).unwrap();
+    let mut opts = GrepOptions::new(matcher(&["info"], PatternKind::Auto, false));
+    opts.mode = OutputMode::Count;
+    let mut out = Vec::new();
+    let mut failed = Vec::new();
+    let summary = grep(&inputs, &opts, &mut out, &mut |e| {
+        failed.push(e.to_string())
+    })
+    .unwrap();
+    assert_eq!(summary.errors, 2, "{failed:?}");
+    assert!(failed[0].contains("corrupt archive footer"), "{failed:?}");
+    assert!(failed[1].contains("block 0"), "{failed:?}");
+    assert_eq!(summary.matched_inputs, inputs.len() - 2);
 }
