@@ -298,8 +298,18 @@ fn sigterm_hands_the_last_lines_to_the_node_before_it_stops() {
     let glob = format!("{}/*.log", logs.display());
     let up = Up::start(&data_dir, &[&glob]);
     append(&logs.join("checkout.log"), &rejection_block());
-    // Read (and spooled) by now, maybe not yet sent.
-    thread::sleep(Duration::from_millis(400));
+    // Stop as soon as the shipper has read something: its batches may not all be sent yet.
+    let spool = data_dir.join("ship/spool");
+    let read_something = || {
+        std::fs::read_dir(&spool).is_ok_and(|d| {
+            d.filter_map(|e| e.ok())
+                .any(|e| e.path().extension().is_some_and(|x| x == "batch"))
+        }) || search_total(&up.url(), "service:checkout") > 0
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !read_something() && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
     assert!(up.terminate().success());
     let spooled: Vec<_> = std::fs::read_dir(data_dir.join("ship/spool"))
         .expect("spool dir")
@@ -321,4 +331,15 @@ fn sigterm_hands_the_last_lines_to_the_node_before_it_stops() {
     // 13 lines: 8 single-line events and one 5-line rejection block.
     assert_eq!(search["total"], 9, "{search}");
     assert!(up.terminate().success());
+}
+
+/// How many records the node finds for `q` in the last hour (0 when it cannot answer).
+fn search_total(url: &str, q: &str) -> u64 {
+    reqwest::blocking::Client::new()
+        .get(format!("{url}/api/v1/search"))
+        .query(&[("q", q), ("start", "1h"), ("limit", "1")])
+        .timeout(Duration::from_secs(5))
+        .send()
+        .and_then(|r| r.json::<serde_json::Value>())
+        .map_or(0, |v| v["total"].as_u64().unwrap_or(0))
 }
