@@ -1,113 +1,111 @@
-//! Ingest benchmark: throughput (raw MB per CPU-second, records/s), ack latency with fsync,
-//! storage (archive + index vs raw, and the zstd CLI at -3 on the same NDJSON), freshness.
+//! Ingest benchmark: throughput (MB of raw log per CPU-second, records/s), ack latency with
+//! fsync, storage (archive + index vs the raw log, next to the zstd CLI at -3 and -19 on the same
+//! raw bytes), freshness.
 //!
-//! `cargo bench -p firewatch-index --bench ingest` uses a generated multi-service corpus;
-//! `FIREWATCH_BENCH_LOGS=a.log:b.log` adds a run over real log files (one record per line).
-//! `FIREWATCH_BENCH_RECORDS` sets the generated corpus size (default 300,000). Measures only.
+//! `cargo bench -p firewatch-index --bench ingest` uses a `firewatch gen` corpus (seed 1) parsed
+//! by the shipper's parser; `FIREWATCH_BENCH_LINES` sets its size (default 300,000 lines).
+//! `FIREWATCH_BENCH_LOGS=a.log:b.log` adds a run over real log files. Measures only.
 
 use std::io::Write;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use firewatch_index::{id_count, Store, StoreConfig};
-use firewatch_ingest::{Level, LogRecord};
+use firewatch_index::{Store, StoreConfig};
+use firewatch_ingest::gen::{GenConfig, Generator, SERVICES};
+use firewatch_ingest::parse::{parse_reader, ParseOptions, SourceInfo};
+use firewatch_ingest::LogRecord;
+use tantivy::collector::Count;
+use tantivy::query::TermQuery;
+use tantivy::schema::IndexRecordOption;
+use tantivy::Term;
 
 const BATCH: usize = 1000;
 const CONCURRENCY: usize = 4;
 
-fn generated(n: usize) -> Vec<LogRecord> {
-    let services = ["checkout", "payments", "search", "auth", "inventory"];
-    let paths = [
-        "/api/cart",
-        "/api/pay",
-        "/search",
-        "/login",
-        "/api/items/42",
-    ];
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
+/// Raw log files: (path as the source, host, bytes).
+struct RawLog {
+    source: String,
+    host: String,
+    bytes: Vec<u8>,
+}
+
+/// A `firewatch gen` corpus of about `lines` lines, one raw log per service, built in memory.
+fn gen_corpus(lines: u64) -> Vec<RawLog> {
+    let cfg = GenConfig {
+        seed: 1,
+        start: 1_795_420_773_000_000_000,
+        rate: 100.0,
+        incidents: Vec::new(),
     };
-    let t0 = 1_763_632_800_000_000_000i64;
-    (0..n)
-        .map(|i| {
-            let r = next();
-            let s = (r % 5) as usize;
-            let level = match r % 100 {
-                0..=1 => Level::Error,
-                2..=6 => Level::Warn,
-                7..=30 => Level::Debug,
-                _ => Level::Info,
-            };
-            let ms = 1 + (r >> 8) % 900;
-            let status = [200, 200, 200, 201, 304, 404, 500, 502][((r >> 20) % 8) as usize];
-            let user = (r >> 24) % 5000;
-            let (message, fields) = match (r >> 40) % 4 {
-                0 => (
-                    format!("GET {} {status} {ms}ms", paths[s]),
-                    serde_json::json!({"http": {"method": "GET", "path": paths[s], "status": status}, "duration_ms": ms}),
-                ),
-                1 => (
-                    format!("user {user} session refreshed, token expires in {}s", 3600 - ms),
-                    serde_json::json!({"user_id": user}),
-                ),
-                2 => (
-                    format!("cache miss for key item:{} took {ms}ms, fetching from db replica-{}", r % 100_000, r % 3),
-                    serde_json::json!({}),
-                ),
-                _ => (
-                    format!("processed batch of {} events in {ms}ms (queue depth {})", r % 500, (r >> 12) % 64),
-                    serde_json::json!({"queue": "events"}),
-                ),
-            };
-            LogRecord {
-                id: LogRecord::file_id(0x9f2c_4e1a_7b3d_5e60 + s as u64, i as u64 * 120),
-                timestamp: t0 + i as i64 * 3_000_000,
-                observed: t0 + i as i64 * 3_000_000 + 150_000,
-                service: services[s].into(),
-                host: format!("web-{}", r % 8),
-                source: format!("/var/log/{}.log", services[s]),
-                level,
-                level_raw: None,
-                message,
-                fields: fields.as_object().cloned().unwrap_or_default(),
+    let mut gen = Generator::new(cfg).expect("generator");
+    let mut logs: Vec<RawLog> = SERVICES
+        .iter()
+        .map(|s| RawLog {
+            source: format!("/var/log/{}.log", s.name),
+            host: s.host.to_string(),
+            bytes: Vec::new(),
+        })
+        .collect();
+    let mut written = 0;
+    while written < lines {
+        let mut event = Vec::new();
+        let ev = gen.next_event(&mut event);
+        written += ev.lines as u64;
+        logs[ev.service].bytes.extend_from_slice(&event);
+    }
+    logs
+}
+
+fn read_logs(paths: &str) -> Vec<RawLog> {
+    paths
+        .split(':')
+        .filter(|p| !p.is_empty())
+        .filter_map(|path| match std::fs::read(path) {
+            Ok(bytes) => Some(RawLog {
+                source: path.to_string(),
+                host: "host-1".into(),
+                bytes,
+            }),
+            Err(e) => {
+                eprintln!("skipping {path}: {e}");
+                None
             }
         })
         .collect()
 }
 
-fn from_files(paths: &str) -> Vec<LogRecord> {
-    let mut out = Vec::new();
-    for path in paths.split(':').filter(|p| !p.is_empty()) {
-        let Ok(bytes) = std::fs::read(path) else {
-            eprintln!("skipping unreadable {path}");
-            continue;
+/// The records a shipper would send for these logs (the real parser, multiline included),
+/// interleaved by time as several shippers' batches arrive at a node.
+fn parse(logs: &[RawLog]) -> Vec<LogRecord> {
+    let mut records: Vec<LogRecord> = Vec::new();
+    for (i, log) in logs.iter().enumerate() {
+        let info = SourceInfo {
+            source: log.source.clone(),
+            host: log.host.clone(),
+            service: None,
+            fingerprint: 0x9f2c_4e1a_7b3d_5e60 + i as u64,
         };
-        let stem = std::path::Path::new(path)
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("log");
-        let mut offset = 0u64;
-        for line in String::from_utf8_lossy(&bytes).lines() {
-            out.push(LogRecord {
-                id: LogRecord::file_id(0xabcd_0000 + out.len() as u64 % 7, offset),
-                timestamp: 1_763_632_800_000_000_000 + offset as i64,
-                observed: 1_763_632_800_000_000_000 + offset as i64,
-                service: stem.into(),
-                host: "host-1".into(),
-                source: path.rsplit('/').next().unwrap_or(path).into(),
-                level: Level::Info,
-                level_raw: None,
-                message: line.into(),
-                fields: Default::default(),
-            });
-            offset += line.len() as u64 + 1;
-        }
+        let observed = 1_795_420_773_000_000_000;
+        records.extend(parse_reader(
+            &log.bytes[..],
+            info,
+            ParseOptions::default(),
+            observed,
+        ));
     }
-    out
+    records.sort_by_key(|r| r.timestamp);
+    records
+}
+
+/// Compressed size of `raw` by the zstd CLI at `level`, if it is installed.
+fn zstd_cli(raw: &std::path::Path, level: &str) -> Option<u64> {
+    std::process::Command::new("zstd")
+        .args([level, "-q", "-c", "-T1"])
+        .arg(raw)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| o.stdout.len() as u64)
 }
 
 /// User + system CPU seconds of this process.
@@ -157,21 +155,28 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p) as usize]
 }
 
-/// `log_bytes`: the size of the original log lines, when the records came from files.
-fn run(name: &str, records: Vec<LogRecord>, log_bytes: Option<u64>) {
+fn pct(part: u64, whole: u64) -> String {
+    format!("{:.2}%", part as f64 * 100.0 / whole.max(1) as f64)
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+fn run(name: &str, logs: &[RawLog]) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let raw: Vec<u8> = records
+    let raw_path = dir.path().join("raw.log");
+    let mut raw_file = std::fs::File::create(&raw_path).expect("raw file");
+    for log in logs {
+        raw_file.write_all(&log.bytes).expect("write raw");
+    }
+    drop(raw_file);
+    let raw_bytes: u64 = logs.iter().map(|l| l.bytes.len() as u64).sum();
+    let records = parse(logs);
+    let ndjson_bytes: u64 = records
         .iter()
-        .flat_map(|r| {
-            let mut j = serde_json::to_vec(r).expect("json");
-            j.push(b'\n');
-            j
-        })
-        .collect();
-    let raw_path = dir.path().join("corpus.ndjson");
-    std::fs::File::create(&raw_path)
-        .and_then(|mut f| f.write_all(&raw))
-        .expect("write corpus");
+        .map(|r| serde_json::to_vec(r).map_or(0, |j| j.len() as u64 + 1))
+        .sum();
     let n = records.len();
     let store = Store::open(StoreConfig {
         data_dir: dir.path().join("data"),
@@ -184,7 +189,8 @@ fn run(name: &str, records: Vec<LogRecord>, log_bytes: Option<u64>) {
         .enable_all()
         .build()
         .expect("runtime");
-    let batches: Vec<Vec<LogRecord>> = records.chunks(BATCH).map(|c| c.to_vec()).collect();
+    let mut batches: Vec<Vec<LogRecord>> = records.chunks(BATCH).map(|c| c.to_vec()).collect();
+    batches.reverse();
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
     let mut latencies = rt.block_on(async {
@@ -218,34 +224,37 @@ fn run(name: &str, records: Vec<LogRecord>, log_bytes: Option<u64>) {
     }
     let indexed = t0.elapsed();
     let cpu = cpu_seconds() - cpu0;
-    // Freshness: from the ack of one record to it being found by id.
+    // Freshness: from the ack of one record to it being found by a word of its message.
     let reader = store.reader();
     let mut fresh = Vec::new();
     for i in 0..5 {
         let mut rec = records[0].clone();
         rec.id = format!("fresh:{i}");
+        rec.message = format!("freshness{i}");
         let t = Instant::now();
         rt.block_on(store.append(vec![rec.clone()]))
             .expect("append");
-        while {
-            let s = reader.snapshot();
-            id_count(s.searcher(), s.fields(), &rec.id).expect("lookup") == 0
-        } {
+        let term = Term::from_field_text(reader.fields().message, &rec.message);
+        let query = TermQuery::new(term, IndexRecordOption::Basic);
+        while reader
+            .snapshot()
+            .searcher()
+            .search(&query, &Count)
+            .expect("search")
+            == 0
+        {
             std::thread::sleep(Duration::from_millis(1));
         }
         fresh.push(t.elapsed());
     }
+    let cpu_close0 = cpu_seconds();
     store.close();
+    let cpu_close = cpu_seconds() - cpu_close0;
     let data = dir.path().join("data");
     let archive = dir_bytes(&data.join("segments"));
     let index = dir_bytes(&data.join("index"));
-    let zstd = std::process::Command::new("zstd")
-        .args(["-3", "-q", "-c"])
-        .arg(&raw_path)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| o.stdout.len());
+    let zstd3 = zstd_cli(&raw_path, "-3");
+    let zstd19 = zstd_cli(&raw_path, "-19");
     let segments_before = std::fs::read_dir(data.join("index"))
         .into_iter()
         .flatten()
@@ -269,59 +278,59 @@ fn run(name: &str, records: Vec<LogRecord>, log_bytes: Option<u64>) {
     }
     latencies.sort();
     fresh.sort();
-    let mb = raw.len() as f64 / 1e6;
-    println!("== {name}: {n} records, {mb:.1} MB raw NDJSON");
+    let raw_mb = mb(raw_bytes);
     println!(
-        "ingest: acked in {:.2}s, indexed in {:.2}s, {:.2} CPU-s",
-        acked.as_secs_f64(),
-        indexed.as_secs_f64(),
-        cpu
+        "== {name}: {n} records from {raw_mb:.1} MB of raw log ({:.1} MB as NDJSON records)",
+        mb(ndjson_bytes)
     );
     println!(
-        "throughput: {:.1} MB per CPU-second, {:.0} records/s wall, {:.1} MB/s wall",
-        mb / cpu,
+        "ingest: acked in {:.2}s, indexed in {:.2}s, {:.2} CPU-s (+{:.2} CPU-s to seal and close)",
+        acked.as_secs_f64(),
+        indexed.as_secs_f64(),
+        cpu,
+        cpu_close
+    );
+    println!(
+        "throughput: {:.1} MB of raw log per CPU-second ({:.1} with sealing), {:.0} records/s wall, {:.1} MB/s wall",
+        raw_mb / cpu,
+        raw_mb / (cpu + cpu_close),
         n as f64 / indexed.as_secs_f64(),
-        mb / indexed.as_secs_f64()
+        raw_mb / indexed.as_secs_f64()
     );
     println!(
         "ack latency ({BATCH}-record batches, {CONCURRENCY} concurrent, fsync): p50 {:.1} ms, p99 {:.1} ms",
         percentile(&latencies, 0.5).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3
     );
+    let cli = |z: Option<u64>| {
+        z.map_or("unavailable".to_string(), |z| {
+            format!("{:.2} MB = {}", mb(z), pct(z, raw_bytes))
+        })
+    };
     println!(
-        "storage: archive {:.2} MB + index {:.2} MB = {:.1}% of raw; zstd -3 CLI: {}",
-        archive as f64 / 1e6,
-        index as f64 / 1e6,
-        (archive + index) as f64 * 100.0 / raw.len() as f64,
-        zstd.map_or("unavailable".to_string(), |z| format!(
-            "{:.2} MB = {:.1}% of raw",
-            z as f64 / 1e6,
-            z as f64 * 100.0 / raw.len() as f64
-        ))
+        "storage vs raw: archive {:.2} MB ({}) + index {:.2} MB ({}) = {}; zstd -3 CLI: {}; zstd -19 CLI: {}",
+        mb(archive),
+        pct(archive, raw_bytes),
+        mb(index),
+        pct(index, raw_bytes),
+        pct(archive + index, raw_bytes),
+        cli(zstd3),
+        cli(zstd19)
     );
     let kinds: Vec<String> = by_kind
         .iter()
-        .map(|(k, v)| format!("{k} {:.2}", *v as f64 / 1e6))
+        .map(|(k, v)| format!("{k} {:.2}", mb(*v)))
         .collect();
     println!(
         "index files by kind after the merge (MB): {}",
         kinds.join(", ")
     );
     println!(
-        "index: {segments_before} tantivy segments at shutdown, {:.2} MB once merged into one ({:.1}% of raw; archive + merged index {:.1}%)",
-        merged as f64 / 1e6,
-        merged as f64 * 100.0 / raw.len() as f64,
-        (archive + merged) as f64 * 100.0 / raw.len() as f64
+        "index: {segments_before} tantivy segments at shutdown, {:.2} MB once merged into one ({}; archive + merged index {})",
+        mb(merged),
+        pct(merged, raw_bytes),
+        pct(archive + merged, raw_bytes)
     );
-    if let Some(lb) = log_bytes {
-        println!(
-            "vs the original log files ({:.1} MB): archive + index = {:.1}% (merged: {:.1}%), archive alone = {:.1}%",
-            lb as f64 / 1e6,
-            (archive + index) as f64 * 100.0 / lb as f64,
-            (archive + merged) as f64 * 100.0 / lb as f64,
-            archive as f64 * 100.0 / lb as f64
-        );
-    }
     println!(
         "freshness (ack to searchable): median {:.0} ms, max {:.0} ms",
         percentile(&fresh, 0.5).as_secs_f64() * 1e3,
@@ -330,16 +339,15 @@ fn run(name: &str, records: Vec<LogRecord>, log_bytes: Option<u64>) {
 }
 
 fn main() {
-    let n = std::env::var("FIREWATCH_BENCH_RECORDS")
+    let lines = std::env::var("FIREWATCH_BENCH_LINES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300_000);
-    run("generated", generated(n), None);
+    run(&format!("firewatch gen, {lines} lines"), &gen_corpus(lines));
     if let Ok(paths) = std::env::var("FIREWATCH_BENCH_LOGS") {
-        let records = from_files(&paths);
-        if !records.is_empty() {
-            let log_bytes = records.iter().map(|r| r.message.len() as u64 + 1).sum();
-            run("real logs", records, Some(log_bytes));
+        let logs = read_logs(&paths);
+        if !logs.is_empty() {
+            run("real logs", &logs);
         }
     }
 }

@@ -4,7 +4,10 @@
 //! its documents committed *before* the manifest lists it as sealed, and WAL files are deleted
 //! only once every entry in them is in a sealed segment. On open, documents of the unsealed
 //! segment (ids ≥ the manifest's `next_segment`) are deleted and its directory removed; the WAL
-//! still holds all its records and is replayed into a fresh segment.
+//! still holds all its records and is replayed into a fresh segment. Small sealed segments are
+//! merged by [`compaction`].
+
+mod compaction;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -22,7 +25,9 @@ use tokio::sync::broadcast;
 use tracing::{error, info, warn};
 
 use crate::archive::Archive;
-use crate::catalog::{archive_path, segment_dir, Manifest, Segment, SegmentInfo};
+use crate::catalog::{
+    archive_path, segment_dir, Manifest, PendingMerge, Segment, SegmentInfo, MERGED_BASE,
+};
 use crate::config::StoreConfig;
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
@@ -58,6 +63,8 @@ pub(crate) struct Applier {
     uncommitted: Vec<String>,
     oldest_uncommitted: Option<Instant>,
     last_retention: Instant,
+    /// A merge whose documents are added but not yet known committed.
+    unfinished_merge: Option<PendingMerge>,
 }
 
 impl Applier {
@@ -71,22 +78,29 @@ impl Applier {
         let index_dir = cfg.data_dir.join("index");
         fs::create_dir_all(&seg_root)?;
         fs::create_dir_all(&index_dir)?;
-        let manifest = Manifest::load(&seg_root)?;
-        let leftovers = manifest.remove_leftovers(&seg_root)?;
+        let mut manifest = Manifest::load(&seg_root)?;
         let (schema, fields) = schema::build();
         let dir = MmapDirectory::open(&index_dir).map_err(tantivy::TantivyError::from)?;
-        let index = Index::open_or_create(dir, schema)?;
+        let index = Index::open_or_create(dir, schema).map_err(|e| match e {
+            // The index of an older format (ids and positions indexed).
+            tantivy::TantivyError::SchemaError(m) => StoreError::Unsupported {
+                what: format!("index: {m}"),
+            },
+            e => e.into(),
+        })?;
         let mut writer = index.writer_with_num_threads(1, cfg.index_memory_bytes.max(15 << 20))?;
         // Documents of the segment that was active at a crash; the WAL brings them back.
         writer.delete_query(Box::new(RangeQuery::new(
             Bound::Included(Term::from_field_u64(fields.segment, manifest.next_segment)),
-            Bound::Unbounded,
+            Bound::Excluded(Term::from_field_u64(fields.segment, MERGED_BASE)),
         )))?;
         writer.commit()?;
-        let reader = index
+        let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        compaction::recover(&mut manifest, &seg_root, &reader.searcher(), fields)?;
+        let leftovers = manifest.remove_leftovers(&seg_root)?;
         let mut segments = BTreeMap::new();
         for info in &manifest.segments {
             let archive = Archive::open_sealed(&archive_path(&seg_root, info.id))?;
@@ -132,7 +146,11 @@ impl Applier {
             applied_seq: 0,
             uncommitted: Vec::new(),
             oldest_uncommitted: None,
-            last_retention: Instant::now(),
+            // Due at the first tick: a restart may leave segments to merge or retire.
+            last_retention: Instant::now()
+                .checked_sub(Duration::from_secs(10))
+                .unwrap_or_else(Instant::now),
+            unfinished_merge: None,
         };
         applier.update_gauges();
         Ok((applier, sh))
@@ -146,6 +164,9 @@ impl Applier {
         jsons: Vec<Vec<u8>>,
         durable_at: Instant,
     ) -> Result<(), StoreError> {
+        if self.sh.cfg.faults.crashed() {
+            return Ok(());
+        }
         if self.active.archive.is_sealed() {
             // A seal whose manifest write failed: finish it before taking more records.
             self.seal()?;
@@ -198,6 +219,10 @@ impl Applier {
                 .store(t.elapsed().as_micros() as u64, Relaxed);
         }
         self.sh.metrics.commits.fetch_add(1, Relaxed);
+        if self.unfinished_merge.is_some() {
+            // A merge whose own commit failed: these documents are now committed.
+            self.finish_merge()?;
+        }
         Ok(())
     }
 
@@ -219,7 +244,7 @@ impl Applier {
 
     /// Seals the active segment (after a commit) and starts the next one; deletes covered WAL.
     pub fn seal(&mut self) -> Result<(), StoreError> {
-        if self.active.archive.is_empty() {
+        if self.active.archive.is_empty() || self.sh.cfg.faults.crashed() {
             return Ok(());
         }
         self.commit()?;
@@ -331,6 +356,9 @@ impl Applier {
     }
 
     fn tick(&mut self) -> Result<(), StoreError> {
+        if self.sh.cfg.faults.crashed() {
+            return Ok(());
+        }
         if !self.uncommitted.is_empty() {
             self.commit()?;
         }
@@ -341,6 +369,9 @@ impl Applier {
         if sealed || self.last_retention.elapsed() >= Duration::from_secs(10) {
             self.last_retention = Instant::now();
             self.retire()?;
+            if self.unfinished_merge.is_none() {
+                self.compact()?;
+            }
             self.update_gauges();
         }
         Ok(())

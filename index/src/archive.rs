@@ -5,13 +5,16 @@
 //! read back by decompressing one block — and, once the segment is sealed, a footer:
 //!
 //! ```text
-//! block index: (first_ord u64, offset u64, len u32, count u32) × n | n u32 | crc32 u32 | "FWAEND\0\0"
+//! block index (first_ord u64, offset u64, len u32, count u32) × n | id table (see ids.rs)
+//! | n u32 | id table length u64 | crc32 u32 | "FWAEND\0\0"
 //! ```
 //!
 //! A record's ordinal (`ord`) is its position in the segment. While a segment is active its last
 //! block is still in memory, so fresh records can be fetched before they are compressed. Sealed
-//! archives are read through a memory map.
+//! archives are read through a memory map. The [`IdTable`] answers "is this id here?" with at
+//! most a block decoded per candidate; version 1 archives (ids in the index) are refused.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
@@ -23,10 +26,11 @@ use memmap2::Mmap;
 
 use crate::block;
 use crate::error::StoreError;
+use crate::ids::{IdKey, IdTable};
 
 const MAGIC: &[u8; 6] = b"FWARC\0";
 const END: &[u8; 8] = b"FWAEND\0\0";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 const HEADER_LEN: u64 = 8;
 const BLOCK_META: usize = 24;
 /// Largest decompressed block accepted when reading (blocks are written far smaller).
@@ -47,6 +51,8 @@ enum Data {
         pending: Vec<LogRecord>,
         /// JSON bytes of the pending records: a block is written past `block_bytes`.
         pending_bytes: usize,
+        /// Ids of the pending records and their place among them.
+        pending_ids: HashMap<String, u64>,
     },
     Sealed(Mmap),
 }
@@ -54,6 +60,7 @@ enum Data {
 struct State {
     data: Data,
     blocks: Vec<Block>,
+    ids: IdTable,
     records: u64,
 }
 
@@ -82,8 +89,10 @@ impl Archive {
                     end: HEADER_LEN,
                     pending: Vec::new(),
                     pending_bytes: 0,
+                    pending_ids: HashMap::new(),
                 },
                 blocks: Vec::new(),
+                ids: IdTable::default(),
                 records: 0,
             }),
             block_bytes,
@@ -97,7 +106,15 @@ impl Archive {
         // SAFETY: sealed archives are never written again; they are only removed, which
         // leaves existing maps valid.
         let map = unsafe { Mmap::map(&file)? };
-        let blocks = parse_footer(&map).ok_or_else(|| StoreError::Corrupt {
+        if map.len() >= HEADER_LEN as usize && &map[..6] == MAGIC {
+            let version = u16::from_le_bytes([map[6], map[7]]);
+            if version != VERSION {
+                return Err(StoreError::Unsupported {
+                    what: format!("archive format {version} of {}", path.display()),
+                });
+            }
+        }
+        let (blocks, ids) = parse_footer(&map).ok_or_else(|| StoreError::Corrupt {
             what: format!("archive footer of {}", path.display()),
         })?;
         let records = blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
@@ -105,6 +122,7 @@ impl Archive {
             state: RwLock::new(State {
                 data: Data::Sealed(map),
                 blocks,
+                ids,
                 records,
             }),
             block_bytes: 0,
@@ -120,9 +138,11 @@ impl Archive {
         if let Data::Active {
             pending,
             pending_bytes,
+            pending_ids,
             ..
         } = &mut st.data
         {
+            pending_ids.insert(rec.id.clone(), pending.len() as u64);
             pending.push(rec);
             *pending_bytes += json_len;
             st.records += 1;
@@ -149,6 +169,7 @@ impl Archive {
             end,
             pending,
             pending_bytes,
+            pending_ids,
         } = &mut st.data
         else {
             return Ok(());
@@ -167,7 +188,12 @@ impl Archive {
             count: pending.len() as u32,
         };
         *end += frame.len() as u64;
+        st.ids.add_block(
+            st.blocks.len() as u32,
+            pending.iter().map(|r| r.id.as_str()),
+        );
         pending.clear();
+        pending_ids.clear();
         *pending_bytes = 0;
         st.blocks.push(block);
         Ok(())
@@ -191,7 +217,11 @@ impl Archive {
             footer.extend_from_slice(&b.len.to_le_bytes());
             footer.extend_from_slice(&b.count.to_le_bytes());
         }
+        let ids_start = footer.len();
+        st.ids.encode(&mut footer);
+        let ids_len = (footer.len() - ids_start) as u64;
         footer.extend_from_slice(&(st.blocks.len() as u32).to_le_bytes());
+        footer.extend_from_slice(&ids_len.to_le_bytes());
         let crc = crc32fast::hash(&footer);
         footer.extend_from_slice(&crc.to_le_bytes());
         footer.extend_from_slice(END);
@@ -283,8 +313,64 @@ impl Archive {
     }
 }
 
-fn read_block(data: &Data, b: Block) -> Result<Vec<LogRecord>, StoreError> {
-    let frame = match data {
+impl Archive {
+    /// Marks `found[i]` for every `ids[i]` stored in this archive. Each candidate block is
+    /// decoded once per call, so a resent batch costs a block or two, not one per record.
+    pub fn find_ids(&self, ids: &[&str], found: &mut [bool]) -> Result<(), StoreError> {
+        self.locate(ids, |i, _| found[i] = true)
+    }
+
+    /// The ordinal of the record with this id, if it is stored here.
+    pub fn ord_of(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let mut ord = None;
+        self.locate(&[id], |_, o| ord = Some(o))?;
+        Ok(ord)
+    }
+
+    /// Calls `hit(i, ord)` for every `ids[i]` stored here.
+    fn locate(&self, ids: &[&str], mut hit: impl FnMut(usize, u64)) -> Result<(), StoreError> {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let in_blocks = st.blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
+        let mut by_block: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        let mut cands = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            if let Data::Active { pending_ids, .. } = &st.data {
+                if let Some(p) = pending_ids.get(*id) {
+                    hit(i, in_blocks + p);
+                    continue;
+                }
+            }
+            cands.clear();
+            st.ids.candidates(IdKey::of(id), &mut cands);
+            for b in &cands {
+                by_block.entry(*b).or_default().push(i);
+            }
+        }
+        for (b, wanted) in by_block {
+            let block = *st
+                .blocks
+                .get(b as usize)
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "id table names a missing block".into(),
+                })?;
+            let stored = read_block_ids(&st.data, block)?;
+            let index: HashMap<&str, usize> = stored
+                .iter()
+                .enumerate()
+                .map(|(k, id)| (id.as_str(), k))
+                .collect();
+            for i in wanted {
+                if let Some(k) = index.get(ids[i]) {
+                    hit(i, block.first_ord + *k as u64);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn block_frame(data: &Data, b: Block) -> Result<Vec<u8>, StoreError> {
+    Ok(match data {
         Data::Sealed(map) => map
             .get(b.offset as usize..(b.offset + b.len as u64) as usize)
             .ok_or_else(|| StoreError::Corrupt {
@@ -296,7 +382,22 @@ fn read_block(data: &Data, b: Block) -> Result<Vec<LogRecord>, StoreError> {
             file.read_exact_at(&mut buf, b.offset)?;
             buf
         }
-    };
+    })
+}
+
+fn read_block_ids(data: &Data, b: Block) -> Result<Vec<String>, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt { what: what.into() };
+    let plain = zstd::bulk::decompress(&block_frame(data, b)?, MAX_BLOCK)
+        .map_err(|_| corrupt("archive block does not decompress"))?;
+    let ids = block::decode_ids(&plain).ok_or_else(|| corrupt("archive block does not decode"))?;
+    if ids.len() != b.count as usize {
+        return Err(corrupt("archive block with a wrong record count"));
+    }
+    Ok(ids)
+}
+
+fn read_block(data: &Data, b: Block) -> Result<Vec<LogRecord>, StoreError> {
+    let frame = block_frame(data, b)?;
     let corrupt = |what: &str| StoreError::Corrupt { what: what.into() };
     let plain = zstd::bulk::decompress(&frame, MAX_BLOCK)
         .map_err(|_| corrupt("archive block does not decompress"))?;
@@ -307,26 +408,32 @@ fn read_block(data: &Data, b: Block) -> Result<Vec<LogRecord>, StoreError> {
     Ok(records)
 }
 
-fn parse_footer(map: &[u8]) -> Option<Vec<Block>> {
+fn parse_footer(map: &[u8]) -> Option<(Vec<Block>, IdTable)> {
     let n = map.len();
-    if n < HEADER_LEN as usize + 16 || &map[..6] != MAGIC || &map[n - 8..] != END {
+    // count u32 | id table length u64 | crc32 u32 | END
+    const TAIL: usize = 4 + 8 + 4 + 8;
+    if n < HEADER_LEN as usize + TAIL || &map[..6] != MAGIC || &map[n - 8..] != END {
         return None;
     }
     let u32_at = |at: usize| {
         map.get(at..at + 4)
-            .map(|s| u32::from_le_bytes(s.try_into().unwrap_or_default()))
+            .and_then(|s| s.try_into().ok())
+            .map(u32::from_le_bytes)
     };
     let u64_at = |at: usize| {
         map.get(at..at + 8)
-            .map(|s| u64::from_le_bytes(s.try_into().unwrap_or_default()))
+            .and_then(|s| s.try_into().ok())
+            .map(u64::from_le_bytes)
     };
     let crc = u32_at(n - 12)?;
-    let count = u32_at(n - 16)? as usize;
-    let start = (n - 16).checked_sub(count.checked_mul(BLOCK_META)?)?;
-    if crc32fast::hash(&map[start..n - 12]) != crc {
+    let ids_len = usize::try_from(u64_at(n - 20)?).ok()?;
+    let count = u32_at(n - 24)? as usize;
+    let ids_start = (n - 24).checked_sub(ids_len)?;
+    let start = ids_start.checked_sub(count.checked_mul(BLOCK_META)?)?;
+    if start < HEADER_LEN as usize || crc32fast::hash(&map[start..n - 12]) != crc {
         return None;
     }
-    (0..count)
+    let blocks = (0..count)
         .map(|i| {
             let at = start + i * BLOCK_META;
             Some(Block {
@@ -336,7 +443,9 @@ fn parse_footer(map: &[u8]) -> Option<Vec<Block>> {
                 count: u32_at(at + 20)?,
             })
         })
-        .collect()
+        .collect::<Option<Vec<Block>>>()?;
+    let ids = IdTable::decode(&map[ids_start..n - 24], count as u32)?;
+    Some((blocks, ids))
 }
 
 #[cfg(test)]
@@ -372,6 +481,73 @@ mod tests {
             .unwrap();
         assert_eq!(all, (0..50).map(|i| (i, rec(i))).collect::<Vec<_>>());
         assert!(matches!(reopened.get(50), Err(StoreError::NotFound { .. })));
+    }
+
+    fn file_rec(fp: u64, offset: u64) -> LogRecord {
+        LogRecord {
+            id: LogRecord::file_id(fp, offset),
+            ..rec(offset)
+        }
+    }
+
+    #[test]
+    fn ids_are_found_in_pending_written_and_sealed_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.fwa");
+        let a = Archive::create(&path, 300, 3).unwrap();
+        // Two sources; the second's offsets arrive out of order, as interleaved streams do.
+        let mut stored = Vec::new();
+        for i in 0..40u64 {
+            let r = match i % 3 {
+                0 => file_rec(1, i * 100),
+                1 => file_rec(2, 4000 - i * 50),
+                _ => rec(i),
+            };
+            stored.push(r.id.clone());
+            a.append(r, 60);
+            a.flush_full().unwrap();
+        }
+        let absent = [
+            LogRecord::file_id(1, 150), // inside a span of source 1: a block is decoded
+            LogRecord::file_id(1, 99_999), // past every span
+            LogRecord::file_id(3, 0),   // unknown source
+            "r999".to_string(),
+        ];
+        let check = |a: &Archive| {
+            let mut ids: Vec<&str> = stored.iter().map(String::as_str).collect();
+            ids.extend(absent.iter().map(String::as_str));
+            let mut found = vec![false; ids.len()];
+            a.find_ids(&ids, &mut found).unwrap();
+            assert!(found[..stored.len()].iter().all(|f| *f), "{found:?}");
+            assert!(found[stored.len()..].iter().all(|f| !*f), "{found:?}");
+            for (ord, id) in stored.iter().enumerate() {
+                assert_eq!(a.ord_of(id).unwrap(), Some(ord as u64), "{id}");
+            }
+            assert_eq!(a.ord_of(&absent[0]).unwrap(), None);
+        };
+        assert!(
+            a.state.read().unwrap().blocks.len() > 2,
+            "several blocks written"
+        );
+        check(&a);
+        a.seal().unwrap();
+        check(&a);
+        check(&Archive::open_sealed(&path).unwrap());
+    }
+
+    #[test]
+    fn archives_of_an_older_format_are_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.fwa");
+        let a = Archive::create(&path, 100, 3).unwrap();
+        a.append(rec(1), 60);
+        a.seal().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[6..8].copy_from_slice(&1u16.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Archive::open_sealed(&path).err().unwrap();
+        assert!(matches!(err, StoreError::Unsupported { .. }), "{err}");
+        assert!(err.to_string().contains("format 1"), "{err}");
     }
 
     #[test]

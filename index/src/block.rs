@@ -7,7 +7,10 @@
 //!
 //! ```text
 //! count varint
-//! id × count            (varint length + bytes; likewise every string column)
+//! fingerprints          (varint n, then n × u64 LE: the file fingerprints of the block's ids)
+//! id × count            (varint k: k ≥ 1 is a file id of fingerprint k-1, then the zigzag varint
+//!                        delta of its offset from the previous offset of that fingerprint;
+//!                        k = 0 is any other id, as varint length + bytes like every string)
 //! timestamp × count     (zigzag varint delta from the previous record's)
 //! observed × count      (zigzag varint, minus the record's timestamp)
 //! service, host, source × count
@@ -19,12 +22,12 @@
 
 use firewatch_ingest::{Level, LogRecord};
 
+use crate::ids::parse_file_id;
+
 /// Encodes records into a block body.
 pub fn encode(records: &[LogRecord], out: &mut Vec<u8>) {
     put_varint(out, records.len() as u64);
-    for r in records {
-        put_str(out, &r.id);
-    }
+    encode_ids(records, out);
     let mut prev = 0i64;
     for r in records {
         put_varint(out, zigzag(r.timestamp.wrapping_sub(prev)));
@@ -75,10 +78,11 @@ pub fn decode(mut b: &[u8]) -> Option<Vec<LogRecord>> {
     if n > b.len() {
         return None;
     }
+    let ids = decode_ids_from(b, n)?;
     let mut recs: Vec<LogRecord> = Vec::with_capacity(n);
-    for _ in 0..n {
+    for id in ids {
         recs.push(LogRecord {
-            id: get_str(b)?.to_string(),
+            id,
             timestamp: 0,
             observed: 0,
             service: String::new(),
@@ -126,6 +130,71 @@ pub fn decode(mut b: &[u8]) -> Option<Vec<LogRecord>> {
         }
     }
     Some(recs)
+}
+
+/// The ids of a block body, without decoding the other columns; `None` if malformed.
+pub fn decode_ids(mut b: &[u8]) -> Option<Vec<String>> {
+    let b = &mut b;
+    let n = usize::try_from(get_varint(b)?).ok()?;
+    if n > b.len() {
+        return None;
+    }
+    decode_ids_from(b, n)
+}
+
+fn encode_ids(records: &[LogRecord], out: &mut Vec<u8>) {
+    let keys: Vec<Option<(u64, u64)>> = records.iter().map(|r| parse_file_id(&r.id)).collect();
+    // Fingerprint → (its index + 1, the last offset seen); few per block.
+    let mut fps: Vec<(u64, u64)> = Vec::new();
+    for (fp, _) in keys.iter().flatten() {
+        if !fps.iter().any(|(f, _)| f == fp) {
+            fps.push((*fp, 0));
+        }
+    }
+    put_varint(out, fps.len() as u64);
+    for (fp, _) in &fps {
+        out.extend_from_slice(&fp.to_le_bytes());
+    }
+    for (r, key) in records.iter().zip(&keys) {
+        match key {
+            Some((fp, off)) => {
+                let k = fps.iter().position(|(f, _)| f == fp).unwrap_or(0);
+                let prev = &mut fps[k].1;
+                put_varint(out, k as u64 + 1);
+                put_varint(out, zigzag(off.wrapping_sub(*prev) as i64));
+                *prev = *off;
+            }
+            None => {
+                put_varint(out, 0);
+                put_str(out, &r.id);
+            }
+        }
+    }
+}
+
+fn decode_ids_from(b: &mut &[u8], n: usize) -> Option<Vec<String>> {
+    let n_fps = usize::try_from(get_varint(b)?).ok()?;
+    if n_fps.checked_mul(8)? > b.len() {
+        return None;
+    }
+    let mut fps: Vec<(u64, u64)> = Vec::with_capacity(n_fps);
+    for _ in 0..n_fps {
+        let (head, rest) = b.split_first_chunk::<8>()?;
+        fps.push((u64::from_le_bytes(*head), 0));
+        *b = rest;
+    }
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        let k = usize::try_from(get_varint(b)?).ok()?;
+        if k == 0 {
+            ids.push(get_str(b)?.to_string());
+            continue;
+        }
+        let (fp, prev) = fps.get_mut(k - 1)?;
+        *prev = prev.wrapping_add(unzigzag(get_varint(b)?) as u64);
+        ids.push(LogRecord::file_id(*fp, *prev));
+    }
+    Some(ids)
 }
 
 fn zigzag(v: i64) -> u64 {
@@ -179,7 +248,12 @@ mod tests {
 
     fn rec(i: i64, raw: Option<&str>) -> LogRecord {
         LogRecord {
-            id: format!("9f2c:{i}"),
+            // File ids of two sources, out of order, and other ids.
+            id: match i % 4 {
+                0 => format!("9f2c:{i}"),
+                1 => LogRecord::file_id(7, (1000 - i * 10) as u64),
+                _ => LogRecord::file_id(i as u64 % 3, (i * 100) as u64),
+            },
             timestamp: 1_763_632_800_000_000_000 - i * 7_000,
             observed: 1_763_632_800_000_000_000 + i,
             service: "api".into(),
@@ -207,6 +281,8 @@ mod tests {
         let mut buf = Vec::new();
         encode(&records, &mut buf);
         assert_eq!(decode(&buf).unwrap(), records);
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        assert_eq!(decode_ids(&buf).unwrap(), ids);
     }
 
     #[test]

@@ -71,27 +71,61 @@ pub fn archive_path(root: &Path, id: u64) -> PathBuf {
     segment_dir(root, id).join("archive.fwa")
 }
 
+/// Ids of merged segments start here, above every id the active segment can get.
+pub const MERGED_BASE: u64 = 1 << 62;
+
+fn merged_base() -> u64 {
+    MERGED_BASE
+}
+
+/// A merge between its manifest record and its completion (see `applier::compaction`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingMerge {
+    pub into: SegmentInfo,
+    pub from: Vec<u64>,
+}
+
 /// The durable list of sealed segments.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub version: u32,
-    /// The id the next (active) segment gets; documents of ids ≥ this are from an unsealed
-    /// segment and are deleted on open.
+    /// The id the next (active) segment gets; documents of ids from this up to
+    /// [`MERGED_BASE`] are from an unsealed segment and are deleted on open.
     pub next_segment: u64,
+    /// The id the next merged segment gets.
+    #[serde(default = "merged_base")]
+    pub next_merged: u64,
+    /// A merge under way.
+    #[serde(default)]
+    pub merging: Option<PendingMerge>,
+    /// Sealed segments, oldest first.
     pub segments: Vec<SegmentInfo>,
 }
 
 const MANIFEST: &str = "manifest.json";
+/// Version 2: archives carry id tables and the index no longer holds ids.
+pub const MANIFEST_VERSION: u32 = 2;
 
 impl Manifest {
     pub fn load(root: &Path) -> Result<Manifest, StoreError> {
         match fs::read(root.join(MANIFEST)) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-                what: format!("segment manifest: {e}"),
-            }),
+            Ok(bytes) => {
+                let m: Manifest =
+                    serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                        what: format!("segment manifest: {e}"),
+                    })?;
+                if m.version != MANIFEST_VERSION {
+                    return Err(StoreError::Unsupported {
+                        what: format!("data directory format {}", m.version),
+                    });
+                }
+                Ok(m)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
-                version: 1,
+                version: MANIFEST_VERSION,
                 next_segment: 1,
+                next_merged: MERGED_BASE,
+                merging: None,
                 segments: Vec::new(),
             }),
             Err(e) => Err(e.into()),
@@ -150,6 +184,15 @@ mod tests {
         fs::create_dir_all(segment_dir(dir.path(), 2)).unwrap();
         let back = Manifest::load(dir.path()).unwrap();
         assert_eq!(back, m);
+        let old = Manifest {
+            version: 1,
+            ..m.clone()
+        };
+        old.save(dir.path()).unwrap();
+        let err = Manifest::load(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Unsupported { .. }), "{err}");
+        assert!(err.to_string().contains("format 1"), "{err}");
+        m.save(dir.path()).unwrap();
         assert_eq!(back.remove_leftovers(dir.path()).unwrap(), 1);
         assert!(segment_dir(dir.path(), 1).exists());
         assert!(!segment_dir(dir.path(), 2).exists());

@@ -1,7 +1,7 @@
 //! The store's settings (the `[store]` table of the node's TOML config).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -18,6 +18,9 @@ pub struct StoreConfig {
     pub segment_max_bytes: u64,
     /// …or when it is this old.
     pub segment_max_age_secs: u64,
+    /// Merge small sealed segments (under half of `segment_max_bytes`) once this many are
+    /// adjacent (0: never merge).
+    pub merge_min_segments: usize,
     /// Uncompressed size of an archive block.
     pub block_bytes: usize,
     /// zstd level of archive blocks.
@@ -46,6 +49,7 @@ impl Default for StoreConfig {
             commit_interval_ms: 500,
             segment_max_bytes: 256 << 20,
             segment_max_age_secs: 600,
+            merge_min_segments: 4,
             block_bytes: 1 << 20,
             zstd_level: 3,
             max_queued_records: 200_000,
@@ -63,11 +67,38 @@ impl Default for StoreConfig {
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
     disk_full: Arc<AtomicBool>,
+    /// A merge step (1–3, see `applier::compaction`) after which merges fail; 0: none.
+    merge_failure: Arc<AtomicU8>,
+    /// Set by an injected merge failure: from then on the store writes nothing more to its
+    /// segments and index, as if the process had died there (the WAL still takes batches).
+    crashed: Arc<AtomicBool>,
 }
 
 impl Faults {
     pub fn set_disk_full(&self, full: bool) {
         self.disk_full.store(full, Ordering::SeqCst);
+    }
+
+    /// Makes merges fail right after durable step `step` (0: stop failing).
+    pub fn fail_merge_after(&self, step: u8) {
+        self.merge_failure.store(step, Ordering::SeqCst);
+    }
+
+    /// The error a merge gets after `step` if told to fail there; the store then acts as
+    /// crashed (see [`Faults::crashed`]).
+    pub fn check_merge(&self, step: u8) -> std::io::Result<()> {
+        if self.merge_failure.load(Ordering::SeqCst) == step {
+            self.crashed.store(true, Ordering::SeqCst);
+            return Err(std::io::Error::other(format!(
+                "merge interrupted after step {step} (injected)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Has an injected failure frozen the segments and index as a crash would?
+    pub fn crashed(&self) -> bool {
+        self.crashed.load(Ordering::SeqCst)
     }
 
     /// The error a write gets while the disk is "full".

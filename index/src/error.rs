@@ -18,6 +18,9 @@ pub enum StoreError {
     NotFound { ord: u64 },
     #[error("segment {segment} not found")]
     NoSegment { segment: u64 },
+    /// Data written by an older firewatch whose format this one no longer reads.
+    #[error("{what} is not supported by this version (written by an older firewatch; move the data directory away or delete it)")]
+    Unsupported { what: String },
     #[error("corrupt {what}")]
     Corrupt { what: String },
     #[error("i/o: {0}")]

@@ -23,6 +23,8 @@ pub struct StoreMetrics {
     pub segments: AtomicU64,
     pub segments_sealed: AtomicU64,
     pub segments_retired: AtomicU64,
+    /// Sealed segments merged into larger ones.
+    pub segments_merged: AtomicU64,
     pub disk_bytes: AtomicU64,
     pub broadcast_lagged: AtomicU64,
 }
@@ -36,7 +38,7 @@ impl StoreMetrics {
 
     /// Appends the metrics in Prometheus text format.
     pub fn render(&self, out: &mut String) {
-        let rows: [(&str, &str, &str, &AtomicU64); 17] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 18] = [
             (
                 "firewatch_records_accepted_total",
                 "counter",
@@ -126,6 +128,12 @@ impl StoreMetrics {
                 "counter",
                 "segments removed by retention",
                 &self.segments_retired,
+            ),
+            (
+                "firewatch_segments_merged_total",
+                "counter",
+                "small sealed segments merged into larger ones",
+                &self.segments_merged,
             ),
             (
                 "firewatch_disk_bytes",

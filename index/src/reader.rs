@@ -102,6 +102,20 @@ impl Snapshot {
         segment.archive.get(ptr.ord)
     }
 
+    /// Where the record with this id is archived, if it is in this snapshot's segments. (A
+    /// record of the active segment may be found before its document is searchable.)
+    pub fn locate(&self, id: &str) -> Result<Option<RecordPtr>, StoreError> {
+        for (segment, seg) in self.view.segments.iter() {
+            if let Some(ord) = seg.archive.ord_of(id)? {
+                return Ok(Some(RecordPtr {
+                    segment: *segment,
+                    ord,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
     /// Calls `f` with every archived record of segment `id`, in archive order.
     pub fn scan_segment(
         &self,

@@ -6,13 +6,18 @@
 //!
 //! | field | type | how it is indexed | for |
 //! |---|---|---|---|
-//! | `id` | text, raw | term, docs only | idempotence: is this id stored? |
 //! | `timestamp` | i64 ns | fast | time ranges, newest first, histograms |
 //! | `severity` | u64 0–5 | fast | `level:>=warn` ([`Level`] order) |
 //! | `level`, `service`, `host`, `source` | text, raw | term (docs only) + fast | filters, top values |
-//! | `message` | text, default tokenizer | positions | full text, phrases |
+//! | `message` | text, default tokenizer | docs only | full text (phrases are checked on the record) |
 //! | `fields` | JSON, raw values, dots expanded | term (docs only) | `http.status:503` |
 //! | `segment`, `ord` | u64 | fast | pointer into the archive |
+//!
+//! Record ids are not in the index: one unique term per record cost more than a tenth of it.
+//! Idempotence and `id:` lookups use the archives' id tables ([`crate::ids`]). Messages are
+//! indexed without frequencies and positions (about a third of the index): hits are ordered by
+//! time, not relevance, and a phrase is answered by its words' documents, each then checked
+//! against its record.
 
 use firewatch_ingest::{Level, LogRecord};
 use tantivy::schema::{
@@ -24,7 +29,6 @@ use tantivy::TantivyDocument;
 /// The fields of the record index, resolved once.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields {
-    pub id: Field,
     pub timestamp: Field,
     pub severity: Field,
     pub level: Field,
@@ -50,10 +54,6 @@ pub fn build() -> (Schema, Fields) {
         .set_indexing_options(raw_basic.clone())
         .set_fast("raw");
     let fast = NumericOptions::default().set_fast();
-    let id = b.add_text_field(
-        "id",
-        TextOptions::default().set_indexing_options(raw_basic.clone()),
-    );
     let timestamp = b.add_i64_field("timestamp", fast.clone());
     let severity = b.add_u64_field("severity", fast.clone());
     let level = b.add_text_field("level", keyword.clone());
@@ -66,7 +66,7 @@ pub fn build() -> (Schema, Fields) {
             TextFieldIndexing::default()
                 .set_tokenizer("default")
                 .set_fieldnorms(false)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                .set_index_option(IndexRecordOption::Basic),
         ),
     );
     let fields = b.add_json_field(
@@ -78,7 +78,6 @@ pub fn build() -> (Schema, Fields) {
     let segment = b.add_u64_field("segment", fast.clone());
     let ord = b.add_u64_field("ord", fast);
     let fields_ = Fields {
-        id,
         timestamp,
         severity,
         level,
@@ -108,7 +107,6 @@ pub struct RecordPtr {
 /// The tantivy document of a record stored at `ptr`.
 pub fn document(f: &Fields, rec: &LogRecord, ptr: RecordPtr) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
-    doc.add_text(f.id, &rec.id);
     doc.add_i64(f.timestamp, rec.timestamp);
     doc.add_u64(f.severity, severity(rec.level));
     doc.add_text(f.level, rec.level.as_str());

@@ -9,7 +9,8 @@
 //!
 //! Memory stays bounded: batches are refused with [`StoreError::Overloaded`] while more than
 //! `max_queued_records` are durable but not yet indexed, and only those records' ids are held
-//! in memory for idempotence — committed ids are looked up in the index.
+//! in memory for idempotence — archived ids are looked up in the segments' id tables
+//! ([`crate::ids`]).
 
 use std::collections::HashSet;
 use std::fs;
@@ -19,8 +20,6 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use firewatch_ingest::LogRecord;
-use tantivy::schema::IndexRecordOption;
-use tantivy::{DocSet, Searcher, Term, TERMINATED};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{info, warn};
 
@@ -64,17 +63,36 @@ impl Shared {
         records: Vec<LogRecord>,
     ) -> Result<(Vec<LogRecord>, u64), StoreError> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        // Read the view only now: an id leaves `pending` after the view that holds it is out.
-        let searcher = self
+        // Read the view only now: an id leaves `pending` after the segment that holds it is in
+        // the view.
+        let segments = self
             .view
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .searcher
+            .segments
             .clone();
+        let mut dup = vec![false; records.len()];
+        let mut seen = HashSet::with_capacity(records.len());
+        for (i, rec) in records.iter().enumerate() {
+            dup[i] = pending.contains(&rec.id) || !seen.insert(rec.id.as_str());
+        }
+        let (todo, ids): (Vec<usize>, Vec<&str>) = records
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !dup[*i])
+            .map(|(i, r)| (i, r.id.as_str()))
+            .unzip();
+        let mut found = vec![false; ids.len()];
+        for seg in segments.values() {
+            seg.archive.find_ids(&ids, &mut found)?;
+        }
+        for (i, f) in todo.into_iter().zip(found) {
+            dup[i] |= f;
+        }
         let mut fresh = Vec::with_capacity(records.len());
         let mut dups = 0;
-        for rec in records {
-            if pending.contains(&rec.id) || id_count(&searcher, self.fields, &rec.id)? > 0 {
+        for (rec, is_dup) in records.into_iter().zip(dup) {
+            if is_dup {
                 dups += 1;
             } else {
                 pending.insert(rec.id.clone());
@@ -84,31 +102,31 @@ impl Shared {
         Ok((fresh, dups))
     }
 
+    /// Is a record with this id stored (durable), or on its way?
+    pub fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.contains(id) {
+            return Ok(true);
+        }
+        let segments = self
+            .view
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .segments
+            .clone();
+        let mut found = [false];
+        for seg in segments.values() {
+            seg.archive.find_ids(&[id], &mut found)?;
+        }
+        Ok(found[0])
+    }
+
     pub fn release(&self, ids: impl Iterator<Item = impl AsRef<str>>) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         for id in ids {
             pending.remove(id.as_ref());
         }
     }
-}
-
-/// Live (not deleted) documents with this record id.
-pub fn id_count(searcher: &Searcher, fields: Fields, id: &str) -> Result<u64, StoreError> {
-    let term = Term::from_field_text(fields.id, id);
-    let mut n = 0;
-    for seg in searcher.segment_readers() {
-        let inverted = seg.inverted_index(fields.id)?;
-        if let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)? {
-            let mut doc = postings.doc();
-            while doc != TERMINATED {
-                if !seg.is_deleted(doc) {
-                    n += 1;
-                }
-                doc = postings.advance();
-            }
-        }
-    }
-    Ok(n)
 }
 
 enum WalMsg {
@@ -290,6 +308,11 @@ impl Store {
             rx: self.shared.durable.subscribe(),
             metrics: self.shared.metrics.clone(),
         }
+    }
+
+    /// Is a record with this id stored (or acknowledged and on its way to the archive)?
+    pub fn contains_id(&self, id: &str) -> Result<bool, StoreError> {
+        self.shared.contains(id)
     }
 
     /// Did the last durable write succeed?

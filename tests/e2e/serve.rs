@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use firewatch_index::{id_count, Store, StoreConfig};
+use firewatch_index::{Store, StoreConfig};
 use firewatch_ingest::protocol::IngestResponse;
 
 use crate::util::{fresh_dir, start_node};
@@ -113,11 +113,11 @@ fn verify(data: &Path, acked: &HashSet<String>) {
         "index and archive disagree"
     );
     for id in archived.keys() {
-        assert_eq!(
-            id_count(snap.searcher(), snap.fields(), id).unwrap(),
-            1,
-            "{id}"
-        );
+        let ptr = snap
+            .locate(id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{id} not found by id"));
+        assert_eq!(&snap.fetch_ptr(ptr).unwrap().id, id);
     }
     store.close();
 }

@@ -118,7 +118,7 @@ impl Engine {
     fn prepare(&self, scope: &Scope, timeout: Duration) -> Prepared {
         let snapshot = self.reader.snapshot();
         let f = snapshot.fields();
-        let plan = translate(&scope.query, &f);
+        let plan = translate(&scope.query, &f, &|id| snapshot.locate(id));
         let ts = |t| Term::from_field_i64(f.timestamp, t);
         let query: Box<dyn TQuery> = match (scope.start, scope.end) {
             (None, None) => plan.query,

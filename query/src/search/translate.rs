@@ -6,6 +6,11 @@
 //! dialect differs from ours and works on words, not the whole message), and so is a phrase
 //! ending in a prefix; a negated inexact part widens to everything, because the complement of a
 //! superset is not a superset. A single-word prefix is exact: a range over the term dictionary.
+//! The index keeps no word positions, so a phrase is a candidate set too: the records with all
+//! its words, each checked for the words in order.
+//!
+//! Record ids are not indexed: `id:<value>` is looked up in the archives' id tables
+//! ([`Locate`]) and becomes a query for that one record's pointer.
 //!
 //! Ranges over structured fields run on the inverted index: tantivy stores JSON numbers in a
 //! canonical typed form (integral values as i64, larger as u64, the rest as f64) whose byte
@@ -14,10 +19,10 @@
 use std::ops::Bound as B;
 
 use firewatch_index::schema::severity;
-use firewatch_index::Fields;
+use firewatch_index::{Fields, RecordPtr, StoreError};
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, InvertedIndexRangeQuery, Occur, PhrasePrefixQuery,
-    PhraseQuery, Query as TQuery, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, EmptyQuery, InvertedIndexRangeQuery, Occur, Query as TQuery,
+    RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field as TField, IndexRecordOption};
 use tantivy::Term;
@@ -46,8 +51,11 @@ impl Plan {
     }
 }
 
-/// Translates a parsed query for the index with fields `f`.
-pub fn translate(q: &Query, f: &Fields) -> Plan {
+/// Where the record with an id is stored (the snapshot's [`locate`](firewatch_index::Snapshot::locate)).
+pub type Locate<'a> = &'a dyn Fn(&str) -> Result<Option<RecordPtr>, StoreError>;
+
+/// Translates a parsed query for the index with fields `f`; `locate` finds records by id.
+pub fn translate(q: &Query, f: &Fields, locate: Locate<'_>) -> Plan {
     match q {
         Query::All => Plan::exact(AllQuery),
         Query::And(items) | Query::Or(items) => {
@@ -56,7 +64,7 @@ pub fn translate(q: &Query, f: &Fields) -> Plan {
             } else {
                 Occur::Should
             };
-            let plans: Vec<Plan> = items.iter().map(|i| translate(i, f)).collect();
+            let plans: Vec<Plan> = items.iter().map(|i| translate(i, f, locate)).collect();
             let exact = plans.iter().all(|p| p.exact);
             Plan {
                 query: Box::new(BooleanQuery::new(
@@ -66,7 +74,7 @@ pub fn translate(q: &Query, f: &Fields) -> Plan {
             }
         }
         Query::Not(inner) => {
-            let inner = translate(inner, f);
+            let inner = translate(inner, f, locate);
             if !inner.exact {
                 return Plan::candidates_all();
             }
@@ -75,11 +83,11 @@ pub fn translate(q: &Query, f: &Fields) -> Plan {
                 (Occur::MustNot, inner.query),
             ]))
         }
-        Query::Leaf(field, pred) => leaf(field, pred, f),
+        Query::Leaf(field, pred) => leaf(field, pred, f, locate),
     }
 }
 
-fn leaf(field: &Field, pred: &Predicate, f: &Fields) -> Plan {
+fn leaf(field: &Field, pred: &Predicate, f: &Fields, locate: Locate<'_>) -> Plan {
     let keyword_field = match field {
         Field::Message => return message(pred, f.message),
         Field::Level => return level(pred, f),
@@ -87,7 +95,7 @@ fn leaf(field: &Field, pred: &Predicate, f: &Fields) -> Plan {
         Field::Service => f.service,
         Field::Host => f.host,
         Field::Source => f.source,
-        Field::Id => f.id,
+        Field::Id => return id(pred, f, locate),
     };
     match pred {
         Predicate::Exists => bytes_range(keyword_field, B::Excluded(Vec::new()), B::Unbounded),
@@ -106,6 +114,30 @@ fn leaf(field: &Field, pred: &Predicate, f: &Fields) -> Plan {
                 _ => Plan::exact(EmptyQuery),
             }
         }
+        Predicate::Level(_) | Predicate::Regex(_) => Plan::exact(EmptyQuery),
+    }
+}
+
+/// `id:` predicates: an exact id is found through the archives' id tables; every record has
+/// an id; prefixes and ranges of ids are checked record by record.
+fn id(pred: &Predicate, f: &Fields, locate: Locate<'_>) -> Plan {
+    match pred {
+        Predicate::Exists => Plan::exact(AllQuery),
+        Predicate::Text(TextMatch::Exact(v)) => match locate(v) {
+            Ok(Some(ptr)) => {
+                let eq = |field, v| -> Box<dyn TQuery> {
+                    let t = Term::from_field_u64(field, v);
+                    Box::new(RangeQuery::new(B::Included(t.clone()), B::Included(t)))
+                };
+                Plan::exact(BooleanQuery::new(vec![
+                    (Occur::Must, eq(f.segment, ptr.segment)),
+                    (Occur::Must, eq(f.ord, ptr.ord)),
+                ]))
+            }
+            Ok(None) => Plan::exact(EmptyQuery),
+            Err(_) => Plan::candidates_all(),
+        },
+        Predicate::Text(TextMatch::Prefix(_)) | Predicate::Range(_) => Plan::candidates_all(),
         Predicate::Level(_) | Predicate::Regex(_) => Plan::exact(EmptyQuery),
     }
 }
@@ -130,27 +162,30 @@ fn message(pred: &Predicate, field: TField) -> Plan {
         .iter()
         .map(|w| Term::from_field_text(field, w))
         .collect();
+    // A single-word prefix is a term range: exact, and unlike tantivy's phrase-prefix query not
+    // cut at a number of expansions.
+    let prefix_range = |t: &Term| prefix(field, t.serialized_value_bytes().to_vec());
     match (terms.len(), is_prefix) {
         (0, _) => Plan::exact(EmptyQuery),
         (1, false) => term(terms.remove(0)),
-        (_, false) => Plan::exact(PhraseQuery::new(terms)),
-        (1, true) => Plan::exact(PhrasePrefixQuery::new(terms)),
-        (_, true) => {
-            // tantivy expands a phrase's prefix to a bounded number of words, which would
-            // silently drop matches; instead select records with the leading words and some word
-            // with the prefix, and check the phrase on each.
-            let Some(last) = terms.pop() else {
-                return Plan::exact(EmptyQuery);
-            };
-            let head: Box<dyn TQuery> = match terms.len() {
-                1 => Box::new(TermQuery::new(terms.remove(0), IndexRecordOption::Basic)),
-                _ => Box::new(PhraseQuery::new(terms)),
-            };
+        (1, true) => prefix_range(&terms[0]),
+        (_, _) => {
+            // Records with every word (the last as a prefix); the order is checked on each.
+            let last = if is_prefix { terms.pop() } else { None };
+            let mut parts: Vec<(Occur, Box<dyn TQuery>)> = terms
+                .into_iter()
+                .map(|t| -> (Occur, Box<dyn TQuery>) {
+                    (
+                        Occur::Must,
+                        Box::new(TermQuery::new(t, IndexRecordOption::Basic)),
+                    )
+                })
+                .collect();
+            if let Some(last) = last {
+                parts.push((Occur::Must, prefix_range(&last).query));
+            }
             Plan {
-                query: Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, head),
-                    (Occur::Must, Box::new(PhrasePrefixQuery::new(vec![last]))),
-                ])),
+                query: Box::new(BooleanQuery::new(parts)),
                 exact: false,
             }
         }
