@@ -25,6 +25,9 @@ pub struct StoreMetrics {
     pub segments_retired: AtomicU64,
     pub disk_bytes: AtomicU64,
     pub broadcast_lagged: AtomicU64,
+    pub block_cache_hits: AtomicU64,
+    pub block_cache_misses: AtomicU64,
+    pub block_cache_bytes: AtomicU64,
 }
 
 impl StoreMetrics {
@@ -36,7 +39,7 @@ impl StoreMetrics {
 
     /// Appends the metrics in Prometheus text format.
     pub fn render(&self, out: &mut String) {
-        let rows: [(&str, &str, &str, &AtomicU64); 17] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 20] = [
             (
                 "firewatch_records_accepted_total",
                 "counter",
@@ -138,6 +141,24 @@ impl StoreMetrics {
                 "counter",
                 "durable records dropped for slow subscribers",
                 &self.broadcast_lagged,
+            ),
+            (
+                "firewatch_block_cache_hits_total",
+                "counter",
+                "archive blocks read from the block cache",
+                &self.block_cache_hits,
+            ),
+            (
+                "firewatch_block_cache_misses_total",
+                "counter",
+                "archive blocks decompressed for reads",
+                &self.block_cache_misses,
+            ),
+            (
+                "firewatch_block_cache_bytes",
+                "gauge",
+                "decompressed bytes in the block cache",
+                &self.block_cache_bytes,
             ),
         ];
         for (name, kind, help, value) in rows {

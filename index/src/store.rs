@@ -25,6 +25,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{info, warn};
 
 use crate::applier::{Applier, ApplyMsg};
+use crate::cache::BlockCache;
 use crate::config::StoreConfig;
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
@@ -126,6 +127,7 @@ pub struct Store {
     shared: Arc<Shared>,
     wal_tx: mpsc::Sender<WalMsg>,
     threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    cache: Arc<BlockCache>,
 }
 
 impl Store {
@@ -197,10 +199,15 @@ impl Store {
                 .name("firewatch-apply".into())
                 .spawn(move || applier.run(apply_rx))?,
         );
+        let cache = Arc::new(BlockCache::new(
+            shared.cfg.block_cache_bytes,
+            shared.metrics.clone(),
+        ));
         Ok(Store {
             shared,
             wal_tx,
             threads: Arc::new(Mutex::new(threads)),
+            cache,
         })
     }
 
@@ -280,6 +287,7 @@ impl Store {
         Reader {
             view: self.shared.view.clone(),
             fields: self.shared.fields,
+            cache: self.cache.clone(),
         }
     }
 

@@ -105,10 +105,19 @@ impl Ords {
         self.0[word] |= 1 << bit;
     }
 
-    pub fn contains(&self, ord: u64) -> bool {
-        self.0
-            .get((ord / 64) as usize)
-            .is_some_and(|w| w & (1 << (ord % 64)) != 0)
+    /// The ordinals, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().enumerate().flat_map(|(word, &bits)| {
+            let base = word as u64 * 64;
+            let mut rest = bits;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as u64;
+                    rest &= rest - 1;
+                    base + bit
+                })
+            })
+        })
     }
 
     pub fn union(&mut self, other: Ords) {
