@@ -188,5 +188,9 @@ mod tests {
             "# TYPE firewatch_records_accepted_total counter\nfirewatch_records_accepted_total 3\n"
         ));
         assert!(out.contains("firewatch_wal_fsync_seconds_max 0.0015\n"));
+        m.block_cache_misses.fetch_add(2, Relaxed);
+        m.render(&mut out);
+        assert!(out.contains("firewatch_block_cache_misses_total 2\n"));
+        assert!(out.contains("# TYPE firewatch_block_cache_bytes gauge\n"));
     }
 }
