@@ -216,10 +216,14 @@ impl SegmentCollector for HistogramSegment {
     type Fruit = Buckets;
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        let Some(key) = self.scan.accept(doc) else {
+        // Only the timestamp: reading the whole key per document costs a third of the time.
+        if !self.scan.in_time() {
+            return;
+        }
+        let Some(timestamp) = self.scan.timestamp(doc) else {
             return;
         };
-        let bucket = key.timestamp.div_euclid(self.interval) * self.interval;
+        let bucket = timestamp.div_euclid(self.interval) * self.interval;
         let group = self.by.as_ref().and_then(|c| c.term_ords(doc).next());
         *self.counts.entry((bucket, group)).or_default() += 1;
     }
@@ -253,7 +257,8 @@ pub struct KeywordValues {
 pub struct KeywordValuesSegment {
     scan: SegmentScan,
     column: Option<StrColumn>,
-    counts: HashMap<u64, u64>,
+    /// Per term ordinal of the column: term ordinals are dense, so no hashing per document.
+    counts: Vec<u64>,
     matched: u64,
 }
 
@@ -266,10 +271,11 @@ impl Collector for KeywordValues {
         _: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<Self::Child> {
+        let column = reader.fast_fields().str(&self.field)?;
         Ok(KeywordValuesSegment {
             scan: SegmentScan::new(self.ctx.clone(), reader)?,
-            column: reader.fast_fields().str(&self.field)?,
-            counts: HashMap::new(),
+            counts: vec![0; column.as_ref().map_or(0, |c| c.num_terms())],
+            column,
             matched: 0,
         })
     }
@@ -299,12 +305,14 @@ impl SegmentCollector for KeywordValuesSegment {
     type Fruit = (HashMap<String, u64>, u64);
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        if self.scan.accept(doc).is_none() {
+        if !self.scan.in_time() {
             return;
         }
         self.matched += 1;
         if let Some(ord) = self.column.as_ref().and_then(|c| c.term_ords(doc).next()) {
-            *self.counts.entry(ord).or_default() += 1;
+            if let Some(n) = self.counts.get_mut(ord as usize) {
+                *n += 1;
+            }
         }
     }
 
@@ -313,7 +321,9 @@ impl SegmentCollector for KeywordValuesSegment {
             Some(col) => self
                 .counts
                 .into_iter()
-                .map(|(ord, n)| (term_text(col, ord), n))
+                .enumerate()
+                .filter(|(_, n)| *n > 0)
+                .map(|(ord, n)| (term_text(col, ord as u64), n))
                 .collect(),
             None => HashMap::new(),
         };
