@@ -174,6 +174,22 @@ pub struct HistogramSegment {
     interval: i64,
     by: Option<StrColumn>,
     counts: HashMap<(i64, Option<u64>), u64>,
+    /// The bucket being counted and its counts per group (index 0: no value, else ordinal +
+    /// 1). Documents arrive roughly in time order, so this saves a hash lookup per document.
+    run: (i64, Vec<u64>),
+}
+
+impl HistogramSegment {
+    fn flush_run(&mut self) {
+        let bucket = self.run.0;
+        for (group, n) in self.run.1.iter_mut().enumerate() {
+            if *n > 0 {
+                let ord = group.checked_sub(1).map(|g| g as u64);
+                *self.counts.entry((bucket, ord)).or_default() += *n;
+                *n = 0;
+            }
+        }
+    }
 }
 
 impl Collector for Histogram {
@@ -189,11 +205,13 @@ impl Collector for Histogram {
             Some(name) => reader.fast_fields().str(name)?,
             None => None,
         };
+        let groups = 1 + by.as_ref().map_or(0, |c| c.num_terms());
         Ok(HistogramSegment {
             scan: SegmentScan::new(self.ctx.clone(), reader)?,
             interval: self.interval,
             by,
             counts: HashMap::new(),
+            run: (i64::MIN, vec![0; groups]),
         })
     }
 
@@ -224,11 +242,19 @@ impl SegmentCollector for HistogramSegment {
             return;
         };
         let bucket = timestamp.div_euclid(self.interval) * self.interval;
+        if bucket != self.run.0 {
+            self.flush_run();
+            self.run.0 = bucket;
+        }
         let group = self.by.as_ref().and_then(|c| c.term_ords(doc).next());
-        *self.counts.entry((bucket, group)).or_default() += 1;
+        let slot = group.map_or(0, |ord| ord as usize + 1);
+        if let Some(n) = self.run.1.get_mut(slot) {
+            *n += 1;
+        }
     }
 
-    fn harvest(self) -> Buckets {
+    fn harvest(mut self) -> Buckets {
+        self.flush_run();
         let mut out = Buckets::new();
         for ((bucket, group), n) in self.counts {
             let name = match (&self.by, group) {
