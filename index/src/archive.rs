@@ -11,7 +11,8 @@
 //!
 //! A record's ordinal (`ord`) is its position in the segment. While a segment is active its last
 //! block is still in memory, so fresh records can be fetched before they are compressed. Sealed
-//! archives are read through a memory map. The [`IdTable`] answers "is this id here?" with at
+//! archives are read through a memory map. Reading hits in batches, through the store's block
+//! cache, is in [`fetch`]. The [`IdTable`] answers "is this id here?" with at
 //! most a block decoded per candidate; version 1 archives (ids in the index) are refused.
 
 use std::collections::{BTreeMap, HashMap};
@@ -19,6 +20,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::RwLock;
 
 use firewatch_ingest::LogRecord;
@@ -28,6 +30,8 @@ use crate::block;
 use crate::error::StoreError;
 use crate::ids::{IdKey, IdTable};
 
+mod fetch;
+
 const MAGIC: &[u8; 6] = b"FWARC\0";
 const END: &[u8; 8] = b"FWAEND\0\0";
 const VERSION: u16 = 2;
@@ -35,6 +39,9 @@ const HEADER_LEN: u64 = 8;
 const BLOCK_META: usize = 24;
 /// Largest decompressed block accepted when reading (blocks are written far smaller).
 const MAX_BLOCK: usize = 64 << 20;
+
+/// Numbers every archive opened by this process, for block cache keys.
+static NEXT_UID: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Block {
@@ -67,6 +74,8 @@ struct State {
 /// One segment's archive, shared by the writer and every reader.
 pub struct Archive {
     state: RwLock<State>,
+    /// Unique within the process: blocks in the cache are keyed by it.
+    uid: u64,
     block_bytes: usize,
     level: i32,
 }
@@ -95,6 +104,7 @@ impl Archive {
                 ids: IdTable::default(),
                 records: 0,
             }),
+            uid: NEXT_UID.fetch_add(1, Relaxed),
             block_bytes,
             level,
         })
@@ -125,6 +135,7 @@ impl Archive {
                 ids,
                 records,
             }),
+            uid: NEXT_UID.fetch_add(1, Relaxed),
             block_bytes: 0,
             level: 0,
         })
@@ -248,30 +259,10 @@ impl Archive {
         self.len() == 0
     }
 
-    /// The record at `ord`.
+    /// The record at `ord` (for many, see [`Archive::get_many`]).
     pub fn get(&self, ord: u64) -> Result<LogRecord, StoreError> {
-        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-        let missing = || StoreError::NotFound { ord };
-        let in_blocks = st.blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
-        if ord >= in_blocks {
-            let Data::Active { pending, .. } = &st.data else {
-                return Err(missing());
-            };
-            return pending
-                .get((ord - in_blocks) as usize)
-                .cloned()
-                .ok_or_else(missing);
-        }
-        let bi = st
-            .blocks
-            .partition_point(|b| b.first_ord + b.count as u64 <= ord);
-        let block = *st.blocks.get(bi).ok_or_else(missing)?;
-        let mut records = read_block(&st.data, block)?;
-        let i = (ord - block.first_ord) as usize;
-        if i >= records.len() {
-            return Err(missing());
-        }
-        Ok(records.swap_remove(i))
+        let mut one = self.get_many(&[ord], None)?;
+        one.pop().ok_or(StoreError::NotFound { ord })
     }
 
     /// Number of written blocks (a sealed archive's records are all in blocks).
@@ -369,26 +360,8 @@ impl Archive {
     }
 }
 
-fn block_frame(data: &Data, b: Block) -> Result<Vec<u8>, StoreError> {
-    Ok(match data {
-        Data::Sealed(map) => map
-            .get(b.offset as usize..(b.offset + b.len as u64) as usize)
-            .ok_or_else(|| StoreError::Corrupt {
-                what: "archive block out of bounds".into(),
-            })?
-            .to_vec(),
-        Data::Active { file, .. } => {
-            let mut buf = vec![0u8; b.len as usize];
-            file.read_exact_at(&mut buf, b.offset)?;
-            buf
-        }
-    })
-}
-
 fn read_block_ids(data: &Data, b: Block) -> Result<Vec<String>, StoreError> {
-    let corrupt = |what: &str| StoreError::Corrupt { what: what.into() };
-    let plain = zstd::bulk::decompress(&block_frame(data, b)?, MAX_BLOCK)
-        .map_err(|_| corrupt("archive block does not decompress"))?;
+    let plain = decompress(data, b)?;
     let ids = block::decode_ids(&plain).ok_or_else(|| corrupt("archive block does not decode"))?;
     if ids.len() != b.count as usize {
         return Err(corrupt("archive block with a wrong record count"));
@@ -397,15 +370,34 @@ fn read_block_ids(data: &Data, b: Block) -> Result<Vec<String>, StoreError> {
 }
 
 fn read_block(data: &Data, b: Block) -> Result<Vec<LogRecord>, StoreError> {
-    let frame = block_frame(data, b)?;
-    let corrupt = |what: &str| StoreError::Corrupt { what: what.into() };
-    let plain = zstd::bulk::decompress(&frame, MAX_BLOCK)
-        .map_err(|_| corrupt("archive block does not decompress"))?;
+    let plain = decompress(data, b)?;
     let records = block::decode(&plain).ok_or_else(|| corrupt("archive block does not decode"))?;
     if records.len() != b.count as usize {
         return Err(corrupt("archive block with a wrong record count"));
     }
     Ok(records)
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt { what: what.into() }
+}
+
+/// The body of block `b`, decompressed.
+fn decompress(data: &Data, b: Block) -> Result<Vec<u8>, StoreError> {
+    let read;
+    let frame = match data {
+        Data::Sealed(map) => map
+            .get(b.offset as usize..(b.offset + b.len as u64) as usize)
+            .ok_or_else(|| corrupt("archive block out of bounds"))?,
+        Data::Active { file, .. } => {
+            let mut buf = vec![0u8; b.len as usize];
+            file.read_exact_at(&mut buf, b.offset)?;
+            read = buf;
+            &read
+        }
+    };
+    zstd::bulk::decompress(frame, MAX_BLOCK)
+        .map_err(|_| corrupt("archive block does not decompress"))
 }
 
 fn parse_footer(map: &[u8]) -> Option<(Vec<Block>, IdTable)> {

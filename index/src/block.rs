@@ -71,64 +71,106 @@ pub fn encode(records: &[LogRecord], out: &mut Vec<u8>) {
 }
 
 /// Decodes a block body; `None` if it is malformed.
-pub fn decode(mut b: &[u8]) -> Option<Vec<LogRecord>> {
-    let b = &mut b;
-    let n = usize::try_from(get_varint(b)?).ok()?;
-    // Every record takes at least 11 bytes; refuse counts the body cannot hold.
+pub fn decode(b: &[u8]) -> Option<Vec<LogRecord>> {
+    let n = count(b)?;
     if n > b.len() {
         return None;
     }
-    let ids = decode_ids_from(b, n)?;
-    let mut recs: Vec<LogRecord> = Vec::with_capacity(n);
-    for id in ids {
-        recs.push(LogRecord {
-            id,
-            timestamp: 0,
-            observed: 0,
-            service: String::new(),
-            host: String::new(),
-            source: String::new(),
-            level: Level::Info,
-            level_raw: None,
-            message: String::new(),
-            fields: Default::default(),
-        });
+    let rows: Vec<usize> = (0..n).collect();
+    decode_rows(b, &rows)
+}
+
+/// The number of records in a block body.
+pub fn count(mut b: &[u8]) -> Option<usize> {
+    usize::try_from(get_varint(&mut b)?).ok()
+}
+
+/// Decodes only the records at `rows` (ascending, no repeats), in that order: the other
+/// records' strings are skipped rather than copied and their fields are not parsed, so
+/// fetching a few hits from a block costs a fraction of decoding it. `None` if the body is
+/// malformed or a row is past its end.
+pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
+    let b = &mut b;
+    let n = usize::try_from(get_varint(b)?).ok()?;
+    // Every record takes at least 11 bytes; refuse counts the body cannot hold.
+    if n > b.len() || rows.last().is_some_and(|&last| last >= n) {
+        return None;
     }
-    let mut prev = 0i64;
-    for r in recs.iter_mut() {
-        r.timestamp = prev.wrapping_add(unzigzag(get_varint(b)?));
-        prev = r.timestamp;
+    if rows.windows(2).any(|w| w[0] >= w[1]) {
+        return None;
     }
-    for r in recs.iter_mut() {
-        r.observed = r.timestamp.wrapping_add(unzigzag(get_varint(b)?));
-    }
-    for r in recs.iter_mut() {
-        r.service = get_str(b)?.to_string();
-    }
-    for r in recs.iter_mut() {
-        r.host = get_str(b)?.to_string();
-    }
-    for r in recs.iter_mut() {
-        r.source = get_str(b)?.to_string();
-    }
-    for r in recs.iter_mut() {
-        let (first, rest) = b.split_first()?;
-        r.level = *Level::ALL.get(*first as usize)?;
-        *b = rest;
-    }
-    for r in recs.iter_mut() {
-        let raw = get_str(b)?;
-        r.level_raw = raw.strip_prefix('\0').map(str::to_string);
-    }
-    for r in recs.iter_mut() {
-        r.message = get_str(b)?.to_string();
-    }
-    for r in recs.iter_mut() {
-        let text = get_str(b)?;
-        if !text.is_empty() {
-            r.fields = serde_json::from_str(text).ok()?;
+    let mut ids = decode_ids_from(b, n)?;
+    let mut recs: Vec<LogRecord> = Vec::with_capacity(rows.len());
+    column(b, n, rows, |_, keep| {
+        if let Some(j) = keep {
+            recs.push(LogRecord {
+                id: std::mem::take(&mut ids[rows[j]]),
+                timestamp: 0,
+                observed: 0,
+                service: String::new(),
+                host: String::new(),
+                source: String::new(),
+                level: Level::Info,
+                level_raw: None,
+                message: String::new(),
+                fields: Default::default(),
+            });
         }
-    }
+        Some(())
+    })?;
+    let mut prev = 0i64;
+    column(b, n, rows, |b, keep| {
+        prev = prev.wrapping_add(unzigzag(get_varint(b)?));
+        if let Some(j) = keep {
+            recs[j].timestamp = prev;
+        }
+        Some(())
+    })?;
+    column(b, n, rows, |b, keep| {
+        let delta = unzigzag(get_varint(b)?);
+        if let Some(j) = keep {
+            recs[j].observed = recs[j].timestamp.wrapping_add(delta);
+        }
+        Some(())
+    })?;
+    column(b, n, rows, |b, keep| {
+        string(b, keep.map(|j| &mut recs[j].service))
+    })?;
+    column(b, n, rows, |b, keep| {
+        string(b, keep.map(|j| &mut recs[j].host))
+    })?;
+    column(b, n, rows, |b, keep| {
+        string(b, keep.map(|j| &mut recs[j].source))
+    })?;
+    column(b, n, rows, |b, keep| {
+        let (first, rest) = b.split_first()?;
+        let level = *Level::ALL.get(*first as usize)?;
+        *b = rest;
+        if let Some(j) = keep {
+            recs[j].level = level;
+        }
+        Some(())
+    })?;
+    column(b, n, rows, |b, keep| match keep {
+        Some(j) => {
+            recs[j].level_raw = get_str(b)?.strip_prefix('\0').map(str::to_string);
+            Some(())
+        }
+        None => skip_str(b),
+    })?;
+    column(b, n, rows, |b, keep| {
+        string(b, keep.map(|j| &mut recs[j].message))
+    })?;
+    column(b, n, rows, |b, keep| match keep {
+        Some(j) => {
+            let text = get_str(b)?;
+            if !text.is_empty() {
+                recs[j].fields = serde_json::from_str(text).ok()?;
+            }
+            Some(())
+        }
+        None => skip_str(b),
+    })?;
     Some(recs)
 }
 
@@ -197,6 +239,34 @@ fn decode_ids_from(b: &mut &[u8], n: usize) -> Option<Vec<String>> {
     Some(ids)
 }
 
+/// Reads one column of `n` values with `value`, telling it which output record (the index in
+/// `rows`) each value belongs to, or `None` for a value to skip.
+fn column(
+    b: &mut &[u8],
+    n: usize,
+    rows: &[usize],
+    mut value: impl FnMut(&mut &[u8], Option<usize>) -> Option<()>,
+) -> Option<()> {
+    let mut next = 0;
+    for i in 0..n {
+        let keep = (rows.get(next) == Some(&i)).then(|| {
+            next += 1;
+            next - 1
+        });
+        value(b, keep)?;
+    }
+    Some(())
+}
+
+/// Reads a string into `into`, or skips it when there is nowhere to put it.
+fn string(b: &mut &[u8], into: Option<&mut String>) -> Option<()> {
+    match into {
+        Some(s) => *s = get_str(b)?.to_string(),
+        None => skip_str(b)?,
+    }
+    Some(())
+}
+
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
@@ -229,6 +299,12 @@ fn get_varint(b: &mut &[u8]) -> Option<u64> {
 fn put_str(out: &mut Vec<u8>, s: &str) {
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
+}
+
+fn skip_str(b: &mut &[u8]) -> Option<()> {
+    let len = usize::try_from(get_varint(b)?).ok()?;
+    *b = b.get(len..)?;
+    Some(())
 }
 
 fn get_str<'a>(b: &mut &'a [u8]) -> Option<&'a str> {
@@ -293,6 +369,32 @@ mod tests {
             assert!(decode(&buf[..cut]).is_none(), "cut at {cut}");
         }
         assert!(decode(&[0xff; 12]).is_none());
+    }
+
+    #[test]
+    fn chosen_rows_decode_like_the_whole_block() {
+        let records: Vec<_> = (0..40)
+            .map(|i| rec(i, [None, Some(""), Some("E")][i as usize % 3]))
+            .collect();
+        let mut buf = Vec::new();
+        encode(&records, &mut buf);
+        assert_eq!(count(&buf), Some(40));
+        for rows in [
+            vec![],
+            vec![0],
+            vec![39],
+            vec![1, 2, 3, 17, 38],
+            (0..40).collect(),
+        ] {
+            let want: Vec<_> = rows.iter().map(|&i| records[i].clone()).collect();
+            assert_eq!(decode_rows(&buf, &rows).unwrap(), want, "rows {rows:?}");
+        }
+        assert!(decode_rows(&buf, &[40]).is_none(), "past the end");
+        assert!(decode_rows(&buf, &[3, 2]).is_none(), "not ascending");
+        assert!(decode_rows(&buf, &[2, 2]).is_none(), "repeated");
+        for cut in 0..buf.len() {
+            assert!(decode_rows(&buf[..cut], &[39]).is_none(), "cut at {cut}");
+        }
     }
 
     proptest! {

@@ -25,6 +25,8 @@ pub struct StoreConfig {
     pub block_bytes: usize,
     /// zstd level of archive blocks.
     pub zstd_level: i32,
+    /// Decompressed archive blocks kept for reads (bytes; 0: none).
+    pub block_cache_bytes: usize,
     /// Records durable but not yet indexed above which batches are refused (429).
     pub max_queued_records: u64,
     /// WAL size above which batches are refused (429).
@@ -52,6 +54,7 @@ impl Default for StoreConfig {
             merge_min_segments: 4,
             block_bytes: 1 << 20,
             zstd_level: 3,
+            block_cache_bytes: 64 << 20,
             max_queued_records: 200_000,
             max_wal_bytes: 2 << 30,
             retention_age_secs: 0,

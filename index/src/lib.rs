@@ -8,7 +8,8 @@
 //!   in the [`wal`]; duplicates (by record id) are recognized and not stored again.
 //! - [`Reader`] / [`Snapshot`]: the read API. A snapshot is a tantivy [`tantivy::Searcher`] over
 //!   the [`schema`] plus the segments its documents point into; hits are turned into records
-//!   with [`Snapshot::fetch`]. A record is searchable within `commit_interval_ms` (500 ms by
+//!   with [`Snapshot::fetch`], a page of them at once with [`Snapshot::fetch_many`] (through a
+//!   [`BlockCache`] of decompressed archive blocks). A record is searchable within `commit_interval_ms` (500 ms by
 //!   default) of its acknowledgement.
 //! - [`Store::subscribe`]: records as they become durable, for detectors and the live tail.
 //! - [`DataDir`]: a data directory's sealed archives read in place, without a node (offline
@@ -45,6 +46,7 @@
 mod applier;
 pub mod archive;
 pub mod block;
+pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod error;
@@ -58,6 +60,7 @@ mod sink;
 pub mod store;
 pub mod wal;
 
+pub use cache::BlockCache;
 pub use catalog::SegmentInfo;
 pub use config::{Faults, StoreConfig};
 pub use error::StoreError;

@@ -27,6 +27,9 @@ pub struct StoreMetrics {
     pub segments_merged: AtomicU64,
     pub disk_bytes: AtomicU64,
     pub broadcast_lagged: AtomicU64,
+    pub block_cache_hits: AtomicU64,
+    pub block_cache_misses: AtomicU64,
+    pub block_cache_bytes: AtomicU64,
 }
 
 impl StoreMetrics {
@@ -38,7 +41,7 @@ impl StoreMetrics {
 
     /// Appends the metrics in Prometheus text format.
     pub fn render(&self, out: &mut String) {
-        let rows: [(&str, &str, &str, &AtomicU64); 18] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 21] = [
             (
                 "firewatch_records_accepted_total",
                 "counter",
@@ -147,6 +150,24 @@ impl StoreMetrics {
                 "durable records dropped for slow subscribers",
                 &self.broadcast_lagged,
             ),
+            (
+                "firewatch_block_cache_hits_total",
+                "counter",
+                "archive blocks read from the block cache",
+                &self.block_cache_hits,
+            ),
+            (
+                "firewatch_block_cache_misses_total",
+                "counter",
+                "archive blocks decompressed for reads",
+                &self.block_cache_misses,
+            ),
+            (
+                "firewatch_block_cache_bytes",
+                "gauge",
+                "decompressed bytes in the block cache",
+                &self.block_cache_bytes,
+            ),
         ];
         for (name, kind, help, value) in rows {
             let v = value.load(Relaxed);
@@ -175,5 +196,9 @@ mod tests {
             "# TYPE firewatch_records_accepted_total counter\nfirewatch_records_accepted_total 3\n"
         ));
         assert!(out.contains("firewatch_wal_fsync_seconds_max 0.0015\n"));
+        m.block_cache_misses.fetch_add(2, Relaxed);
+        m.render(&mut out);
+        assert!(out.contains("firewatch_block_cache_misses_total 2\n"));
+        assert!(out.contains("# TYPE firewatch_block_cache_bytes gauge\n"));
     }
 }

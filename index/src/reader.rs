@@ -3,6 +3,10 @@
 //! A [`Snapshot`] pairs a tantivy [`Searcher`] with the segments its documents point into, taken
 //! together, so every hit of the searcher can be fetched even if retention or sealing changes the
 //! store meanwhile (removed archive files stay readable through their open maps).
+//!
+//! Records are read in batches ([`Snapshot::fetch_many`], [`Snapshot::scan_ords`]): each
+//! archive block is decompressed once per batch, or not at all when the store's
+//! [`BlockCache`] has it, and only the wanted records of it are decoded.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -11,6 +15,7 @@ use firewatch_ingest::LogRecord;
 use tantivy::columnar::Column;
 use tantivy::{DocAddress, Searcher};
 
+use crate::cache::BlockCache;
 use crate::catalog::{Segment, SegmentInfo};
 use crate::error::StoreError;
 use crate::schema::{Fields, RecordPtr};
@@ -29,6 +34,7 @@ pub(crate) struct View {
 pub struct Reader {
     pub(crate) view: Arc<RwLock<View>>,
     pub(crate) fields: Fields,
+    pub(crate) cache: Arc<BlockCache>,
 }
 
 impl Reader {
@@ -38,6 +44,7 @@ impl Reader {
         Snapshot {
             view,
             fields: self.fields,
+            cache: self.cache.clone(),
         }
     }
 
@@ -52,6 +59,7 @@ impl Reader {
 pub struct Snapshot {
     view: View,
     fields: Fields,
+    cache: Arc<BlockCache>,
 }
 
 impl Snapshot {
@@ -92,14 +100,55 @@ impl Snapshot {
 
     /// The record stored at `ptr`.
     pub fn fetch_ptr(&self, ptr: RecordPtr) -> Result<LogRecord, StoreError> {
-        let segment = self
-            .view
+        let mut one = self.fetch_many(&[ptr])?;
+        one.pop().ok_or(StoreError::NotFound { ord: ptr.ord })
+    }
+
+    /// The records stored at `ptrs` (a page of hits), in the order given.
+    pub fn fetch_many(&self, ptrs: &[RecordPtr]) -> Result<Vec<LogRecord>, StoreError> {
+        let mut by_segment: BTreeMap<u64, (Vec<usize>, Vec<u64>)> = BTreeMap::new();
+        for (i, ptr) in ptrs.iter().enumerate() {
+            let (at, ords) = by_segment.entry(ptr.segment).or_default();
+            at.push(i);
+            ords.push(ptr.ord);
+        }
+        let mut out: Vec<Option<LogRecord>> = vec![None; ptrs.len()];
+        for (segment, (at, ords)) in by_segment {
+            let records = self
+                .segment(segment)?
+                .archive
+                .get_many(&ords, Some(&self.cache))?;
+            for (i, rec) in at.into_iter().zip(records) {
+                out[i] = Some(rec);
+            }
+        }
+        out.into_iter()
+            .zip(ptrs)
+            .map(|(rec, ptr)| rec.ok_or(StoreError::NotFound { ord: ptr.ord }))
+            .collect()
+    }
+
+    /// Calls `f` with the records of segment `id` at `ords` (ascending), until it returns
+    /// `false`. Each block is read once and only the wanted records are decoded.
+    pub fn scan_ords(
+        &self,
+        id: u64,
+        ords: impl IntoIterator<Item = u64>,
+        mut f: impl FnMut(RecordPtr, LogRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        self.segment(id)?
+            .archive
+            .for_each_of(ords, Some(&self.cache), |ord, rec| {
+                f(RecordPtr { segment: id, ord }, rec)
+            })
+    }
+
+    fn segment(&self, id: u64) -> Result<&Segment, StoreError> {
+        self.view
             .segments
-            .get(&ptr.segment)
-            .ok_or(StoreError::NoSegment {
-                segment: ptr.segment,
-            })?;
-        segment.archive.get(ptr.ord)
+            .get(&id)
+            .map(|s| &**s)
+            .ok_or(StoreError::NoSegment { segment: id })
     }
 
     /// Where the record with this id is archived, if it is in this snapshot's segments. (A
@@ -122,12 +171,7 @@ impl Snapshot {
         id: u64,
         mut f: impl FnMut(RecordPtr, LogRecord),
     ) -> Result<(), StoreError> {
-        let segment = self
-            .view
-            .segments
-            .get(&id)
-            .ok_or(StoreError::NoSegment { segment: id })?;
-        segment
+        self.segment(id)?
             .archive
             .for_each(|ord, rec| f(RecordPtr { segment: id, ord }, rec))
     }

@@ -24,6 +24,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{info, warn};
 
 use crate::applier::{Applier, ApplyMsg};
+use crate::cache::BlockCache;
 use crate::config::StoreConfig;
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
@@ -144,6 +145,7 @@ pub struct Store {
     shared: Arc<Shared>,
     wal_tx: mpsc::Sender<WalMsg>,
     threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    cache: Arc<BlockCache>,
 }
 
 impl Store {
@@ -215,10 +217,15 @@ impl Store {
                 .name("firewatch-apply".into())
                 .spawn(move || applier.run(apply_rx))?,
         );
+        let cache = Arc::new(BlockCache::new(
+            shared.cfg.block_cache_bytes,
+            shared.metrics.clone(),
+        ));
         Ok(Store {
             shared,
             wal_tx,
             threads: Arc::new(Mutex::new(threads)),
+            cache,
         })
     }
 
@@ -298,6 +305,7 @@ impl Store {
         Reader {
             view: self.shared.view.clone(),
             fields: self.shared.fields,
+            cache: self.cache.clone(),
         }
     }
 

@@ -174,6 +174,22 @@ pub struct HistogramSegment {
     interval: i64,
     by: Option<StrColumn>,
     counts: HashMap<(i64, Option<u64>), u64>,
+    /// The bucket being counted and its counts per group (index 0: no value, else ordinal +
+    /// 1). Documents arrive roughly in time order, so this saves a hash lookup per document.
+    run: (i64, Vec<u64>),
+}
+
+impl HistogramSegment {
+    fn flush_run(&mut self) {
+        let bucket = self.run.0;
+        for (group, n) in self.run.1.iter_mut().enumerate() {
+            if *n > 0 {
+                let ord = group.checked_sub(1).map(|g| g as u64);
+                *self.counts.entry((bucket, ord)).or_default() += *n;
+                *n = 0;
+            }
+        }
+    }
 }
 
 impl Collector for Histogram {
@@ -189,11 +205,13 @@ impl Collector for Histogram {
             Some(name) => reader.fast_fields().str(name)?,
             None => None,
         };
+        let groups = 1 + by.as_ref().map_or(0, |c| c.num_terms());
         Ok(HistogramSegment {
             scan: SegmentScan::new(self.ctx.clone(), reader)?,
             interval: self.interval,
             by,
             counts: HashMap::new(),
+            run: (i64::MIN, vec![0; groups]),
         })
     }
 
@@ -216,15 +234,27 @@ impl SegmentCollector for HistogramSegment {
     type Fruit = Buckets;
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        let Some(key) = self.scan.accept(doc) else {
+        // Only the timestamp: reading the whole key per document costs a third of the time.
+        if !self.scan.in_time() {
+            return;
+        }
+        let Some(timestamp) = self.scan.timestamp(doc) else {
             return;
         };
-        let bucket = key.timestamp.div_euclid(self.interval) * self.interval;
+        let bucket = timestamp.div_euclid(self.interval) * self.interval;
+        if bucket != self.run.0 {
+            self.flush_run();
+            self.run.0 = bucket;
+        }
         let group = self.by.as_ref().and_then(|c| c.term_ords(doc).next());
-        *self.counts.entry((bucket, group)).or_default() += 1;
+        let slot = group.map_or(0, |ord| ord as usize + 1);
+        if let Some(n) = self.run.1.get_mut(slot) {
+            *n += 1;
+        }
     }
 
-    fn harvest(self) -> Buckets {
+    fn harvest(mut self) -> Buckets {
+        self.flush_run();
         let mut out = Buckets::new();
         for ((bucket, group), n) in self.counts {
             let name = match (&self.by, group) {
@@ -253,7 +283,8 @@ pub struct KeywordValues {
 pub struct KeywordValuesSegment {
     scan: SegmentScan,
     column: Option<StrColumn>,
-    counts: HashMap<u64, u64>,
+    /// Per term ordinal of the column: term ordinals are dense, so no hashing per document.
+    counts: Vec<u64>,
     matched: u64,
 }
 
@@ -266,10 +297,11 @@ impl Collector for KeywordValues {
         _: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<Self::Child> {
+        let column = reader.fast_fields().str(&self.field)?;
         Ok(KeywordValuesSegment {
             scan: SegmentScan::new(self.ctx.clone(), reader)?,
-            column: reader.fast_fields().str(&self.field)?,
-            counts: HashMap::new(),
+            counts: vec![0; column.as_ref().map_or(0, |c| c.num_terms())],
+            column,
             matched: 0,
         })
     }
@@ -299,12 +331,14 @@ impl SegmentCollector for KeywordValuesSegment {
     type Fruit = (HashMap<String, u64>, u64);
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        if self.scan.accept(doc).is_none() {
+        if !self.scan.in_time() {
             return;
         }
         self.matched += 1;
         if let Some(ord) = self.column.as_ref().and_then(|c| c.term_ords(doc).next()) {
-            *self.counts.entry(ord).or_default() += 1;
+            if let Some(n) = self.counts.get_mut(ord as usize) {
+                *n += 1;
+            }
         }
     }
 
@@ -313,7 +347,9 @@ impl SegmentCollector for KeywordValuesSegment {
             Some(col) => self
                 .counts
                 .into_iter()
-                .map(|(ord, n)| (term_text(col, ord), n))
+                .enumerate()
+                .filter(|(_, n)| *n > 0)
+                .map(|(ord, n)| (term_text(col, ord as u64), n))
                 .collect(),
             None => HashMap::new(),
         };

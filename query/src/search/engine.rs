@@ -164,11 +164,9 @@ impl Engine {
                 cursor,
             };
             let page = p.finish(snapshot.searcher().search(&p.query, &collector)?)?;
-            let hits = page
-                .keys
-                .iter()
-                .map(|k| Ok((*k, snapshot.fetch_ptr(k.ptr())?)))
-                .collect::<Result<Vec<_>, StoreError>>()?;
+            let ptrs: Vec<_> = page.keys.iter().map(|k| k.ptr()).collect();
+            let records = snapshot.fetch_many(&ptrs)?;
+            let hits: Vec<(Key, LogRecord)> = page.keys.iter().copied().zip(records).collect();
             (page.total, page.after_cursor, hits)
         } else {
             let (mut total, mut after) = (0, 0);

@@ -74,21 +74,35 @@ impl SegmentScan {
 
     /// The key of a hit, unless the search is past its deadline (checked every 256 hits).
     pub fn accept(&mut self, doc: DocId) -> Option<Key> {
-        if self.ctx.timed_out.load(Relaxed) {
+        if !self.in_time() {
             return None;
-        }
-        self.since_clock += 1;
-        if self.since_clock >= 256 {
-            self.since_clock = 0;
-            if self.ctx.expired() {
-                return None;
-            }
         }
         Some(Key {
             timestamp: self.timestamp.first(doc)?,
             segment: self.segment.first(doc)?,
             ord: self.ord.first(doc)?,
         })
+    }
+
+    /// Is the search still within its deadline (checked every 256 hits)? For collectors that
+    /// need less of a hit than its whole key.
+    pub fn in_time(&mut self) -> bool {
+        if self.ctx.timed_out.load(Relaxed) {
+            return false;
+        }
+        self.since_clock += 1;
+        if self.since_clock >= 256 {
+            self.since_clock = 0;
+            if self.ctx.expired() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The timestamp of a hit.
+    pub fn timestamp(&self, doc: DocId) -> Option<i64> {
+        self.timestamp.first(doc)
     }
 }
 
@@ -105,10 +119,19 @@ impl Ords {
         self.0[word] |= 1 << bit;
     }
 
-    pub fn contains(&self, ord: u64) -> bool {
-        self.0
-            .get((ord / 64) as usize)
-            .is_some_and(|w| w & (1 << (ord % 64)) != 0)
+    /// The ordinals, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().enumerate().flat_map(|(word, &bits)| {
+            let base = word as u64 * 64;
+            let mut rest = bits;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as u64;
+                    rest &= rest - 1;
+                    base + bit
+                })
+            })
+        })
     }
 
     pub fn union(&mut self, other: Ords) {

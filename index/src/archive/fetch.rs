@@ -1,0 +1,253 @@
+//! Reading chosen records of an archive in batches: a page of hits, or the candidates of a
+//! query that must be checked against their records.
+//!
+//! Wanted ordinals are grouped by block, each block is decompressed once (or taken from the
+//! [`BlockCache`]) and only the wanted rows of it are decoded. The archive's lock is held only
+//! while a block is located and decompressed, never while the caller's function runs, so a
+//! slow consumer does not hold up ingest into the active segment.
+
+use std::sync::Arc;
+
+use firewatch_ingest::LogRecord;
+
+use super::{corrupt, decompress, Archive, Block, Data};
+use crate::block;
+use crate::cache::{BlockCache, BlockKey};
+use crate::error::StoreError;
+
+/// Where an ordinal is: in a written block, or among the records not yet in one.
+enum Place {
+    Block(Block),
+    Pending { first_ord: u64, len: u64 },
+}
+
+impl Archive {
+    /// The records at `ords` (any order, repeats allowed), in the order asked.
+    pub fn get_many(
+        &self,
+        ords: &[u64],
+        cache: Option<&BlockCache>,
+    ) -> Result<Vec<LogRecord>, StoreError> {
+        let mut sorted: Vec<u64> = ords.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut found: Vec<LogRecord> = Vec::with_capacity(sorted.len());
+        self.for_each_of(sorted.iter().copied(), cache, |_, rec| {
+            found.push(rec);
+            true
+        })?;
+        ords.iter()
+            .map(|ord| match sorted.binary_search(ord) {
+                Ok(i) => found
+                    .get(i)
+                    .cloned()
+                    .ok_or(StoreError::NotFound { ord: *ord }),
+                Err(_) => Err(StoreError::NotFound { ord: *ord }),
+            })
+            .collect()
+    }
+
+    /// Calls `f` with the record at each of `ords` (ascending; a repeat or a step back is
+    /// skipped) until it returns `false`. An ordinal past the archive's end is an error.
+    pub fn for_each_of(
+        &self,
+        ords: impl IntoIterator<Item = u64>,
+        cache: Option<&BlockCache>,
+        mut f: impl FnMut(u64, LogRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut ords = ords.into_iter().peekable();
+        let mut last: Option<u64> = None;
+        while let Some(first) = ords.next() {
+            if last.is_some_and(|l| first <= l) {
+                continue;
+            }
+            let place = self.place(first)?;
+            let (start, end) = match &place {
+                Place::Block(b) => (b.first_ord, b.first_ord + b.count as u64),
+                Place::Pending { first_ord, len } => (*first_ord, first_ord + len),
+            };
+            let mut rows = vec![(first - start) as usize];
+            last = Some(first);
+            while let Some(&next) = ords.peek() {
+                if last.is_some_and(|l| next <= l) {
+                    ords.next();
+                } else if next < end {
+                    rows.push((next - start) as usize);
+                    last = Some(next);
+                    ords.next();
+                } else {
+                    break;
+                }
+            }
+            let records = match place {
+                Place::Block(b) => self.read_rows(b, &rows, cache)?,
+                Place::Pending { first_ord, .. } => self.pending_rows(first_ord, &rows)?,
+            };
+            for (row, rec) in rows.into_iter().zip(records) {
+                if !f(start + row as u64, rec) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The block (or pending run) holding `ord`.
+    fn place(&self, ord: u64) -> Result<Place, StoreError> {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let in_blocks = st.blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
+        if ord >= in_blocks {
+            if ord < st.records && matches!(st.data, Data::Active { .. }) {
+                return Ok(Place::Pending {
+                    first_ord: in_blocks,
+                    len: st.records - in_blocks,
+                });
+            }
+            return Err(StoreError::NotFound { ord });
+        }
+        let i = st
+            .blocks
+            .partition_point(|b| b.first_ord + b.count as u64 <= ord);
+        st.blocks
+            .get(i)
+            .copied()
+            .map(Place::Block)
+            .ok_or(StoreError::NotFound { ord })
+    }
+
+    /// Rows (ascending) of a written block.
+    fn read_rows(
+        &self,
+        b: Block,
+        rows: &[usize],
+        cache: Option<&BlockCache>,
+    ) -> Result<Vec<LogRecord>, StoreError> {
+        let load = || {
+            let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+            decompress(&st.data, b)
+        };
+        let plain = match cache {
+            Some(cache) => cache.get_or_load(
+                BlockKey {
+                    archive: self.uid,
+                    offset: b.offset,
+                },
+                load,
+            )?,
+            None => Arc::new(load()?),
+        };
+        if block::count(&plain) != Some(b.count as usize) {
+            return Err(corrupt("archive block with a wrong record count"));
+        }
+        block::decode_rows(&plain, rows).ok_or_else(|| corrupt("archive block does not decode"))
+    }
+
+    /// Rows of the records not yet written in a block (`first_ord`: the first of them).
+    fn pending_rows(&self, first_ord: u64, rows: &[usize]) -> Result<Vec<LogRecord>, StoreError> {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        // A block may have been written since `place`: its records are no longer pending.
+        let in_blocks = st.blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
+        let pending = match &st.data {
+            Data::Active { pending, .. } if in_blocks == first_ord => pending,
+            _ => {
+                drop(st);
+                let ords: Vec<u64> = rows.iter().map(|r| first_ord + *r as u64).collect();
+                return self.get_many(&ords, None);
+            }
+        };
+        rows.iter()
+            .map(|&r| {
+                pending.get(r).cloned().ok_or(StoreError::NotFound {
+                    ord: first_ord + r as u64,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::metrics::StoreMetrics;
+
+    fn rec(i: u64) -> LogRecord {
+        serde_json::from_str(&format!(
+            r#"{{"id":"r{i}","timestamp":{i},"observed":0,"message":"line number {i}","fields":{{"n":{i}}}}}"#
+        ))
+        .unwrap()
+    }
+
+    /// An active archive of `n` records in blocks of about 10, the last few still pending.
+    fn archive(dir: &std::path::Path, n: u64) -> Archive {
+        let a = Archive::create(&dir.join("archive.fwa"), 600, 3).unwrap();
+        for i in 0..n {
+            a.append(rec(i), 60);
+            a.flush_full().unwrap();
+        }
+        a
+    }
+
+    #[test]
+    fn a_batch_comes_back_in_the_order_asked_across_blocks_and_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = archive(dir.path(), 95);
+        let blocks = a.state.read().unwrap().blocks.len();
+        assert!(blocks >= 8, "{blocks} blocks");
+        assert!(a.len() > 90 && !a.is_sealed());
+        let metrics = Arc::new(StoreMetrics::default());
+        let cache = BlockCache::new(1 << 20, metrics.clone());
+        // Newest first, with a repeat, from written blocks and the in-memory one.
+        let ords = [94, 93, 50, 12, 13, 11, 50, 0, 94];
+        let want: Vec<_> = ords.iter().map(|&i| rec(i)).collect();
+        assert_eq!(a.get_many(&ords, Some(&cache)).unwrap(), want);
+        assert_eq!(a.get_many(&ords, None).unwrap(), want);
+        use std::sync::atomic::Ordering::Relaxed;
+        let misses = metrics.block_cache_misses.load(Relaxed);
+        assert_eq!(misses, 3, "blocks of 0, of 11-13 and of 50");
+        assert_eq!(a.get_many(&ords, Some(&cache)).unwrap(), want);
+        assert_eq!(metrics.block_cache_misses.load(Relaxed), misses);
+        a.seal().unwrap();
+        assert_eq!(a.get_many(&ords, Some(&cache)).unwrap(), want);
+        assert!(matches!(
+            a.get_many(&[3, 95], Some(&cache)),
+            Err(StoreError::NotFound { ord: 95 })
+        ));
+    }
+
+    #[test]
+    fn for_each_of_decodes_only_the_wanted_and_can_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = archive(dir.path(), 60);
+        let mut seen = Vec::new();
+        a.for_each_of([2, 3, 3, 1, 40, 59], None, |ord, r| {
+            seen.push((ord, r));
+            true
+        })
+        .unwrap();
+        let want: Vec<_> = [2, 3, 40, 59].iter().map(|&i| (i, rec(i))).collect();
+        assert_eq!(seen, want);
+        let mut n = 0;
+        a.for_each_of(0..60, None, |_, _| {
+            n += 1;
+            n < 25
+        })
+        .unwrap();
+        assert_eq!(n, 25);
+    }
+
+    #[test]
+    fn reopened_sealed_archive_reads_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = archive(dir.path(), 70);
+        a.seal().unwrap();
+        let b = Archive::open_sealed(&dir.path().join("archive.fwa")).unwrap();
+        assert_ne!(a.uid, b.uid, "cache keys of two archives never meet");
+        let cache = BlockCache::new(1 << 20, Arc::new(StoreMetrics::default()));
+        let ords: Vec<u64> = (0..70).rev().step_by(3).collect();
+        let want: Vec<_> = ords.iter().map(|&i| rec(i)).collect();
+        assert_eq!(b.get_many(&ords, Some(&cache)).unwrap(), want);
+        assert_eq!(a.get_many(&ords, Some(&cache)).unwrap(), want);
+    }
+}

@@ -1,0 +1,137 @@
+//! Reading hits' records: batched fetches across segments and blocks, the block cache, and
+//! which questions read no record at all.
+
+mod common;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use firewatch_index::RecordPtr;
+use firewatch_query::api::ApiConfig;
+use firewatch_query::lang::{parse, Field};
+use firewatch_query::search::{Engine, Order, Scope};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn scope(q: &str) -> Scope {
+    Scope {
+        query: Arc::new(parse(q).unwrap()),
+        start: None,
+        end: None,
+    }
+}
+
+/// Blocks read so far: (from the cache, decompressed).
+fn reads(node: &Node) -> (u64, u64) {
+    let m = node.store.metrics();
+    (
+        m.block_cache_hits.load(Relaxed),
+        m.block_cache_misses.load(Relaxed),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_histograms_and_top_values_read_no_record() {
+    let node = node(corpus(5, 3_000), ApiConfig::default()).await;
+    let engine = Engine::new(node.store.reader());
+    tokio::task::block_in_place(|| {
+        for q in [
+            "*",
+            "payment",
+            "level:>=warn service:checkout",
+            "http.status:[500 TO 599]",
+        ] {
+            let page = engine
+                .search(&scope(q), Order::Desc, 0, None, TIMEOUT)
+                .unwrap();
+            assert!(page.total > 0 && page.hits.is_empty(), "{q}");
+            engine
+                .histogram(&scope(q), 60 * SEC, Some("level"), TIMEOUT)
+                .unwrap();
+            for field in ["service", "host", "level", "source"] {
+                engine
+                    .top(&scope(q), &Field::named(field), 5, TIMEOUT)
+                    .unwrap();
+            }
+        }
+        assert_eq!(reads(&node), (0, 0), "no block was read");
+
+        let first = engine
+            .search(&scope("payment"), Order::Desc, 50, None, TIMEOUT)
+            .unwrap();
+        let (hits, misses) = reads(&node);
+        assert!(misses > 0 && first.hits.len() == 50);
+        // The same page again comes from the cache.
+        let again = engine
+            .search(&scope("payment"), Order::Desc, 50, None, TIMEOUT)
+            .unwrap();
+        assert_eq!(again.hits, first.hits);
+        let (hits2, misses2) = reads(&node);
+        assert_eq!(misses2, misses);
+        assert!(hits2 > hits);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_across_segments_blocks_and_the_active_block_keeps_its_order() {
+    // Small segments and 64 KiB blocks: several sealed segments, then the active one, whose
+    // newest records are not yet in a written block.
+    let node = node_with(corpus(9, 4_000), ApiConfig::default(), 300_000).await;
+    tokio::task::block_in_place(|| {
+        let snap = node.store.reader().snapshot();
+        let segments = snap.segments();
+        assert!(segments.len() >= 3, "{} segments", segments.len());
+        assert!(segments.iter().any(|s| !s.sealed && s.records > 0));
+        let mut stored = Vec::new();
+        for s in &segments {
+            snap.scan_segment(s.id, |ptr, rec| stored.push((ptr, rec)))
+                .unwrap();
+        }
+        assert_eq!(stored.len(), 4_000);
+        // A scrambled batch with repeats, spanning every segment and block.
+        let mut rng = Rng::new(3);
+        let picks: Vec<usize> = (0..700)
+            .map(|i| match i % 10 {
+                0 => stored.len() - 1 - (rng.next() as usize % 20), // the newest records
+                _ => rng.next() as usize % stored.len(),
+            })
+            .collect();
+        let ptrs: Vec<RecordPtr> = picks.iter().map(|&i| stored[i].0).collect();
+        let want: Vec<_> = picks.iter().map(|&i| stored[i].1.clone()).collect();
+        assert_eq!(snap.fetch_many(&ptrs).unwrap(), want);
+        // Through the cache now, and one at a time.
+        assert_eq!(snap.fetch_many(&ptrs).unwrap(), want);
+        for (ptr, rec) in ptrs.iter().zip(&want).take(50) {
+            assert_eq!(&snap.fetch_ptr(*ptr).unwrap(), rec);
+        }
+        let missing = RecordPtr {
+            segment: u64::MAX,
+            ord: 0,
+        };
+        assert!(snap.fetch_many(&[ptrs[0], missing]).is_err());
+        let past_end = RecordPtr {
+            segment: segments[0].id,
+            ord: segments[0].records,
+        };
+        assert!(snap.fetch_many(&[past_end]).is_err());
+
+        // Ordinals chosen per segment come back ascending, each once.
+        let s = &segments[1];
+        let mid = s.records / 2;
+        let ords = [5, 5, 3, mid, mid + 1, s.records - 1];
+        let mut seen = Vec::new();
+        snap.scan_ords(s.id, ords, |ptr, rec| {
+            seen.push((ptr.ord, rec.id));
+            true
+        })
+        .unwrap();
+        let ids: Vec<(u64, String)> = stored
+            .iter()
+            .filter(|(p, _)| p.segment == s.id && [5, mid, mid + 1, s.records - 1].contains(&p.ord))
+            .map(|(p, r)| (p.ord, r.id.clone()))
+            .collect();
+        assert_eq!(seen, ids);
+    });
+}
