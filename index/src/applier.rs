@@ -81,13 +81,17 @@ impl Applier {
         let mut manifest = Manifest::load(&seg_root)?;
         let (schema, fields) = schema::build();
         let dir = MmapDirectory::open(&index_dir).map_err(tantivy::TantivyError::from)?;
-        let index = Index::open_or_create(dir, schema).map_err(|e| match e {
-            // The index of an older format (ids and positions indexed).
-            tantivy::TantivyError::SchemaError(m) => StoreError::Unsupported {
-                what: format!("index: {m}"),
-            },
-            e => e.into(),
-        })?;
+        let index = Index::builder()
+            .schema(schema)
+            .settings(schema::index_settings())
+            .open_or_create(dir)
+            .map_err(|e| match e {
+                // The index of an older format (ids and positions indexed).
+                tantivy::TantivyError::SchemaError(m) => StoreError::Unsupported {
+                    what: format!("index: {m}"),
+                },
+                e => e.into(),
+            })?;
         let mut writer = index.writer_with_num_threads(1, cfg.index_memory_bytes.max(15 << 20))?;
         // Documents of the segment that was active at a crash; the WAL brings them back.
         writer.delete_query(Box::new(RangeQuery::new(
