@@ -60,6 +60,8 @@ pub(crate) struct Applier {
     active_id: u64,
     active_since: Instant,
     applied_seq: u64,
+    /// A batch failed to index in this run: its records are only in the WAL.
+    apply_failed: bool,
     uncommitted: Vec<String>,
     oldest_uncommitted: Option<Instant>,
     last_retention: Instant,
@@ -148,6 +150,7 @@ impl Applier {
             active_id,
             active_since: Instant::now(),
             applied_seq: 0,
+            apply_failed: false,
             uncommitted: Vec::new(),
             oldest_uncommitted: None,
             // Due at the first tick: a restart may leave segments to merge or retire.
@@ -335,6 +338,7 @@ impl Applier {
                 }) => {
                     if let Err(e) = self.apply(seq, records, jsons, durable_at) {
                         error!(error = %e, "indexing failed");
+                        self.apply_failed = true;
                         self.sh.healthy.store(false, Relaxed);
                     }
                 }
@@ -350,8 +354,18 @@ impl Applier {
                 self.sh.healthy.store(false, Relaxed);
             }
         }
-        if let Err(e) = self.seal() {
-            error!(error = %e, "final seal failed, the wal will be replayed");
+        match self.seal() {
+            Err(e) => error!(error = %e, "final seal failed, the wal will be replayed"),
+            // The WAL thread sends `Stop` after its last entry, so every entry was applied and
+            // is now in a sealed segment: the WAL holds nothing a restart would need. After a
+            // failed apply it is kept, and replayed (without duplicates) on the next start.
+            Ok(()) if !self.apply_failed && !self.sh.cfg.faults.crashed() => {
+                match wal::remove_all(&self.wal_dir) {
+                    Ok(bytes) => info!(bytes, "wal removed after the final seal"),
+                    Err(e) => warn!(error = %e, "wal removal failed, it will be replayed"),
+                }
+            }
+            Ok(()) => warn!("wal kept: a batch failed to index, the next start replays it"),
         }
         // Let running index merges finish so the index is left compact.
         if let Err(e) = self.writer.wait_merging_threads() {

@@ -226,6 +226,17 @@ pub fn remove_covered(dir: &Path, seq: u64) -> io::Result<u64> {
     Ok(removed)
 }
 
+/// Deletes every WAL file; for a store that has stopped writing and sealed every entry.
+pub fn remove_all(dir: &Path) -> io::Result<u64> {
+    let mut removed = 0;
+    for (_, path) in list(dir)? {
+        removed += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        fs::remove_file(&path)?;
+    }
+    sync_dir(dir)?;
+    Ok(removed)
+}
+
 /// Makes a directory's entries (created, renamed, removed files) durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
