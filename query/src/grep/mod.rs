@@ -12,6 +12,7 @@ pub mod archive;
 pub mod filter;
 pub mod run;
 pub mod search;
+mod stamp;
 
 pub use filter::{FieldFilter, RecordFilter};
 pub use run::{grep, Summary, WINDOW};
