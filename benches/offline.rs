@@ -8,6 +8,8 @@
 //! `analyze --format jsonl` on both. Throughput is raw corpus bytes per second of wall time, for
 //! the archive too (it holds the same records). Prints a Markdown table; asserts nothing about
 //! speed. FIREWATCH_BENCH_DIR picks another work directory (removed at the end).
+//! FIREWATCH_BENCH_BASELINE names another `firewatch` binary (an older build) whose archive grep
+//! is timed in the same run, for a before/after on the same corpus and load.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -165,12 +167,24 @@ fn main() {
             )
         })
     };
-    println!("| search | firewatch grep, plain | firewatch grep, archive | ripgrep, plain |");
-    println!("|---|---|---|---|");
+    let baseline = std::env::var_os("FIREWATCH_BENCH_BASELINE").map(PathBuf::from);
+    print!("| search | firewatch grep, plain | firewatch grep, archive | ripgrep, plain |");
+    println!(
+        "{}",
+        if baseline.is_some() {
+            " baseline grep, archive |"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "|---|---|---|---|{}",
+        if baseline.is_some() { "---|" } else { "" }
+    );
     for (name, patterns, is_regex) in &cases {
-        let ours = |path: &Path| {
+        let run = |bin: Option<&Path>, path: &Path| {
             time(|| {
-                let mut c = firewatch();
+                let mut c = bin.map_or_else(firewatch, Command::new);
                 c.args(["grep", "-c"]);
                 if !is_regex {
                     c.arg("-F");
@@ -194,12 +208,16 @@ fn main() {
             c.arg(&raw);
             c
         });
-        println!(
+        print!(
             "| {name} | {} | {} | {} |",
-            mbps(ours(&raw)),
-            mbps(ours(&data)),
+            mbps(run(None, &raw)),
+            mbps(run(None, &data)),
             mbps(rg)
         );
+        match &baseline {
+            Some(bin) => println!(" {} |", mbps(run(Some(bin), &data))),
+            None => println!(),
+        }
     }
     println!("\n| analyze | plain files | archive |\n|---|---|---|");
     let analyze = |path: &Path| {

@@ -284,6 +284,20 @@ impl Archive {
         read_block(&st.data, block)
     }
 
+    /// The decompressed body of written block `i`, for readers that look at its columns
+    /// themselves ([`crate::block_text::BlockText`]) instead of decoding every record.
+    pub fn block_body(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let block = *st.blocks.get(i).ok_or(StoreError::Corrupt {
+            what: format!("archive block {i} does not exist"),
+        })?;
+        let plain = decompress(&st.data, block)?;
+        if block::count(&plain) != Some(block.count as usize) {
+            return Err(corrupt("archive block with a wrong record count"));
+        }
+        Ok(plain)
+    }
+
     /// Calls `f` with every record and its ordinal, in order.
     pub fn for_each(&self, mut f: impl FnMut(u64, LogRecord)) -> Result<(), StoreError> {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());

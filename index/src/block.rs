@@ -214,6 +214,22 @@ fn encode_ids(records: &[LogRecord], out: &mut Vec<u8>) {
     }
 }
 
+/// Moves `b` past the id column of `n` records without building the ids.
+pub(crate) fn skip_ids(b: &mut &[u8], n: usize) -> Option<()> {
+    let n_fps = get_varint(b)?;
+    *b = b.get(usize::try_from(n_fps).ok()?.checked_mul(8)?..)?;
+    for _ in 0..n {
+        match get_varint(b)? {
+            0 => skip_str(b)?,
+            k if k <= n_fps => {
+                get_varint(b)?;
+            }
+            _ => return None,
+        }
+    }
+    Some(())
+}
+
 fn decode_ids_from(b: &mut &[u8], n: usize) -> Option<Vec<String>> {
     let n_fps = usize::try_from(get_varint(b)?).ok()?;
     if n_fps.checked_mul(8)? > b.len() {
@@ -271,7 +287,7 @@ fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
-fn unzigzag(v: u64) -> i64 {
+pub(crate) fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
@@ -283,7 +299,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn get_varint(b: &mut &[u8]) -> Option<u64> {
+pub(crate) fn get_varint(b: &mut &[u8]) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let (byte, rest) = b.split_first()?;
@@ -301,13 +317,13 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn skip_str(b: &mut &[u8]) -> Option<()> {
+pub(crate) fn skip_str(b: &mut &[u8]) -> Option<()> {
     let len = usize::try_from(get_varint(b)?).ok()?;
     *b = b.get(len..)?;
     Some(())
 }
 
-fn get_str<'a>(b: &mut &'a [u8]) -> Option<&'a str> {
+pub(crate) fn get_str<'a>(b: &mut &'a [u8]) -> Option<&'a str> {
     let len = usize::try_from(get_varint(b)?).ok()?;
     if len > b.len() {
         return None;

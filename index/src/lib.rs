@@ -46,6 +46,7 @@
 mod applier;
 pub mod archive;
 pub mod block;
+pub mod block_text;
 pub mod cache;
 pub mod catalog;
 pub mod config;
@@ -60,6 +61,7 @@ mod sink;
 pub mod store;
 pub mod wal;
 
+pub use block_text::BlockText;
 pub use cache::BlockCache;
 pub use catalog::SegmentInfo;
 pub use config::{Faults, StoreConfig};

@@ -105,6 +105,11 @@ impl SealedSegment {
     pub fn block(&self, i: usize) -> Result<Vec<LogRecord>, StoreError> {
         self.archive.block_records(i)
     }
+
+    /// The decompressed body of block `i`, to be read with [`crate::block_text::BlockText`].
+    pub fn block_body(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        self.archive.block_body(i)
+    }
 }
 
 #[cfg(test)]

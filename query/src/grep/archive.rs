@@ -3,39 +3,26 @@
 //! A record is searched as its text line — `TIMESTAMP LEVEL SERVICE MESSAGE` followed by its
 //! fields as compact JSON when it has any — which is close to the raw line it came from, so the
 //! same patterns find it (a multi-line message keeps its lines; a match in any selects the
-//! record). Blocks are decoded and searched in parallel with rayon, a bounded group at a time,
-//! and written in archive order. `--since/--until/--where` apply to the stored records directly,
-//! without parsing. Output: `SOURCE:TEXT` (continuation lines of a multi-line record with `-`),
-//! `ARCHIVE:COUNT` with `-c`, the archive's path with `-l`, and the stored record with `--json`.
-//! Context and line numbers do not apply to records.
+//! record). Blocks are searched in parallel with rayon, a bounded group at a time, and written
+//! in archive order. A block is decompressed and, unless the [`super::prefilter`] rules it out,
+//! its text columns are read in place ([`BlockText`]) and rendered into one buffer searched in
+//! one pass; only the selected records are decoded, and only when the output or a `--where`
+//! filter needs them. `--since/--until` apply to the timestamp column. Output: `SOURCE:TEXT`
+//! (continuation lines of a multi-line record with `-`), `ARCHIVE:COUNT` with `-c`, the
+//! archive's path with `-l`, and the stored record with `--json`. Context and line numbers do
+//! not apply to records.
 
-use firewatch_ingest::record::rfc3339_nanos;
-use firewatch_ingest::LogRecord;
+use firewatch_index::{block, BlockText, StoreError};
 use rayon::prelude::*;
 
 use crate::input::{Input, InputError};
 
 use super::search::search;
+use super::stamp::StampWriter;
 use super::{GrepOptions, OutputMode};
 
 /// What one block contributed: output bytes and selected records.
 type BlockOutput = Result<(Vec<u8>, usize), InputError>;
-
-/// Writes the text a record is searched as into `out` (no trailing newline).
-pub fn record_text(rec: &LogRecord, out: &mut Vec<u8>) {
-    out.extend_from_slice(rfc3339_nanos::format(rec.timestamp).as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(rec.level.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(rec.service.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(rec.message.as_bytes());
-    if !rec.fields.is_empty() {
-        out.push(b' ');
-        // Serializing a JSON map to memory cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &rec.fields);
-    }
-}
 
 /// Searches one archive segment; returns its output and the number of selected records.
 pub fn grep_archive(input: &Input, opts: &GrepOptions) -> Result<(Vec<u8>, usize), InputError> {
@@ -47,12 +34,14 @@ pub fn grep_archive(input: &Input, opts: &GrepOptions) -> Result<(Vec<u8>, usize
     for chunk in blocks.chunks(group) {
         let outputs: Vec<BlockOutput> = chunk
             .par_iter()
-            .map(|&b| {
-                let records = segment.block(b).map_err(|e| InputError {
-                    path: input.path.clone(),
-                    source: std::io::Error::other(format!("block {b}: {e}")),
-                })?;
-                Ok(grep_block(&records, opts))
+            .map_init(Scratch::default, |scratch, &b| {
+                segment
+                    .block_body(b)
+                    .and_then(|body| grep_body(&body, opts, scratch))
+                    .map_err(|e| InputError {
+                        path: input.path.clone(),
+                        source: std::io::Error::other(format!("block {b}: {e}")),
+                    })
             })
             .collect();
         for out in outputs {
@@ -85,45 +74,102 @@ pub fn grep_archive(input: &Input, opts: &GrepOptions) -> Result<(Vec<u8>, usize
     Ok((text, selected))
 }
 
-/// The selected records of one block, written as the mode says.
-fn grep_block(records: &[LogRecord], opts: &GrepOptions) -> (Vec<u8>, usize) {
-    // All records' texts in one buffer, so one automaton pass searches the whole block.
-    let mut buf = Vec::with_capacity(records.len() * 160);
-    let mut starts = Vec::with_capacity(records.len() + 1);
-    for rec in records {
-        starts.push(buf.len());
-        record_text(rec, &mut buf);
-        buf.push(b'\n');
+/// Buffers one thread reuses from block to block.
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    /// The block's record texts, one line each (more for multi-line messages).
+    text: Vec<u8>,
+    /// Where each record's text starts in `text`, plus its end.
+    starts: Vec<usize>,
+    stamps: StampWriter,
+}
+
+/// Writes record `i` of `view` as the text it is searched as (no trailing newline).
+fn record_text(view: &BlockText, i: usize, stamps: &mut StampWriter, out: &mut Vec<u8>) {
+    stamps.write(view.timestamps[i], out);
+    out.push(b' ');
+    out.extend_from_slice(view.levels[i].as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(view.services[i].as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(view.messages[i].as_bytes());
+    if !view.fields[i].is_empty() {
+        out.push(b' ');
+        out.extend_from_slice(view.fields[i].as_bytes());
     }
-    starts.push(buf.len());
+}
+
+/// The selected records of one decompressed block body, written as the mode says.
+pub(super) fn grep_body(
+    body: &[u8],
+    opts: &GrepOptions,
+    scratch: &mut Scratch,
+) -> Result<(Vec<u8>, usize), StoreError> {
+    if opts.matcher.prefilter().is_some_and(|p| !p.may_match(body)) {
+        return Ok((Vec::new(), 0));
+    }
+    let corrupt = || StoreError::Corrupt {
+        what: "archive block does not decode".into(),
+    };
+    let view = BlockText::decode(body).ok_or_else(corrupt)?;
+    let Scratch {
+        text,
+        starts,
+        stamps,
+    } = scratch;
+    text.clear();
+    starts.clear();
+    for i in 0..view.len() {
+        starts.push(text.len());
+        record_text(&view, i, stamps, text);
+        text.push(b'\n');
+    }
+    starts.push(text.len());
+    let filter = &opts.filter;
     let mut chosen: Vec<usize> = Vec::new();
-    for hit in search(&opts.matcher, &buf, usize::MAX) {
+    for hit in search(&opts.matcher, text, usize::MAX) {
         let i = starts.partition_point(|&s| s <= hit.start) - 1;
-        if chosen.last() != Some(&i) && opts.filter.accepts(&records[i]) {
+        let ts = view.timestamps[i];
+        if chosen.last() != Some(&i)
+            && filter.since.is_none_or(|t| ts >= t)
+            && filter.until.is_none_or(|t| ts < t)
+        {
             chosen.push(i);
         }
     }
+    let needs_records = opts.mode == OutputMode::Json || !filter.fields.is_empty();
+    let mut records = Vec::new();
+    if needs_records && !chosen.is_empty() {
+        let decoded = block::decode_rows(body, &chosen).ok_or_else(corrupt)?;
+        (chosen, records) = chosen
+            .into_iter()
+            .zip(decoded)
+            .filter(|(_, r)| filter.accepts(r))
+            .unzip();
+    }
     let mut out = Vec::new();
-    for &i in &chosen {
-        match opts.mode {
-            OutputMode::Json => {
+    match opts.mode {
+        OutputMode::Json => {
+            for rec in &records {
                 // Serializing a record to memory cannot fail.
-                let _ = serde_json::to_writer(&mut out, &records[i]);
+                let _ = serde_json::to_writer(&mut out, rec);
                 out.push(b'\n');
             }
-            OutputMode::Lines => {
-                let text = &buf[starts[i]..starts[i + 1] - 1];
-                for (n, line) in text.split(|&b| b == b'\n').enumerate() {
+        }
+        OutputMode::Lines => {
+            for &i in &chosen {
+                let lines = &text[starts[i]..starts[i + 1] - 1];
+                for (n, line) in lines.split(|&b| b == b'\n').enumerate() {
                     if opts.with_filename {
-                        out.extend_from_slice(records[i].source.as_bytes());
+                        out.extend_from_slice(view.sources[i].as_bytes());
                         out.push(if n == 0 { b':' } else { b'-' });
                     }
                     out.extend_from_slice(line);
                     out.push(b'\n');
                 }
             }
-            OutputMode::Count | OutputMode::FilesWithMatches => {}
         }
+        OutputMode::Count | OutputMode::FilesWithMatches => {}
     }
-    (out, chosen.len())
+    Ok((out, chosen.len()))
 }

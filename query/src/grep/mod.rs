@@ -6,12 +6,15 @@
 //! - [`run`]: the moving parts — reading inputs (memory maps for plain files, streamed windows
 //!   for compressed ones), spreading inputs and chunks over cores with rayon, and writing
 //!   ripgrep-like or JSON output in input order.
-//! - [`archive`]: archive segments, searched record by record, blocks in parallel.
+//! - [`archive`]: archive segments, searched record by record, blocks in parallel; blocks
+//!   that cannot match are skipped undecoded ([`prefilter`]).
 
 pub mod archive;
 pub mod filter;
+pub mod prefilter;
 pub mod run;
 pub mod search;
+mod stamp;
 
 pub use filter::{FieldFilter, RecordFilter};
 pub use run::{grep, Summary, WINDOW};
@@ -77,5 +80,7 @@ pub enum GrepError {
     BadFilter(String),
 }
 
+#[cfg(test)]
+mod archive_tests;
 #[cfg(test)]
 mod tests;

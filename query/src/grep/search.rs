@@ -9,6 +9,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use rayon::prelude::*;
 use regex::bytes::{Regex, RegexBuilder};
 
+use super::prefilter::Prefilter;
 use super::GrepError;
 
 /// Regex metacharacters: a pattern holding any of them is a regex unless `--fixed-strings`.
@@ -28,7 +29,13 @@ pub enum PatternKind {
 
 /// The compiled patterns.
 #[derive(Debug, Clone)]
-pub enum Matcher {
+pub struct Matcher {
+    engine: Engine,
+    prefilter: Option<Prefilter>,
+}
+
+#[derive(Debug, Clone)]
+enum Engine {
     Literals(AhoCorasick),
     Regex(Regex),
 }
@@ -53,7 +60,10 @@ impl Matcher {
                 .ascii_case_insensitive(ignore_case)
                 .build(patterns)
                 .map_err(|e| GrepError::Pattern(e.to_string()))?;
-            return Ok(Matcher::Literals(ac));
+            return Ok(Matcher {
+                engine: Engine::Literals(ac),
+                prefilter: Prefilter::for_literals(patterns, ignore_case),
+            });
         }
         let alternation = patterns
             .iter()
@@ -64,31 +74,48 @@ impl Matcher {
             .map(|p| format!("(?:{p})"))
             .collect::<Vec<_>>()
             .join("|");
-        RegexBuilder::new(&alternation)
+        let re = RegexBuilder::new(&alternation)
             .case_insensitive(ignore_case)
             // `^` and `$` mean line starts and ends, since the whole buffer is searched.
             .multi_line(true)
             .size_limit(64 << 20)
             .build()
-            .map(Matcher::Regex)
-            .map_err(|e| GrepError::Pattern(e.to_string()))
+            .map_err(|e| GrepError::Pattern(e.to_string()))?;
+        Ok(Matcher {
+            engine: Engine::Regex(re),
+            prefilter: Prefilter::for_regex(&alternation, ignore_case),
+        })
+    }
+
+    /// What archive blocks must hold to be worth decoding, if the patterns tell.
+    pub fn prefilter(&self) -> Option<&Prefilter> {
+        self.prefilter.as_ref()
+    }
+
+    /// The same patterns without a prefilter, to check what it skips.
+    #[cfg(test)]
+    pub fn without_prefilter(&self) -> Matcher {
+        Matcher {
+            engine: self.engine.clone(),
+            prefilter: None,
+        }
     }
 
     /// Start of the first match in `hay[from..]`, as an index into `hay`.
     fn find(&self, hay: &[u8], from: usize) -> Option<usize> {
-        match self {
-            Matcher::Literals(ac) => ac
+        match &self.engine {
+            Engine::Literals(ac) => ac
                 .find(aho_corasick::Input::new(hay).span(from..hay.len()))
                 .map(|m| m.start()),
-            Matcher::Regex(re) => re.find_at(hay, from).map(|m| m.start()),
+            Engine::Regex(re) => re.find_at(hay, from).map(|m| m.start()),
         }
     }
 
     /// Does this one line match?
     pub fn is_match(&self, line: &[u8]) -> bool {
-        match self {
-            Matcher::Literals(ac) => ac.is_match(line),
-            Matcher::Regex(re) => re.is_match(line),
+        match &self.engine {
+            Engine::Literals(ac) => ac.is_match(line),
+            Engine::Regex(re) => re.is_match(line),
         }
     }
 }
@@ -158,7 +185,7 @@ fn search_chunk(matcher: &Matcher, buf: &[u8], from: usize, to: usize) -> (Vec<H
         let end = memchr::memchr(b'\n', &hay[m..]).map_or(to, |i| m + i);
         // A regex may match across a newline; only lines that match on their own count.
         let whole_line =
-            matches!(matcher, Matcher::Literals(_)) || matcher.is_match(&hay[start..end]);
+            matches!(matcher.engine, Engine::Literals(_)) || matcher.is_match(&hay[start..end]);
         if whole_line {
             line += memchr::memchr_iter(b'\n', &hay[counted..start]).count() as u64;
             counted = start;

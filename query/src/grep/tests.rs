@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::input::{self, Input};
 
-use super::archive;
+use super::archive_tests;
 use super::*;
 
 /// A log-like corpus with long and short lines, a line without a final newline, and mixed case.
@@ -361,7 +361,7 @@ fn archive_grep_agrees_with_brute_force_over_records() {
             .iter()
             .filter(|r| {
                 let mut t = Vec::new();
-                archive::record_text(r, &mut t);
+                archive_tests::record_text(r, &mut t);
                 String::from_utf8(t).unwrap().split('\n').any(&keep)
             })
             .collect();
