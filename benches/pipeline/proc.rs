@@ -1,12 +1,17 @@
 //! Child processes measured from the outside: wall time, CPU time and peak memory.
 //!
 //! A command run to completion is reaped with `wait4`, whose rusage holds the exact CPU time
-//! and peak RSS of the child (std's `wait` drops them). A long-running child (a node, a
-//! shipper) is read from `/proc/<pid>/stat` and `/proc/<pid>/status` while it runs.
+//! of the child (std's `wait` drops it). Its peak RSS comes from sampling `VmHWM` in
+//! `/proc/<pid>/status` while it runs, not from rusage: Linux's `ru_maxrss` of a spawned child
+//! also counts the memory of the process it was forked from (this harness, hundreds of MiB by
+//! then). A long-running child (a node, a shipper) is read from `/proc/<pid>/stat` and
+//! `/proc/<pid>/status` while it runs.
 
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -46,7 +51,22 @@ pub fn run(cmd: &mut Command, keep_stdout: bool) -> Result<Outcome, String> {
         }
         (kept, total)
     });
-    let (code, cpu_secs, max_rss_kib) = wait_rusage(&child)?;
+    let status = format!("/proc/{}/status", child.id());
+    let done = Arc::new(AtomicBool::new(false));
+    let sampling = done.clone();
+    // VmHWM only grows, so sampling loses at most the growth of the last few milliseconds.
+    let sampler = thread::spawn(move || {
+        let mut peak = 0;
+        while !sampling.load(Ordering::Relaxed) {
+            peak = peak.max(status_kib(&status, "VmHWM:"));
+            thread::sleep(Duration::from_millis(5));
+        }
+        peak
+    });
+    let waited = wait_rusage(&child);
+    done.store(true, Ordering::Relaxed);
+    let max_rss_kib = sampler.join().map_err(|_| "rss sampler panicked")?;
+    let (code, cpu_secs) = waited?;
     let wall = start.elapsed();
     let (stdout, stdout_bytes) = drain.join().map_err(|_| "stdout reader panicked")?;
     Ok(Outcome {
@@ -59,8 +79,8 @@ pub fn run(cmd: &mut Command, keep_stdout: bool) -> Result<Outcome, String> {
     })
 }
 
-/// Reaps `child` and returns its exit code, CPU seconds (user + system) and peak RSS.
-pub fn wait_rusage(child: &Child) -> Result<(Option<i32>, f64, u64), String> {
+/// Reaps `child` and returns its exit code and CPU seconds (user + system).
+pub fn wait_rusage(child: &Child) -> Result<(Option<i32>, f64), String> {
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain old data, fully written by wait4 on success.
@@ -79,7 +99,7 @@ pub fn wait_rusage(child: &Child) -> Result<(Option<i32>, f64, u64), String> {
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let cpu = secs(usage.ru_utime) + secs(usage.ru_stime);
-    Ok((code, cpu, usage.ru_maxrss as u64))
+    Ok((code, cpu))
 }
 
 /// A long-running child, measured while it runs and stopped with SIGTERM.
