@@ -78,7 +78,23 @@ async fn counts_histograms_and_top_values_read_no_record() {
 async fn a_batch_across_segments_blocks_and_the_active_block_keeps_its_order() {
     // Small segments and 64 KiB blocks: several sealed segments, then the active one, whose
     // newest records are not yet in a written block.
-    let node = node_with(corpus(9, 4_000), ApiConfig::default(), 300_000).await;
+    let mut node = node_with(corpus(9, 4_000), ApiConfig::default(), 300_000).await;
+    // Sealing follows the commit ticks, so the last tick may just have sealed every record:
+    // then add records one at a time (one never fills a segment) until the active one has some.
+    let more = corpus(9, 4_010);
+    let mut next = 4_000;
+    while !node
+        .store
+        .reader()
+        .snapshot()
+        .segments()
+        .iter()
+        .any(|s| !s.sealed && s.records > 0)
+    {
+        node.append(vec![more[next].clone()]).await;
+        next += 1;
+    }
+    let total = node.records.len();
     tokio::task::block_in_place(|| {
         let snap = node.store.reader().snapshot();
         let segments = snap.segments();
@@ -89,7 +105,7 @@ async fn a_batch_across_segments_blocks_and_the_active_block_keeps_its_order() {
             snap.scan_segment(s.id, |ptr, rec| stored.push((ptr, rec)))
                 .unwrap();
         }
-        assert_eq!(stored.len(), 4_000);
+        assert_eq!(stored.len(), total);
         // A scrambled batch with repeats, spanning every segment and block.
         let mut rng = Rng::new(3);
         let picks: Vec<usize> = (0..700)
