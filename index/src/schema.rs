@@ -20,9 +20,11 @@
 //! against its record.
 
 use firewatch_ingest::{Level, LogRecord};
+use serde_json::{Map, Value as JsonValue};
+use tantivy::schema::document::{ReferenceValue, Value};
 use tantivy::schema::{
-    Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
-    TextFieldIndexing, TextOptions,
+    Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema, TextFieldIndexing,
+    TextOptions,
 };
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{IndexSettings, TantivyDocument};
@@ -128,11 +130,48 @@ pub fn document(f: &Fields, rec: &LogRecord, ptr: RecordPtr) -> TantivyDocument 
     doc.add_text(f.source, &rec.source);
     doc.add_text(f.message, &rec.message);
     if !rec.fields.is_empty() {
-        doc.add_field_value(f.fields, &OwnedValue::from(rec.fields.clone()));
+        doc.add_field_value(f.fields, Json::Object(&rec.fields));
     }
     doc.add_u64(f.segment, ptr.segment);
     doc.add_u64(f.ord, ptr.ord);
     doc
+}
+
+/// A record's fields as tantivy reads a document value, borrowed: converting them into tantivy's
+/// owned value meant cloning every key and string of every record.
+#[derive(Debug, Clone, Copy)]
+enum Json<'a> {
+    Object(&'a Map<String, JsonValue>),
+    Value(&'a JsonValue),
+}
+
+type Entry<'a> = (&'a String, &'a JsonValue);
+
+impl<'a> Value<'a> for Json<'a> {
+    type ArrayIter = std::iter::Map<std::slice::Iter<'a, JsonValue>, fn(&'a JsonValue) -> Json<'a>>;
+    type ObjectIter =
+        std::iter::Map<serde_json::map::Iter<'a>, fn(Entry<'a>) -> (&'a str, Json<'a>)>;
+
+    fn as_value(&self) -> ReferenceValue<'a, Self> {
+        fn entry<'a>((k, v): Entry<'a>) -> (&'a str, Json<'a>) {
+            (k.as_str(), Json::Value(v))
+        }
+        let object = |m: &'a Map<String, JsonValue>| {
+            ReferenceValue::Object(m.iter().map(entry as fn(Entry<'a>) -> _))
+        };
+        match *self {
+            Json::Object(m) => object(m),
+            Json::Value(JsonValue::Object(m)) => object(m),
+            Json::Value(JsonValue::Array(a)) => {
+                ReferenceValue::Array(a.iter().map(Json::Value as fn(&'a JsonValue) -> Json<'a>))
+            }
+            // Leaves exactly as tantivy reads serde_json values (numbers, RFC 3339 dates).
+            Json::Value(v) => match v.as_value() {
+                ReferenceValue::Leaf(leaf) => ReferenceValue::Leaf(leaf),
+                _ => ReferenceValue::Leaf(tantivy::schema::document::ReferenceValueLeaf::Null),
+            },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -144,6 +183,26 @@ mod tests {
         assert_eq!(severity(Level::Trace), 0);
         assert_eq!(severity(Level::Info), 2);
         assert_eq!(severity(Level::Fatal), 5);
+    }
+
+    #[test]
+    fn fields_read_in_place_index_like_an_owned_copy() {
+        use tantivy::schema::OwnedValue;
+        use tantivy::Document;
+        let (schema, f) = build();
+        let fields = serde_json::json!({
+            "http": {"status": 503, "path": "/api", "ms": 1.5, "big": u64::MAX},
+            "tags": ["a", {"b": null}, [true]],
+            "at": "2026-11-23T10:00:00Z",
+            "empty": {},
+        });
+        let map = fields.as_object().unwrap();
+        let mut owned = TantivyDocument::new();
+        owned.add_field_value(f.fields, &OwnedValue::from(map.clone()));
+        let mut borrowed = TantivyDocument::new();
+        borrowed.add_field_value(f.fields, Json::Object(map));
+        assert_eq!(borrowed.to_json(&schema), owned.to_json(&schema));
+        assert!(borrowed.to_json(&schema).contains("503"));
     }
 
     #[test]
