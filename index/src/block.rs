@@ -6,13 +6,16 @@
 //! smaller than zstd on the same records as NDJSON).
 //!
 //! ```text
+//! 0x00 0x01             (layout 1; blocks written before it start with their count, which is
+//!                        never 0, and store observed as an offset from the record's timestamp)
 //! count varint
 //! fingerprints          (varint n, then n × u64 LE: the file fingerprints of the block's ids)
 //! id × count            (varint k: k ≥ 1 is a file id of fingerprint k-1, then the zigzag varint
 //!                        delta of its offset from the previous offset of that fingerprint;
 //!                        k = 0 is any other id, as varint length + bytes like every string)
 //! timestamp × count     (zigzag varint delta from the previous record's)
-//! observed × count      (zigzag varint, minus the record's timestamp)
+//! observed × count      (zigzag varint delta from the previous record's: records read together
+//!                        share it, where an offset from each timestamp was ~2 bytes of noise)
 //! service, host, source × count
 //! level × count         (one byte: index in Level::ALL)
 //! level_raw × count     (empty string = absent; 0x00 prefix marks a present empty one)
@@ -24,8 +27,24 @@ use firewatch_ingest::{Level, LogRecord};
 
 use crate::ids::parse_file_id;
 
+/// How a block stores the observed column; older blocks are read as they were written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Before layout markers: observed minus the record's own timestamp.
+    Legacy,
+    /// Layout 1: observed minus the previous record's observed.
+    ObservedDeltas,
+}
+
 /// Encodes records into a block body.
 pub fn encode(records: &[LogRecord], out: &mut Vec<u8>) {
+    encode_as(records, out, Layout::ObservedDeltas);
+}
+
+fn encode_as(records: &[LogRecord], out: &mut Vec<u8>, layout: Layout) {
+    if layout == Layout::ObservedDeltas {
+        out.extend_from_slice(&[0, 1]);
+    }
     put_varint(out, records.len() as u64);
     encode_ids(records, out);
     let mut prev = 0i64;
@@ -33,8 +52,14 @@ pub fn encode(records: &[LogRecord], out: &mut Vec<u8>) {
         put_varint(out, zigzag(r.timestamp.wrapping_sub(prev)));
         prev = r.timestamp;
     }
+    let mut prev = 0i64;
     for r in records {
-        put_varint(out, zigzag(r.observed.wrapping_sub(r.timestamp)));
+        let base = match layout {
+            Layout::Legacy => r.timestamp,
+            Layout::ObservedDeltas => prev,
+        };
+        put_varint(out, zigzag(r.observed.wrapping_sub(base)));
+        prev = r.observed;
     }
     for r in records {
         put_str(out, &r.service);
@@ -82,7 +107,26 @@ pub fn decode(b: &[u8]) -> Option<Vec<LogRecord>> {
 
 /// The number of records in a block body.
 pub fn count(mut b: &[u8]) -> Option<usize> {
-    usize::try_from(get_varint(&mut b)?).ok()
+    header(&mut b).map(|(n, _)| n)
+}
+
+/// Reads a body's layout marker and record count; `None` for an unknown layout.
+fn header(b: &mut &[u8]) -> Option<(usize, Layout)> {
+    let mut layout = Layout::Legacy;
+    let mut n = get_varint(b)?;
+    if n == 0 {
+        if get_varint(b)? != 1 {
+            return None;
+        }
+        layout = Layout::ObservedDeltas;
+        n = get_varint(b)?;
+    }
+    Some((usize::try_from(n).ok()?, layout))
+}
+
+/// Moves `b` past the layout marker and record count, returning the count.
+pub(crate) fn skip_header(b: &mut &[u8]) -> Option<usize> {
+    header(b).map(|(n, _)| n)
 }
 
 /// Decodes only the records at `rows` (ascending, no repeats), in that order: the other
@@ -91,7 +135,7 @@ pub fn count(mut b: &[u8]) -> Option<usize> {
 /// malformed or a row is past its end.
 pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
     let b = &mut b;
-    let n = usize::try_from(get_varint(b)?).ok()?;
+    let (n, layout) = header(b)?;
     // Every record takes at least 11 bytes; refuse counts the body cannot hold.
     if n > b.len() || rows.last().is_some_and(|&last| last >= n) {
         return None;
@@ -126,10 +170,21 @@ pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
         }
         Some(())
     })?;
+    let mut prev = 0i64;
     column(b, n, rows, |b, keep| {
         let delta = unzigzag(get_varint(b)?);
-        if let Some(j) = keep {
-            recs[j].observed = recs[j].timestamp.wrapping_add(delta);
+        match layout {
+            Layout::ObservedDeltas => {
+                prev = prev.wrapping_add(delta);
+                if let Some(j) = keep {
+                    recs[j].observed = prev;
+                }
+            }
+            Layout::Legacy => {
+                if let Some(j) = keep {
+                    recs[j].observed = recs[j].timestamp.wrapping_add(delta);
+                }
+            }
         }
         Some(())
     })?;
@@ -177,7 +232,7 @@ pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
 /// The ids of a block body, without decoding the other columns; `None` if malformed.
 pub fn decode_ids(mut b: &[u8]) -> Option<Vec<String>> {
     let b = &mut b;
-    let n = usize::try_from(get_varint(b)?).ok()?;
+    let n = skip_header(b)?;
     if n > b.len() {
         return None;
     }
@@ -375,6 +430,55 @@ mod tests {
         assert_eq!(decode(&buf).unwrap(), records);
         let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
         assert_eq!(decode_ids(&buf).unwrap(), ids);
+    }
+
+    #[test]
+    fn blocks_written_before_layout_markers_still_decode() {
+        let records: Vec<_> = (0..30).map(|i| rec(i, Some("W"))).collect();
+        let mut legacy = Vec::new();
+        encode_as(&records, &mut legacy, Layout::Legacy);
+        assert_ne!(legacy[0], 0, "a legacy body starts with its count");
+        assert_eq!(count(&legacy), Some(30));
+        assert_eq!(decode(&legacy).unwrap(), records);
+        assert_eq!(
+            decode_rows(&legacy, &[3, 29]).unwrap(),
+            vec![records[3].clone(), records[29].clone()]
+        );
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        assert_eq!(decode_ids(&legacy).unwrap(), ids);
+    }
+
+    #[test]
+    fn records_read_together_store_their_shared_observed_time_once() {
+        // A batch read at one instant: the observed column is one value and zero deltas.
+        let records: Vec<_> = (0..100)
+            .map(|i| LogRecord {
+                observed: 1_795_451_285_389_315_413,
+                ..rec(i * 37, None)
+            })
+            .collect();
+        let (mut new, mut legacy) = (Vec::new(), Vec::new());
+        encode(&records, &mut new);
+        encode_as(&records, &mut legacy, Layout::Legacy);
+        assert_eq!(decode(&new).unwrap(), records);
+        // Legacy offsets from each timestamp take 3 bytes each here, deltas 1 byte each.
+        assert!(
+            new.len() + 150 < legacy.len(),
+            "{} vs {}",
+            new.len(),
+            legacy.len()
+        );
+    }
+
+    #[test]
+    fn unknown_layouts_are_refused() {
+        let mut body = Vec::new();
+        encode(&[rec(1, None)], &mut body);
+        assert_eq!(&body[..2], &[0, 1]);
+        body[1] = 2;
+        assert!(count(&body).is_none());
+        assert!(decode(&body).is_none());
+        assert!(decode_ids(&body).is_none());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use firewatch_ingest::Level;
 
-use crate::block::{get_str, get_varint, skip_ids, skip_str, unzigzag};
+use crate::block::{get_str, get_varint, skip_header, skip_ids, skip_str, unzigzag};
 
 /// The columns of a block that make up a record's text line, plus its source, row by row.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +26,7 @@ impl<'a> BlockText<'a> {
     /// Reads the view of a block body; `None` if it is malformed.
     pub fn decode(mut body: &'a [u8]) -> Option<BlockText<'a>> {
         let b = &mut body;
-        let n = usize::try_from(get_varint(b)?).ok()?;
+        let n = skip_header(b)?;
         // Every record takes several bytes; refuse counts the body cannot hold.
         if n > b.len() {
             return None;
