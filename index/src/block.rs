@@ -143,12 +143,12 @@ pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
     if rows.windows(2).any(|w| w[0] >= w[1]) {
         return None;
     }
-    let mut ids = decode_ids_from(b, n)?;
+    let mut ids = decode_ids_from(b, n, rows)?.into_iter();
     let mut recs: Vec<LogRecord> = Vec::with_capacity(rows.len());
     column(b, n, rows, |_, keep| {
-        if let Some(j) = keep {
+        if keep.is_some() {
             recs.push(LogRecord {
-                id: std::mem::take(&mut ids[rows[j]]),
+                id: ids.next()?,
                 timestamp: 0,
                 observed: 0,
                 service: String::new(),
@@ -236,7 +236,8 @@ pub fn decode_ids(mut b: &[u8]) -> Option<Vec<String>> {
     if n > b.len() {
         return None;
     }
-    decode_ids_from(b, n)
+    let all: Vec<usize> = (0..n).collect();
+    decode_ids_from(b, n, &all)
 }
 
 fn encode_ids(records: &[LogRecord], out: &mut Vec<u8>) {
@@ -285,7 +286,10 @@ pub(crate) fn skip_ids(b: &mut &[u8], n: usize) -> Option<()> {
     Some(())
 }
 
-fn decode_ids_from(b: &mut &[u8], n: usize) -> Option<Vec<String>> {
+/// The ids of the records at `rows` (ascending), reading past the whole id column: offsets are
+/// deltas, so every row is stepped through, but only the wanted ids are built (formatting an id
+/// costs more than reading its delta, and a fetch usually wants a few rows of thousands).
+fn decode_ids_from(b: &mut &[u8], n: usize, rows: &[usize]) -> Option<Vec<String>> {
     let n_fps = usize::try_from(get_varint(b)?).ok()?;
     if n_fps.checked_mul(8)? > b.len() {
         return None;
@@ -296,16 +300,23 @@ fn decode_ids_from(b: &mut &[u8], n: usize) -> Option<Vec<String>> {
         fps.push((u64::from_le_bytes(*head), 0));
         *b = rest;
     }
-    let mut ids = Vec::with_capacity(n);
-    for _ in 0..n {
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut wanted = rows.iter().peekable();
+    for i in 0..n {
+        let keep = wanted.next_if_eq(&&i).is_some();
         let k = usize::try_from(get_varint(b)?).ok()?;
         if k == 0 {
-            ids.push(get_str(b)?.to_string());
+            let id = get_str(b)?;
+            if keep {
+                ids.push(id.to_string());
+            }
             continue;
         }
         let (fp, prev) = fps.get_mut(k - 1)?;
         *prev = prev.wrapping_add(unzigzag(get_varint(b)?) as u64);
-        ids.push(LogRecord::file_id(*fp, *prev));
+        if keep {
+            ids.push(LogRecord::file_id(*fp, *prev));
+        }
     }
     Some(ids)
 }
