@@ -143,7 +143,7 @@ pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
     if rows.windows(2).any(|w| w[0] >= w[1]) {
         return None;
     }
-    let mut ids = decode_ids_from(b, n, rows)?.into_iter();
+    let mut ids = decode_ids_from(b, n, Some(rows))?.into_iter();
     let mut recs: Vec<LogRecord> = Vec::with_capacity(rows.len());
     column(b, n, rows, |_, keep| {
         if keep.is_some() {
@@ -236,8 +236,7 @@ pub fn decode_ids(mut b: &[u8]) -> Option<Vec<String>> {
     if n > b.len() {
         return None;
     }
-    let all: Vec<usize> = (0..n).collect();
-    decode_ids_from(b, n, &all)
+    decode_ids_from(b, n, None)
 }
 
 fn encode_ids(records: &[LogRecord], out: &mut Vec<u8>) {
@@ -286,10 +285,11 @@ pub(crate) fn skip_ids(b: &mut &[u8], n: usize) -> Option<()> {
     Some(())
 }
 
-/// The ids of the records at `rows` (ascending), reading past the whole id column: offsets are
-/// deltas, so every row is stepped through, but only the wanted ids are built (formatting an id
-/// costs more than reading its delta, and a fetch usually wants a few rows of thousands).
-fn decode_ids_from(b: &mut &[u8], n: usize, rows: &[usize]) -> Option<Vec<String>> {
+/// The ids of the records at `rows` (ascending; `None`: all), reading past the whole id column:
+/// offsets are deltas, so every row is stepped through, but only the wanted ids are built
+/// (formatting an id costs more than reading its delta, and a fetch usually wants a few rows of
+/// thousands).
+fn decode_ids_from(b: &mut &[u8], n: usize, rows: Option<&[usize]>) -> Option<Vec<String>> {
     let n_fps = usize::try_from(get_varint(b)?).ok()?;
     if n_fps.checked_mul(8)? > b.len() {
         return None;
@@ -300,10 +300,10 @@ fn decode_ids_from(b: &mut &[u8], n: usize, rows: &[usize]) -> Option<Vec<String
         fps.push((u64::from_le_bytes(*head), 0));
         *b = rest;
     }
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut wanted = rows.iter().peekable();
+    let mut ids = Vec::with_capacity(rows.map_or(n, <[usize]>::len));
+    let mut wanted = rows.map(|r| r.iter().peekable());
     for i in 0..n {
-        let keep = wanted.next_if_eq(&&i).is_some();
+        let keep = wanted.as_mut().is_none_or(|w| w.next_if_eq(&&i).is_some());
         let k = usize::try_from(get_varint(b)?).ok()?;
         if k == 0 {
             let id = get_str(b)?;
