@@ -2,12 +2,9 @@
 //!
 //! `archive.fwa` holds an 8-byte header (`FWARC`, a zero byte, version u16 LE), then blocks —
 //! each an independent zstd frame of [`block`](crate::block)-encoded records, so one record is
-//! read back by decompressing one block — and, once the segment is sealed, a footer:
-//!
-//! ```text
-//! block index (first_ord u64, offset u64, len u32, count u32) × n | id table (see ids.rs)
-//! | n u32 | id table length u64 | crc32 u32 | "FWAEND\0\0"
-//! ```
+//! read back by decompressing one block — and, once the segment is sealed, a [`footer`]: the
+//! block index, the id table and each block's [`BlockFilter`], which tells readers looking for
+//! text which blocks cannot hold it.
 //!
 //! A record's ordinal (`ord`) is its position in the segment. While a segment is active its last
 //! block is still in memory, so fresh records can be fetched before they are compressed. Sealed
@@ -18,6 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -27,14 +25,17 @@ use firewatch_ingest::LogRecord;
 use memmap2::Mmap;
 
 use crate::block;
+use crate::block_filter::{BlockFilter, FilterBuilder};
 use crate::error::StoreError;
 use crate::ids::{IdKey, IdTable};
 
 mod fetch;
+mod footer;
 
 const MAGIC: &[u8; 6] = b"FWARC\0";
 const END: &[u8; 8] = b"FWAEND\0\0";
-const VERSION: u16 = 2;
+/// Written now; format 2 (no block filters) is still read.
+const VERSION: u16 = 3;
 const HEADER_LEN: u64 = 8;
 const BLOCK_META: usize = 24;
 /// Largest decompressed block accepted when reading (blocks are written far smaller).
@@ -60,14 +61,23 @@ enum Data {
         pending_bytes: usize,
         /// Ids of the pending records and their place among them.
         pending_ids: HashMap<String, u64>,
+        filter_builder: Box<FilterBuilder>,
     },
     Sealed(Mmap),
+}
+
+/// Each written block's filter: built in memory while the archive is active, ranges of the
+/// map once it is sealed (none for format 2 archives).
+enum Filters {
+    Built(Vec<Vec<u8>>),
+    Mapped(Vec<Range<usize>>),
 }
 
 struct State {
     data: Data,
     blocks: Vec<Block>,
     ids: IdTable,
+    filters: Filters,
     records: u64,
 }
 
@@ -99,9 +109,11 @@ impl Archive {
                     pending: Vec::new(),
                     pending_bytes: 0,
                     pending_ids: HashMap::new(),
+                    filter_builder: Box::default(),
                 },
                 blocks: Vec::new(),
                 ids: IdTable::default(),
+                filters: Filters::Built(Vec::new()),
                 records: 0,
             }),
             uid: NEXT_UID.fetch_add(1, Relaxed),
@@ -116,15 +128,20 @@ impl Archive {
         // SAFETY: sealed archives are never written again; they are only removed, which
         // leaves existing maps valid.
         let map = unsafe { Mmap::map(&file)? };
+        let mut version = VERSION;
         if map.len() >= HEADER_LEN as usize && &map[..6] == MAGIC {
-            let version = u16::from_le_bytes([map[6], map[7]]);
-            if version != VERSION {
+            version = u16::from_le_bytes([map[6], map[7]]);
+            if !(2..=VERSION).contains(&version) {
                 return Err(StoreError::Unsupported {
                     what: format!("archive format {version} of {}", path.display()),
                 });
             }
         }
-        let (blocks, ids) = parse_footer(&map).ok_or_else(|| StoreError::Corrupt {
+        let footer::Footer {
+            blocks,
+            ids,
+            filters,
+        } = footer::parse(&map, version).ok_or_else(|| StoreError::Corrupt {
             what: format!("archive footer of {}", path.display()),
         })?;
         let records = blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
@@ -133,6 +150,7 @@ impl Archive {
                 data: Data::Sealed(map),
                 blocks,
                 ids,
+                filters: Filters::Mapped(filters),
                 records,
             }),
             uid: NEXT_UID.fetch_add(1, Relaxed),
@@ -181,6 +199,7 @@ impl Archive {
             pending,
             pending_bytes,
             pending_ids,
+            filter_builder,
         } = &mut st.data
         else {
             return Ok(());
@@ -192,6 +211,10 @@ impl Archive {
         block::encode(pending, &mut plain);
         let frame = zstd::bulk::compress(&plain, self.level)?;
         file.write_all_at(&frame, *end)?;
+        let filter = filter_builder.build_for_body(&plain);
+        if let Filters::Built(filters) = &mut st.filters {
+            filters.push(filter);
+        }
         let block = Block {
             first_ord,
             offset: *end,
@@ -221,27 +244,17 @@ impl Archive {
         let Data::Active { file, end, .. } = &mut st.data else {
             return Ok(0);
         };
-        let mut footer = Vec::with_capacity(st.blocks.len() * BLOCK_META + 16);
-        for b in &st.blocks {
-            footer.extend_from_slice(&b.first_ord.to_le_bytes());
-            footer.extend_from_slice(&b.offset.to_le_bytes());
-            footer.extend_from_slice(&b.len.to_le_bytes());
-            footer.extend_from_slice(&b.count.to_le_bytes());
-        }
-        let ids_start = footer.len();
-        st.ids.encode(&mut footer);
-        let ids_len = (footer.len() - ids_start) as u64;
-        footer.extend_from_slice(&(st.blocks.len() as u32).to_le_bytes());
-        footer.extend_from_slice(&ids_len.to_le_bytes());
-        let crc = crc32fast::hash(&footer);
-        footer.extend_from_slice(&crc.to_le_bytes());
-        footer.extend_from_slice(END);
+        let Filters::Built(filters) = &st.filters else {
+            return Ok(0);
+        };
+        let (footer, spans) = footer::encode(&st.blocks, &st.ids, filters, *end);
         file.write_all_at(&footer, *end)?;
         file.sync_all()?;
         let size = *end + footer.len() as u64;
         // SAFETY: as in `open_sealed`, the file is complete and never written again.
         let map = unsafe { Mmap::map(&*file)? };
         st.data = Data::Sealed(map);
+        st.filters = Filters::Mapped(spans);
         Ok(size)
     }
 
@@ -296,6 +309,20 @@ impl Archive {
             return Err(corrupt("archive block with a wrong record count"));
         }
         Ok(plain)
+    }
+
+    /// Whether written block `i` may hold text for which its filter passes `test`; blocks
+    /// without a filter always may.
+    pub fn block_may_hold(&self, i: usize, test: impl FnOnce(BlockFilter) -> bool) -> bool {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let bits = match (&st.filters, &st.data) {
+            (Filters::Built(built), _) => built.get(i).map(Vec::as_slice),
+            (Filters::Mapped(spans), Data::Sealed(map)) => {
+                spans.get(i).and_then(|s| map.get(s.clone()))
+            }
+            (Filters::Mapped(_), Data::Active { .. }) => None,
+        };
+        test(BlockFilter::new(bits.unwrap_or_default()))
     }
 
     /// Calls `f` with every record and its ordinal, in order.
@@ -426,46 +453,6 @@ fn decompress_frame(frame: &[u8]) -> Result<Vec<u8>, StoreError> {
         .map_err(|_| corrupt("archive block does not decompress"))
 }
 
-fn parse_footer(map: &[u8]) -> Option<(Vec<Block>, IdTable)> {
-    let n = map.len();
-    // count u32 | id table length u64 | crc32 u32 | END
-    const TAIL: usize = 4 + 8 + 4 + 8;
-    if n < HEADER_LEN as usize + TAIL || &map[..6] != MAGIC || &map[n - 8..] != END {
-        return None;
-    }
-    let u32_at = |at: usize| {
-        map.get(at..at + 4)
-            .and_then(|s| s.try_into().ok())
-            .map(u32::from_le_bytes)
-    };
-    let u64_at = |at: usize| {
-        map.get(at..at + 8)
-            .and_then(|s| s.try_into().ok())
-            .map(u64::from_le_bytes)
-    };
-    let crc = u32_at(n - 12)?;
-    let ids_len = usize::try_from(u64_at(n - 20)?).ok()?;
-    let count = u32_at(n - 24)? as usize;
-    let ids_start = (n - 24).checked_sub(ids_len)?;
-    let start = ids_start.checked_sub(count.checked_mul(BLOCK_META)?)?;
-    if start < HEADER_LEN as usize || crc32fast::hash(&map[start..n - 12]) != crc {
-        return None;
-    }
-    let blocks = (0..count)
-        .map(|i| {
-            let at = start + i * BLOCK_META;
-            Some(Block {
-                first_ord: u64_at(at)?,
-                offset: u64_at(at + 8)?,
-                len: u32_at(at + 16)?,
-                count: u32_at(at + 20)?,
-            })
-        })
-        .collect::<Option<Vec<Block>>>()?;
-    let ids = IdTable::decode(&map[ids_start..n - 24], count as u32)?;
-    Some((blocks, ids))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,6 +564,94 @@ mod tests {
         a.seal().unwrap();
         check(&a);
         check(&Archive::open_sealed(&path).unwrap());
+    }
+
+    fn word_rec(i: u64) -> LogRecord {
+        serde_json::from_str(&format!(
+            r#"{{"id":"w{i}","timestamp":{i},"observed":0,"service":"svc{}","message":"event {}"}}"#,
+            i / 10,
+            ["alpha", "bravo", "charlie", "delta"][(i / 10) as usize % 4]
+        ))
+        .unwrap()
+    }
+
+    /// Which blocks' filters may hold `needle`.
+    fn may_hold(a: &Archive, needle: &str) -> Vec<usize> {
+        (0..a.block_count())
+            .filter(|&i| a.block_may_hold(i, |f| f.may_contain(needle.as_bytes())))
+            .collect()
+    }
+
+    #[test]
+    fn block_filters_rule_out_blocks_before_and_after_sealing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.fwa");
+        let a = Archive::create(&path, 10 * 60, 3).unwrap();
+        // Ten records a block: block k holds service svc{k} and one word.
+        for i in 0..40 {
+            a.append(word_rec(i), 60);
+            a.flush_full().unwrap();
+        }
+        let check = |a: &Archive| {
+            assert_eq!(a.block_count(), 4);
+            assert_eq!(may_hold(a, "CHARLIE"), vec![2]);
+            assert_eq!(may_hold(a, "svc3"), vec![3]);
+            assert_eq!(may_hold(a, "event"), vec![0, 1, 2, 3]);
+            assert!(may_hold(a, "foxtrot").is_empty());
+        };
+        check(&a);
+        a.seal().unwrap();
+        check(&a);
+        check(&Archive::open_sealed(&path).unwrap());
+    }
+
+    /// Rewrites a sealed archive as format 2: the same blocks, a footer without filters.
+    fn downgrade_to_format_2(path: &Path) {
+        let bytes = std::fs::read(path).unwrap();
+        let f = footer::parse(&bytes, 3).unwrap();
+        let end = f
+            .blocks
+            .last()
+            .map_or(HEADER_LEN, |b| b.offset + b.len as u64) as usize;
+        let mut out = bytes[..end].to_vec();
+        out[6..8].copy_from_slice(&2u16.to_le_bytes());
+        let mut footer = Vec::new();
+        for b in &f.blocks {
+            footer.extend_from_slice(&b.first_ord.to_le_bytes());
+            footer.extend_from_slice(&b.offset.to_le_bytes());
+            footer.extend_from_slice(&b.len.to_le_bytes());
+            footer.extend_from_slice(&b.count.to_le_bytes());
+        }
+        let ids_start = footer.len();
+        f.ids.encode(&mut footer);
+        let ids_len = (footer.len() - ids_start) as u64;
+        footer.extend_from_slice(&(f.blocks.len() as u32).to_le_bytes());
+        footer.extend_from_slice(&ids_len.to_le_bytes());
+        let crc = crc32fast::hash(&footer);
+        footer.extend_from_slice(&crc.to_le_bytes());
+        footer.extend_from_slice(END);
+        out.extend_from_slice(&footer);
+        std::fs::write(path, out).unwrap();
+    }
+
+    #[test]
+    fn format_2_archives_read_as_blocks_without_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.fwa");
+        let a = Archive::create(&path, 10 * 60, 3).unwrap();
+        for i in 0..40 {
+            a.append(word_rec(i), 60);
+            a.flush_full().unwrap();
+        }
+        a.seal().unwrap();
+        drop(a);
+        downgrade_to_format_2(&path);
+        let old = Archive::open_sealed(&path).unwrap();
+        assert_eq!(old.len(), 40);
+        assert_eq!(old.get(25).unwrap(), word_rec(25));
+        assert_eq!(old.ord_of("w31").unwrap(), Some(31));
+        // Without filters every block may hold anything.
+        assert_eq!(may_hold(&old, "foxtrot"), vec![0, 1, 2, 3]);
     }
 
     #[test]

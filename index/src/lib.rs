@@ -46,6 +46,7 @@
 mod applier;
 pub mod archive;
 pub mod block;
+pub mod block_filter;
 pub mod block_text;
 pub mod cache;
 pub mod catalog;

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use firewatch_ingest::LogRecord;
 
 use crate::archive::Archive;
+use crate::block_filter::BlockFilter;
 use crate::catalog::{archive_path, Manifest, SegmentInfo};
 use crate::error::StoreError;
 
@@ -104,6 +105,12 @@ impl SealedSegment {
     /// The records of block `i`, in archive order.
     pub fn block(&self, i: usize) -> Result<Vec<LogRecord>, StoreError> {
         self.archive.block_records(i)
+    }
+
+    /// Whether block `i` may hold text for which its filter passes `test`, asked before
+    /// decompressing it (see [`crate::block_filter`]).
+    pub fn block_may_hold(&self, i: usize, test: impl FnOnce(BlockFilter) -> bool) -> bool {
+        self.archive.block_may_hold(i, test)
     }
 
     /// The decompressed body of block `i`, to be read with [`crate::block_text::BlockText`].

@@ -4,8 +4,9 @@
 //! fields as compact JSON when it has any — which is close to the raw line it came from, so the
 //! same patterns find it (a multi-line message keeps its lines; a match in any selects the
 //! record). Blocks are searched in parallel with rayon, a bounded group at a time, and written
-//! in archive order. A block is decompressed and, unless the [`super::prefilter`] rules it out,
-//! its text columns are read in place ([`BlockText`]) and rendered into one buffer searched in
+//! in archive order. Blocks whose filter says they cannot hold a match are skipped unread; the
+//! others are decompressed and, unless the [`super::prefilter`] rules them out after all, their
+//! text columns are read in place ([`BlockText`]) and rendered into one buffer searched in
 //! one pass; only the selected records are decoded, and only when the output or a `--where`
 //! filter needs them. `--since/--until` apply to the timestamp column. Output: `SOURCE:TEXT`
 //! (continuation lines of a multi-line record with `-`), `ARCHIVE:COUNT` with `-c`, the
@@ -28,7 +29,10 @@ type BlockOutput = Result<(Vec<u8>, usize), InputError>;
 pub fn grep_archive(input: &Input, opts: &GrepOptions) -> Result<(Vec<u8>, usize), InputError> {
     let segment = input.open_segment()?;
     let group = rayon::current_num_threads().max(1) * 4;
-    let blocks: Vec<usize> = (0..segment.blocks()).collect();
+    let prefilter = opts.matcher.prefilter();
+    let blocks: Vec<usize> = (0..segment.blocks())
+        .filter(|&b| prefilter.is_none_or(|p| segment.block_may_hold(b, |f| p.may_pass(f))))
+        .collect();
     let mut text = Vec::new();
     let mut selected = 0;
     for chunk in blocks.chunks(group) {

@@ -2,6 +2,7 @@
 //! general formatters, searched, with no block skipped. Output must be byte-identical.
 
 use firewatch_index::block;
+use firewatch_index::block_filter::{BlockFilter, FilterBuilder};
 use firewatch_ingest::record::rfc3339_nanos;
 use firewatch_ingest::{Level, LogRecord};
 use proptest::prelude::*;
@@ -174,6 +175,7 @@ proptest! {
             RecordFilter { fields: vec!["service=db".parse().unwrap()], ..Default::default() },
             RecordFilter { fields: vec!["k.n=503".parse().unwrap()], since: Some(t0 + 1), ..Default::default() },
         ];
+        let bits = FilterBuilder::default().build_for_body(&body);
         let mut scratch = Scratch::default();
         for mode in [OutputMode::Lines, OutputMode::Count, OutputMode::Json] {
             for filter in &filters {
@@ -187,6 +189,10 @@ proptest! {
                     "{:?} {:?} -i={} {:?} {:?}", pats, kind, ic, mode, filter
                 );
                 prop_assert_eq!(got.1, want.1);
+                if want.1 > 0 {
+                    // The block filter never rules out a block with a match.
+                    prop_assert!(m.prefilter().is_none_or(|p| p.may_pass(BlockFilter::new(&bits))));
+                }
                 opts.matcher = m.without_prefilter();
                 let unfiltered = grep_body(&body, &opts, &mut scratch).unwrap();
                 prop_assert_eq!(unfiltered, got);
@@ -212,6 +218,7 @@ fn matches_in_rendered_parts_are_not_skipped() {
     };
     let mut body = Vec::new();
     block::encode(std::slice::from_ref(&rec), &mut body);
+    let bits = FilterBuilder::default().build_for_body(&body);
     for (pats, kind, ic) in [
         (vec!["error"], PatternKind::Auto, false),
         (vec!["ERROR"], PatternKind::Auto, true),
@@ -231,6 +238,11 @@ fn matches_in_rendered_parts_are_not_skipped() {
         opts.mode = OutputMode::Count;
         let got = grep_body(&body, &opts, &mut Scratch::default()).unwrap();
         assert_eq!(got.1, 1, "{pats:?}");
+        let p = opts.matcher.prefilter();
+        assert!(
+            p.is_none_or(|p| p.may_pass(BlockFilter::new(&bits))),
+            "{pats:?}"
+        );
     }
     let opts =
         GrepOptions::new(Matcher::new(&["absent".into()], PatternKind::Auto, false).unwrap());
@@ -239,4 +251,8 @@ fn matches_in_rendered_parts_are_not_skipped() {
         grep_body(&body, &opts, &mut Scratch::default()).unwrap().1,
         0
     );
+    // ... and its filter rules the block out before it is decompressed.
+    let p = opts.matcher.prefilter().unwrap();
+    assert!(!p.may_pass(BlockFilter::new(&bits)));
+    assert!(p.may_pass(BlockFilter::new(&[])));
 }

@@ -9,8 +9,13 @@
 //! in the body verbatim unless that part is the timestamp or the level word, and a piece that
 //! could be inside those (only timestamp characters, or a substring of a level word) disables
 //! the prefilter. A block whose body holds none of the pieces then has no match.
+//!
+//! Before that, a block can be ruled out without decompressing it: its [`BlockFilter`] knows the
+//! trigrams of its verbatim parts, and a match needs, for one of the literals, every piece of it
+//! that cannot be rendered.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use firewatch_index::block_filter::BlockFilter;
 use firewatch_ingest::Level;
 use regex_syntax::hir::literal::Extractor;
 use regex_syntax::ParserBuilder;
@@ -22,6 +27,8 @@ const STAMP_BYTES: &[u8] = b"0123456789-:.TZ";
 #[derive(Debug, Clone)]
 pub struct Prefilter {
     pieces: AhoCorasick,
+    /// Per literal, the pieces a block's verbatim text must all hold for that literal to match.
+    needles: Vec<Vec<Vec<u8>>>,
 }
 
 impl Prefilter {
@@ -47,6 +54,7 @@ impl Prefilter {
 
     fn build<'a>(literals: impl Iterator<Item = &'a [u8]>, ignore_case: bool) -> Option<Prefilter> {
         let mut pieces = Vec::new();
+        let mut needles = Vec::new();
         for lit in literals {
             let piece = lit
                 .split(|&c| c == b' ' || c == b'\n')
@@ -56,6 +64,12 @@ impl Prefilter {
                 return None;
             }
             pieces.push(piece);
+            needles.push(
+                lit.split(|&c| c == b' ' || c == b'\n')
+                    .filter(|p| p.len() >= 3 && !may_be_rendered(p, ignore_case))
+                    .map(<[u8]>::to_vec)
+                    .collect(),
+            );
         }
         if pieces.is_empty() {
             return None;
@@ -67,7 +81,14 @@ impl Prefilter {
             .ascii_case_insensitive(ignore_case)
             .build(&pieces)
             .ok()?;
-        Some(Prefilter { pieces })
+        Some(Prefilter { pieces, needles })
+    }
+
+    /// Can a block whose filter is `filter` hold a match? Asked before decompressing it.
+    pub fn may_pass(&self, filter: BlockFilter) -> bool {
+        self.needles
+            .iter()
+            .any(|pieces| pieces.iter().all(|p| filter.may_contain(p)))
     }
 
     /// Can a block with this decompressed body hold a match?
