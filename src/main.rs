@@ -6,6 +6,11 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 
+// Records are parsed on one thread and dropped on another (analyze's read-ahead, the node's
+// ingest tasks); glibc's malloc serializes those frees on its arena locks, mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Log aggregation and pattern detection: tail, ship, index, search, alert.
 #[derive(Parser)]
 #[command(name = "firewatch", version, about, long_about = None)]
