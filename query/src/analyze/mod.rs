@@ -1,14 +1,16 @@
 //! `firewatch analyze`: the streaming detectors over files, as live monitoring would have run.
 //!
 //! Inputs (files, directories, `.gz`, `.zst`, a node's data directory) are parsed per file —
-//! archive segments give their records per source ([`archive`]) — merged in log-time order and
-//! fed to a detector [`Engine`] and a [`Summarizer`]. The alerts come back in the order they
+//! archive segments give their records per source ([`archive`]), files are parsed ahead on all
+//! cores ([`ReadAhead`]) — merged in log-time order and fed to a detector [`Engine`] and a
+//! [`Summarizer`]. The alerts come back in the order they
 //! fired, brought up to date (count, last_seen) at the end of the run; the [`Summary`] says how
 //! each service did over time. [`render_text`], [`render_json`] and [`render_html`] write it.
 
 mod archive;
 mod html;
 mod merge;
+mod read_ahead;
 mod report;
 pub mod summary;
 
@@ -22,6 +24,7 @@ use firewatch_ingest::Nanos;
 pub use archive::ArchiveStream;
 pub use html::render_html;
 pub use merge::{Merge, RecordStream, Records};
+pub use read_ahead::ReadAhead;
 pub use report::{render_json, render_text};
 pub use summary::{Summarizer, Summary};
 
@@ -30,6 +33,9 @@ use crate::input::{expand, Compression, InputError};
 /// Alerts are brought up to date at least this often (log time), well within the detectors'
 /// idle eviction.
 const REFRESH_EVERY: Nanos = 3_600_000_000_000;
+
+/// Inputs parsed ahead on the rayon pool, at most 768 records each ([`ReadAhead`]).
+const READ_AHEAD_INPUTS: usize = 64;
 
 /// What an analysis found.
 #[derive(Debug, Default)]
@@ -90,6 +96,12 @@ pub fn analyze_with<P: AsRef<Path>>(
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos() as Nanos);
         match RecordStream::open_counted(input, observed, Some(progress.done.clone())) {
+            // Parsing is most of the work: files parse ahead on all cores. Past a number of
+            // files the rest are read in the merge's thread, which bounds the records held.
+            Ok(s) if streams.len() < READ_AHEAD_INPUTS => {
+                streams.push(Box::new(ReadAhead::new(s)));
+                inputs += 1;
+            }
             Ok(s) => {
                 streams.push(Box::new(s));
                 inputs += 1;
