@@ -61,23 +61,21 @@ enum Data {
         pending_bytes: usize,
         /// Ids of the pending records and their place among them.
         pending_ids: HashMap<String, u64>,
+        /// Each written block's filter, kept in memory until the footer is written.
+        filters: Vec<Vec<u8>>,
         filter_builder: Box<FilterBuilder>,
     },
-    Sealed(Mmap),
-}
-
-/// Each written block's filter: built in memory while the archive is active, ranges of the
-/// map once it is sealed (none for format 2 archives).
-enum Filters {
-    Built(Vec<Vec<u8>>),
-    Mapped(Vec<Range<usize>>),
+    Sealed {
+        map: Mmap,
+        /// Where each block's filter is in the map (none for format 2 archives).
+        filters: Vec<Range<usize>>,
+    },
 }
 
 struct State {
     data: Data,
     blocks: Vec<Block>,
     ids: IdTable,
-    filters: Filters,
     records: u64,
 }
 
@@ -109,11 +107,11 @@ impl Archive {
                     pending: Vec::new(),
                     pending_bytes: 0,
                     pending_ids: HashMap::new(),
+                    filters: Vec::new(),
                     filter_builder: Box::default(),
                 },
                 blocks: Vec::new(),
                 ids: IdTable::default(),
-                filters: Filters::Built(Vec::new()),
                 records: 0,
             }),
             uid: NEXT_UID.fetch_add(1, Relaxed),
@@ -147,10 +145,9 @@ impl Archive {
         let records = blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
         Ok(Archive {
             state: RwLock::new(State {
-                data: Data::Sealed(map),
+                data: Data::Sealed { map, filters },
                 blocks,
                 ids,
-                filters: Filters::Mapped(filters),
                 records,
             }),
             uid: NEXT_UID.fetch_add(1, Relaxed),
@@ -199,6 +196,7 @@ impl Archive {
             pending,
             pending_bytes,
             pending_ids,
+            filters,
             filter_builder,
         } = &mut st.data
         else {
@@ -211,10 +209,7 @@ impl Archive {
         block::encode(pending, &mut plain);
         let frame = zstd::bulk::compress(&plain, self.level)?;
         file.write_all_at(&frame, *end)?;
-        let filter = filter_builder.build_for_body(&plain);
-        if let Filters::Built(filters) = &mut st.filters {
-            filters.push(filter);
-        }
+        filters.push(filter_builder.build_for_body(&plain));
         let block = Block {
             first_ord,
             offset: *end,
@@ -237,14 +232,14 @@ impl Archive {
     pub fn seal(&self) -> io::Result<u64> {
         let mut guard = self.state.write().unwrap_or_else(|e| e.into_inner());
         let st = &mut *guard;
-        if let Data::Sealed(map) = &st.data {
+        if let Data::Sealed { map, .. } = &st.data {
             return Ok(map.len() as u64);
         }
         self.flush_block(st)?;
-        let Data::Active { file, end, .. } = &mut st.data else {
-            return Ok(0);
-        };
-        let Filters::Built(filters) = &st.filters else {
+        let Data::Active {
+            file, end, filters, ..
+        } = &mut st.data
+        else {
             return Ok(0);
         };
         let (footer, spans) = footer::encode(&st.blocks, &st.ids, filters, *end);
@@ -253,8 +248,10 @@ impl Archive {
         let size = *end + footer.len() as u64;
         // SAFETY: as in `open_sealed`, the file is complete and never written again.
         let map = unsafe { Mmap::map(&*file)? };
-        st.data = Data::Sealed(map);
-        st.filters = Filters::Mapped(spans);
+        st.data = Data::Sealed {
+            map,
+            filters: spans,
+        };
         Ok(size)
     }
 
@@ -265,7 +262,7 @@ impl Archive {
 
     pub fn is_sealed(&self) -> bool {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-        matches!(st.data, Data::Sealed(_))
+        matches!(st.data, Data::Sealed { .. })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -315,12 +312,9 @@ impl Archive {
     /// without a filter always may.
     pub fn block_may_hold(&self, i: usize, test: impl FnOnce(BlockFilter) -> bool) -> bool {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-        let bits = match (&st.filters, &st.data) {
-            (Filters::Built(built), _) => built.get(i).map(Vec::as_slice),
-            (Filters::Mapped(spans), Data::Sealed(map)) => {
-                spans.get(i).and_then(|s| map.get(s.clone()))
-            }
-            (Filters::Mapped(_), Data::Active { .. }) => None,
+        let bits = match &st.data {
+            Data::Active { filters, .. } => filters.get(i).map(Vec::as_slice),
+            Data::Sealed { map, filters } => filters.get(i).and_then(|s| map.get(s.clone())),
         };
         test(BlockFilter::new(bits.unwrap_or_default()))
     }
@@ -427,7 +421,7 @@ fn corrupt(what: &str) -> StoreError {
 fn decompress(data: &Data, b: Block) -> Result<Vec<u8>, StoreError> {
     let read;
     let frame = match data {
-        Data::Sealed(map) => map
+        Data::Sealed { map, .. } => map
             .get(b.offset as usize..(b.offset + b.len as u64) as usize)
             .ok_or_else(|| corrupt("archive block out of bounds"))?,
         Data::Active { file, .. } => {
@@ -582,16 +576,21 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn block_filters_rule_out_blocks_before_and_after_sealing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("archive.fwa");
-        let a = Archive::create(&path, 10 * 60, 3).unwrap();
-        // Ten records a block: block k holds service svc{k} and one word.
+    /// An active archive of 40 records, ten a block: block k holds service svc{k} and one word.
+    fn word_archive(path: &Path) -> Archive {
+        let a = Archive::create(path, 10 * 60, 3).unwrap();
         for i in 0..40 {
             a.append(word_rec(i), 60);
             a.flush_full().unwrap();
         }
+        a
+    }
+
+    #[test]
+    fn block_filters_rule_out_blocks_before_and_after_sealing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.fwa");
+        let a = word_archive(&path);
         let check = |a: &Archive| {
             assert_eq!(a.block_count(), 4);
             assert_eq!(may_hold(a, "CHARLIE"), vec![2]);
@@ -616,12 +615,7 @@ mod tests {
         let mut out = bytes[..end].to_vec();
         out[6..8].copy_from_slice(&2u16.to_le_bytes());
         let mut footer = Vec::new();
-        for b in &f.blocks {
-            footer.extend_from_slice(&b.first_ord.to_le_bytes());
-            footer.extend_from_slice(&b.offset.to_le_bytes());
-            footer.extend_from_slice(&b.len.to_le_bytes());
-            footer.extend_from_slice(&b.count.to_le_bytes());
-        }
+        footer::put_block_index(&f.blocks, &mut footer);
         let ids_start = footer.len();
         f.ids.encode(&mut footer);
         let ids_len = (footer.len() - ids_start) as u64;
@@ -638,13 +632,7 @@ mod tests {
     fn format_2_archives_read_as_blocks_without_filters() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("archive.fwa");
-        let a = Archive::create(&path, 10 * 60, 3).unwrap();
-        for i in 0..40 {
-            a.append(word_rec(i), 60);
-            a.flush_full().unwrap();
-        }
-        a.seal().unwrap();
-        drop(a);
+        word_archive(&path).seal().unwrap();
         downgrade_to_format_2(&path);
         let old = Archive::open_sealed(&path).unwrap();
         assert_eq!(old.len(), 40);

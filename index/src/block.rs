@@ -107,7 +107,7 @@ pub fn decode(b: &[u8]) -> Option<Vec<LogRecord>> {
 
 /// The number of records in a block body.
 pub fn count(mut b: &[u8]) -> Option<usize> {
-    header(&mut b).map(|(n, _)| n)
+    skip_header(&mut b)
 }
 
 /// Reads a body's layout marker and record count; `None` for an unknown layout.

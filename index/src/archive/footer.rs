@@ -32,12 +32,7 @@ pub(super) fn encode(
     at: u64,
 ) -> (Vec<u8>, Vec<Range<usize>>) {
     let mut footer = Vec::with_capacity(blocks.len() * BLOCK_META + 32);
-    for b in blocks {
-        footer.extend_from_slice(&b.first_ord.to_le_bytes());
-        footer.extend_from_slice(&b.offset.to_le_bytes());
-        footer.extend_from_slice(&b.len.to_le_bytes());
-        footer.extend_from_slice(&b.count.to_le_bytes());
-    }
+    put_block_index(blocks, &mut footer);
     let ids_start = footer.len();
     ids.encode(&mut footer);
     let ids_len = (footer.len() - ids_start) as u64;
@@ -57,6 +52,16 @@ pub(super) fn encode(
     footer.extend_from_slice(&crc.to_le_bytes());
     footer.extend_from_slice(END);
     (footer, spans)
+}
+
+/// Appends the block index: first_ord, offset, len and count of each block.
+pub(super) fn put_block_index(blocks: &[Block], out: &mut Vec<u8>) {
+    for b in blocks {
+        out.extend_from_slice(&b.first_ord.to_le_bytes());
+        out.extend_from_slice(&b.offset.to_le_bytes());
+        out.extend_from_slice(&b.len.to_le_bytes());
+        out.extend_from_slice(&b.count.to_le_bytes());
+    }
 }
 
 /// Reads the footer of a whole archive of `version` (2 or 3); `None` if it is malformed.

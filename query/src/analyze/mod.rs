@@ -3,9 +3,9 @@
 //! Inputs (files, directories, `.gz`, `.zst`, a node's data directory) are parsed per file —
 //! archive segments give their records per source ([`archive`]), files are parsed ahead on all
 //! cores ([`ReadAhead`]) — merged in log-time order and fed to a detector [`Engine`] and a
-//! [`Summarizer`]. The alerts come back in the order they
-//! fired, brought up to date (count, last_seen) at the end of the run; the [`Summary`] says how
-//! each service did over time. [`render_text`], [`render_json`] and [`render_html`] write it.
+//! [`Summarizer`]. The alerts come back in the order they fired, brought up to date (count,
+//! last_seen) at the end of the run; the [`Summary`] says how each service did over time.
+//! [`render_text`], [`render_json`] and [`render_html`] write it.
 
 mod archive;
 mod html;

@@ -56,20 +56,20 @@ impl Prefilter {
         let mut pieces = Vec::new();
         let mut needles = Vec::new();
         for lit in literals {
-            let piece = lit
-                .split(|&c| c == b' ' || c == b'\n')
+            let parts: Vec<&[u8]> = lit.split(|&c| c == b' ' || c == b'\n').collect();
+            let piece = parts
+                .iter()
+                .copied()
                 .max_by_key(|p| p.len())
                 .unwrap_or_default();
             if piece.is_empty() || may_be_rendered(piece, ignore_case) {
                 return None;
             }
             pieces.push(piece);
-            needles.push(
-                lit.split(|&c| c == b' ' || c == b'\n')
-                    .filter(|p| p.len() >= 3 && !may_be_rendered(p, ignore_case))
-                    .map(<[u8]>::to_vec)
-                    .collect(),
-            );
+            let checkable = parts
+                .iter()
+                .filter(|p| p.len() >= 3 && !may_be_rendered(p, ignore_case));
+            needles.push(checkable.map(|p| p.to_vec()).collect());
         }
         if pieces.is_empty() {
             return None;
