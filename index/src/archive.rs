@@ -209,7 +209,7 @@ impl Archive {
         block::encode(pending, &mut plain);
         let frame = zstd::bulk::compress(&plain, self.level)?;
         file.write_all_at(&frame, *end)?;
-        filters.push(filter_builder.build_for_body(&plain));
+        filters.push(filter_builder.build_for_records(pending));
         let block = Block {
             first_ord,
             offset: *end,

@@ -6,8 +6,9 @@
 //! smaller than zstd on the same records as NDJSON).
 //!
 //! ```text
-//! 0x00 0x01             (layout 1; blocks written before it start with their count, which is
-//!                        never 0, and store observed as an offset from the record's timestamp)
+//! 0x00 0x02             (layout 2; layout 1 stores message and fields as below, and blocks
+//!                        written before layout markers start with their count, which is never
+//!                        0, and store observed as an offset from the record's timestamp)
 //! count varint
 //! fingerprints          (varint n, then n × u64 LE: the file fingerprints of the block's ids)
 //! id × count            (varint k: k ≥ 1 is a file id of fingerprint k-1, then the zigzag varint
@@ -19,31 +20,40 @@
 //! service, host, source × count
 //! level × count         (one byte: index in Level::ALL)
 //! level_raw × count     (empty string = absent; 0x00 prefix marks a present empty one)
-//! message × count
-//! fields × count        (JSON object text; empty = no fields)
+//! message × count       (layout 1 and before; layout 2 stores fields as typed columns and
+//! fields × count         messages as templates over them: see [`fields`])
+//!                       (JSON object text; empty = no fields)
 //! ```
+
+mod fields;
+
+use std::borrow::Cow;
 
 use firewatch_ingest::{Level, LogRecord};
 
 use crate::ids::parse_file_id;
 
 /// How a block stores the observed column; older blocks are read as they were written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Layout {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Layout {
     /// Before layout markers: observed minus the record's own timestamp.
     Legacy,
     /// Layout 1: observed minus the previous record's observed.
     ObservedDeltas,
+    /// Layout 2: fields in typed columns, messages as templates over them.
+    Templates,
 }
 
 /// Encodes records into a block body.
 pub fn encode(records: &[LogRecord], out: &mut Vec<u8>) {
-    encode_as(records, out, Layout::ObservedDeltas);
+    encode_as(records, out, Layout::Templates);
 }
 
 fn encode_as(records: &[LogRecord], out: &mut Vec<u8>, layout: Layout) {
-    if layout == Layout::ObservedDeltas {
-        out.extend_from_slice(&[0, 1]);
+    match layout {
+        Layout::Legacy => {}
+        Layout::ObservedDeltas => out.extend_from_slice(&[0, 1]),
+        Layout::Templates => out.extend_from_slice(&[0, 2]),
     }
     put_varint(out, records.len() as u64);
     encode_ids(records, out);
@@ -56,7 +66,7 @@ fn encode_as(records: &[LogRecord], out: &mut Vec<u8>, layout: Layout) {
     for r in records {
         let base = match layout {
             Layout::Legacy => r.timestamp,
-            Layout::ObservedDeltas => prev,
+            Layout::ObservedDeltas | Layout::Templates => prev,
         };
         put_varint(out, zigzag(r.observed.wrapping_sub(base)));
         prev = r.observed;
@@ -82,6 +92,10 @@ fn encode_as(records: &[LogRecord], out: &mut Vec<u8>, layout: Layout) {
                 out.extend_from_slice(raw.as_bytes());
             }
         }
+    }
+    if layout == Layout::Templates {
+        fields::encode(records, out);
+        return;
     }
     for r in records {
         put_str(out, &r.message);
@@ -110,15 +124,23 @@ pub fn count(mut b: &[u8]) -> Option<usize> {
     skip_header(&mut b)
 }
 
+/// Does the body hold each record's message and fields text verbatim, so that a string absent
+/// from the whole body is absent from every record? Not from layout 2 on, whose messages are
+/// templates.
+pub fn text_is_verbatim(mut b: &[u8]) -> bool {
+    header(&mut b).is_some_and(|(_, layout)| layout < Layout::Templates)
+}
+
 /// Reads a body's layout marker and record count; `None` for an unknown layout.
-fn header(b: &mut &[u8]) -> Option<(usize, Layout)> {
+pub(crate) fn header(b: &mut &[u8]) -> Option<(usize, Layout)> {
     let mut layout = Layout::Legacy;
     let mut n = get_varint(b)?;
     if n == 0 {
-        if get_varint(b)? != 1 {
-            return None;
-        }
-        layout = Layout::ObservedDeltas;
+        layout = match get_varint(b)? {
+            1 => Layout::ObservedDeltas,
+            2 => Layout::Templates,
+            _ => return None,
+        };
         n = get_varint(b)?;
     }
     Some((usize::try_from(n).ok()?, layout))
@@ -174,7 +196,7 @@ pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
     column(b, n, rows, |b, keep| {
         let delta = unzigzag(get_varint(b)?);
         match layout {
-            Layout::ObservedDeltas => {
+            Layout::ObservedDeltas | Layout::Templates => {
                 prev = prev.wrapping_add(delta);
                 if let Some(j) = keep {
                     recs[j].observed = prev;
@@ -213,6 +235,22 @@ pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
         }
         None => skip_str(b),
     })?;
+    if layout == Layout::Templates {
+        let mut reader = fields::Reader::new(b, n)?;
+        let mut next = 0;
+        for i in 0..n {
+            if next == rows.len() {
+                break;
+            }
+            if rows[next] == i {
+                (recs[next].message, recs[next].fields) = reader.read(i)?;
+                next += 1;
+            } else {
+                reader.skip(i)?;
+            }
+        }
+        return Some(recs);
+    }
     column(b, n, rows, |b, keep| {
         string(b, keep.map(|j| &mut recs[j].message))
     })?;
@@ -227,6 +265,32 @@ pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
         None => skip_str(b),
     })?;
     Some(recs)
+}
+
+/// Text columns as `grep` reads them: each record's message and its fields as compact JSON
+/// text (empty when it has none).
+pub(crate) type Texts<'a> = (Vec<Cow<'a, str>>, Vec<Cow<'a, str>>);
+
+/// The messages and fields of `n` records, read from the rest of a body after its `level_raw`
+/// column; borrowed where they are stored verbatim.
+pub(crate) fn texts<'a>(b: &mut &'a [u8], n: usize, layout: Layout) -> Option<Texts<'a>> {
+    let (mut messages, mut fields) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    if layout == Layout::Templates {
+        let mut reader = fields::Reader::new(b, n)?;
+        for i in 0..n {
+            let (message, json) = reader.text(i)?;
+            messages.push(message);
+            fields.push(Cow::Owned(json));
+        }
+    } else {
+        for _ in 0..n {
+            messages.push(Cow::Borrowed(get_str(b)?));
+        }
+        for _ in 0..n {
+            fields.push(Cow::Borrowed(get_str(b)?));
+        }
+    }
+    Some((messages, fields))
 }
 
 /// The ids of a block body, without decoding the other columns; `None` if malformed.
@@ -460,6 +524,68 @@ mod tests {
     }
 
     #[test]
+    fn layout_1_blocks_still_decode() {
+        let records: Vec<_> = (0..30).map(|i| rec(i, Some("W"))).collect();
+        let mut old = Vec::new();
+        encode_as(&records, &mut old, Layout::ObservedDeltas);
+        assert_eq!(&old[..2], &[0, 1]);
+        assert!(text_is_verbatim(&old));
+        assert_eq!(decode(&old).unwrap(), records);
+        assert_eq!(
+            decode_rows(&old, &[0, 17]).unwrap(),
+            vec![records[0].clone(), records[17].clone()]
+        );
+        let text = crate::BlockText::decode(&old).unwrap();
+        assert!(matches!(
+            text.messages[3],
+            Cow::Borrowed("line 3\n  at frame")
+        ));
+        assert_eq!(text.fields[2], r#"{"http":{"status":502}}"#);
+    }
+
+    /// Access-log records: the message is the line, the fields repeat its values.
+    fn access(i: u64) -> LogRecord {
+        let (path, status, bytes) = (
+            format!("/api/items/{}", i * 7919 % 1000),
+            200 + i % 3,
+            1000 + i * 37 % 5000,
+        );
+        let client = format!("10.0.{}.{}", i % 7, i * 13 % 250);
+        let message =
+            format!("{client} - - \"GET {path} HTTP/1.1\" {status} {bytes} \"-\" \"curl/8.5\"");
+        let fields = serde_json::json!({
+            "client": client,
+            "http": {"method": "GET", "path": path, "status": status, "bytes": bytes, "ms": 0.5},
+        });
+        LogRecord {
+            message,
+            fields: fields.as_object().cloned().unwrap(),
+            ..rec(i as i64, None)
+        }
+    }
+
+    #[test]
+    fn values_in_the_message_are_stored_once() {
+        let records: Vec<_> = (0..2000).map(access).collect();
+        let (mut new, mut old) = (Vec::new(), Vec::new());
+        encode(&records, &mut new);
+        encode_as(&records, &mut old, Layout::ObservedDeltas);
+        assert!(!text_is_verbatim(&new));
+        assert_eq!(decode(&new).unwrap(), records);
+        let text = crate::BlockText::decode(&new).unwrap();
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(text.messages[i], r.message);
+            assert_eq!(text.fields[i], serde_json::to_string(&r.fields).unwrap());
+        }
+        let zstd = |b: &[u8]| zstd::bulk::compress(b, 3).unwrap().len();
+        let (new_z, old_z) = (zstd(&new), zstd(&old));
+        assert!(
+            new_z * 4 < old_z * 3,
+            "layout 2 {new_z} vs layout 1 {old_z} bytes"
+        );
+    }
+
+    #[test]
     fn records_read_together_store_their_shared_observed_time_once() {
         // A batch read at one instant: the observed column is one value and zero deltas.
         let records: Vec<_> = (0..100)
@@ -485,8 +611,8 @@ mod tests {
     fn unknown_layouts_are_refused() {
         let mut body = Vec::new();
         encode(&[rec(1, None)], &mut body);
-        assert_eq!(&body[..2], &[0, 1]);
-        body[1] = 2;
+        assert_eq!(&body[..2], &[0, 2]);
+        body[1] = 3;
         assert!(count(&body).is_none());
         assert!(decode(&body).is_none());
         assert!(decode_ids(&body).is_none());

@@ -26,6 +26,11 @@
 //! assert!(!f.may_contain(b"UnhandledPromiseRejection"));
 //! ```
 
+use std::borrow::Cow;
+
+use firewatch_ingest::LogRecord;
+
+#[cfg(any(doc, test))]
 use crate::block_text::BlockText;
 
 /// Largest filter written for one block; a block with so many trigrams that even this one
@@ -80,7 +85,7 @@ pub struct FilterBuilder {
 impl FilterBuilder {
     /// The filter bits of the text made of `parts`; empty when even [`MAX_BYTES`] would be too
     /// full.
-    pub fn build<'t>(&mut self, parts: impl IntoIterator<Item = &'t [u8]>) -> Vec<u8> {
+    pub fn build<P: AsRef<[u8]>>(&mut self, parts: impl IntoIterator<Item = P>) -> Vec<u8> {
         if self.words.is_empty() {
             self.words = vec![0; MAX_BITS / 64];
         }
@@ -88,7 +93,7 @@ impl FilterBuilder {
         let mut any = false;
         for part in parts {
             let (mut code, mut run) = (0u32, 0);
-            for &c in part {
+            for &c in part.as_ref() {
                 if c == b' ' || c == b'\n' {
                     run = 0;
                     continue;
@@ -135,13 +140,20 @@ impl FilterBuilder {
         bits
     }
 
-    /// The filter of an encoded block body: the parts of its records' text that `grep` finds
-    /// verbatim in it (service, message, fields); empty if the body does not decode.
-    pub fn build_for_body(&mut self, body: &[u8]) -> Vec<u8> {
-        BlockText::decode(body).map_or_else(Vec::new, |t| {
-            let parts = t.services.iter().chain(&t.messages).chain(&t.fields);
-            self.build(parts.map(|s| s.as_bytes()))
-        })
+    /// The filter of a block of `records`: the parts of their text that `grep` searches
+    /// verbatim (service, message, fields as compact JSON, as [`BlockText`] renders them).
+    pub fn build_for_records(&mut self, records: &[LogRecord]) -> Vec<u8> {
+        self.build(records.iter().flat_map(|r| {
+            let fields = match r.fields.is_empty() {
+                true => Cow::Borrowed(&[][..]),
+                false => Cow::Owned(serde_json::to_vec(&r.fields).unwrap_or_default()),
+            };
+            [
+                Cow::Borrowed(r.service.as_bytes()),
+                Cow::Borrowed(r.message.as_bytes()),
+                fields,
+            ]
+        }))
     }
 }
 
@@ -228,6 +240,39 @@ mod tests {
         assert!(BlockFilter::new(&first).may_contain(b"alpha"));
         assert!(!BlockFilter::new(&second).may_contain(b"alpha"));
         assert_eq!(second, FilterBuilder::default().build([&b"gamma"[..]]));
+    }
+
+    #[test]
+    fn a_records_filter_holds_the_text_grep_reads_from_their_block() {
+        let records: Vec<LogRecord> = (0..50)
+            .map(|i| {
+                let fields =
+                    serde_json::json!({"http": {"path": format!("/v1/u{i}"), "status": 500 + i}});
+                LogRecord {
+                    id: format!("x:{i}"),
+                    timestamp: i,
+                    observed: i,
+                    service: "edge".into(),
+                    host: "h".into(),
+                    source: String::new(),
+                    level: firewatch_ingest::Level::Warn,
+                    level_raw: None,
+                    message: format!("GET /v1/u{i} {}", 500 + i),
+                    fields: fields.as_object().cloned().unwrap(),
+                }
+            })
+            .collect();
+        let bits = FilterBuilder::default().build_for_records(&records);
+        let f = BlockFilter::new(&bits);
+        let mut body = Vec::new();
+        crate::block::encode(&records, &mut body);
+        let text = BlockText::decode(&body).unwrap();
+        for part in text.messages.iter().chain(&text.fields) {
+            for w in part.as_bytes().windows(6) {
+                assert!(f.may_contain(w), "{:?}", String::from_utf8_lossy(w));
+            }
+        }
+        assert!(f.may_contain(br#"{"http":{"path":"/v1/u49","status":549}}"#));
     }
 
     proptest! {

@@ -2,13 +2,17 @@
 //!
 //! [`crate::block::decode`] builds a `LogRecord` per record: a `String` per column and a parsed
 //! JSON map for the fields, which costs far more than searching them. [`BlockText`] instead
-//! points into the decompressed body: strings are `&str` slices, fields stay their stored JSON
-//! text, the id column is stepped over without building ids, and host and the raw level are
-//! skipped. Records that turn out to be wanted are decoded with [`crate::block::decode_rows`].
+//! points into the decompressed body where it can: services and sources are `&str` slices, the
+//! id column is stepped over without building ids, and host and the raw level are skipped.
+//! Messages and fields are slices in blocks that store them verbatim (layouts before 2); in
+//! layout-2 blocks they are rendered. Records that turn out to be wanted are decoded with
+//! [`crate::block::decode_rows`].
 
 use firewatch_ingest::Level;
 
-use crate::block::{get_str, get_varint, skip_header, skip_ids, skip_str, unzigzag};
+use std::borrow::Cow;
+
+use crate::block::{get_str, get_varint, header, skip_ids, skip_str, texts, unzigzag};
 
 /// The columns of a block that make up a record's text line, plus its source, row by row.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,16 +21,17 @@ pub struct BlockText<'a> {
     pub services: Vec<&'a str>,
     pub sources: Vec<&'a str>,
     pub levels: Vec<Level>,
-    pub messages: Vec<&'a str>,
-    /// The fields as stored: compact JSON object text, empty when the record has none.
-    pub fields: Vec<&'a str>,
+    /// Borrowed from the body when stored verbatim (layouts before 2), rendered otherwise.
+    pub messages: Vec<Cow<'a, str>>,
+    /// Compact JSON object text, empty when the record has none.
+    pub fields: Vec<Cow<'a, str>>,
 }
 
 impl<'a> BlockText<'a> {
     /// Reads the view of a block body; `None` if it is malformed.
     pub fn decode(mut body: &'a [u8]) -> Option<BlockText<'a>> {
         let b = &mut body;
-        let n = skip_header(b)?;
+        let (n, layout) = header(b)?;
         // Every record takes several bytes; refuse counts the body cannot hold.
         if n > b.len() {
             return None;
@@ -52,8 +57,7 @@ impl<'a> BlockText<'a> {
             .map(|&i| Level::ALL.get(i as usize).copied())
             .collect::<Option<Vec<Level>>>()?;
         skip_strs(b, n)?; // level_raw
-        let messages = strs(b, n)?;
-        let fields = strs(b, n)?;
+        let (messages, fields) = texts(b, n, layout)?;
         Some(BlockText {
             timestamps,
             services,
@@ -125,7 +129,21 @@ mod tests {
             level_raw in proptest::option::of("\\PC{0,5}"),
             message in "(\\PC|\n| ){0,40}",
             fields in proptest::collection::btree_map("[a-z_]{1,8}", json_value(), 0..4),
+            embed in any::<bool>(),
         ) -> LogRecord {
+            let mut message = message;
+            if embed {
+                // Field values inside the message, as parsed logs have them: layout 2 stores
+                // those as references. NULs must survive the template's escaping.
+                for v in fields.values() {
+                    match v {
+                        Value::String(s) => message.push_str(s),
+                        Value::Number(n) => message.push_str(&n.to_string()),
+                        _ => {}
+                    }
+                    message.push('\0');
+                }
+            }
             LogRecord {
                 id: if file_id { LogRecord::file_id(fp, off) } else { other_id },
                 timestamp,
@@ -148,6 +166,7 @@ mod tests {
             let mut body = Vec::new();
             block::encode(&records, &mut body);
             let full = block::decode(&body).unwrap();
+            prop_assert_eq!(&full, &records);
             let view = BlockText::decode(&body).unwrap();
             prop_assert_eq!(view.len(), full.len());
             for (i, r) in full.iter().enumerate() {
@@ -155,7 +174,7 @@ mod tests {
                 prop_assert_eq!(view.services[i], r.service.as_str());
                 prop_assert_eq!(view.sources[i], r.source.as_str());
                 prop_assert_eq!(view.levels[i], r.level);
-                prop_assert_eq!(view.messages[i], r.message.as_str());
+                prop_assert_eq!(&view.messages[i], r.message.as_str());
                 // The stored fields text is what serializing the decoded fields gives back,
                 // so searching it equals searching the decoded record.
                 let fields = if r.fields.is_empty() {
@@ -163,7 +182,7 @@ mod tests {
                 } else {
                     serde_json::to_string(&r.fields).unwrap()
                 };
-                prop_assert_eq!(view.fields[i], fields.as_str());
+                prop_assert_eq!(&view.fields[i], fields.as_str());
             }
         }
 

@@ -109,7 +109,14 @@ pub(super) fn grep_body(
     opts: &GrepOptions,
     scratch: &mut Scratch,
 ) -> Result<(Vec<u8>, usize), StoreError> {
-    if opts.matcher.prefilter().is_some_and(|p| !p.may_match(body)) {
+    // Only a body holding its text verbatim rules a literal out by lacking it; layout-2 bodies
+    // are ruled out, if at all, by their block filter before they are read.
+    let verbatim = || block::text_is_verbatim(body);
+    if opts
+        .matcher
+        .prefilter()
+        .is_some_and(|p| verbatim() && !p.may_match(body))
+    {
         return Ok((Vec::new(), 0));
     }
     let corrupt = || StoreError::Corrupt {

@@ -175,7 +175,7 @@ proptest! {
             RecordFilter { fields: vec!["service=db".parse().unwrap()], ..Default::default() },
             RecordFilter { fields: vec!["k.n=503".parse().unwrap()], since: Some(t0 + 1), ..Default::default() },
         ];
-        let bits = FilterBuilder::default().build_for_body(&body);
+        let bits = FilterBuilder::default().build_for_records(&records);
         let mut scratch = Scratch::default();
         for mode in [OutputMode::Lines, OutputMode::Count, OutputMode::Json] {
             for filter in &filters {
@@ -218,7 +218,7 @@ fn matches_in_rendered_parts_are_not_skipped() {
     };
     let mut body = Vec::new();
     block::encode(std::slice::from_ref(&rec), &mut body);
-    let bits = FilterBuilder::default().build_for_body(&body);
+    let bits = FilterBuilder::default().build_for_records(std::slice::from_ref(&rec));
     for (pats, kind, ic) in [
         (vec!["error"], PatternKind::Auto, false),
         (vec!["ERROR"], PatternKind::Auto, true),

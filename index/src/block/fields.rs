@@ -1,0 +1,672 @@
+//! The fields and messages of a layout-2 block body. Pure.
+//!
+//! Parsed logs repeat themselves: an access log's message is the whole line, and its fields hold
+//! the client, path, status and size again. Layout 2 stores each value once. A record's fields
+//! are split into typed columns, one per (path, kind): integers as deltas, strings as they are.
+//! Its message becomes a *template*, in which the text of a string or integer field found in the
+//! message is replaced by a reference to that field. On a generated corpus this halves the
+//! message and fields columns after zstd, because what is left of the messages repeats almost
+//! verbatim from record to record.
+//!
+//! ```text
+//! shape × count     (varint: 0 = no fields, k = shape k-1)
+//! template × count  (string: the message; 0x00 0x00 is a NUL, 0x00 k (k ≥ 1) the text of the
+//!                    record's leaf k-1)
+//! columns           (varint c, then per column: varint depth, its keys as strings, the kind
+//!                    byte, the varint byte length of its values)
+//! shapes            (varint s, then per shape: varint leaf count, the leaves' column indices)
+//! values            (the columns' values, column after column)
+//! ```
+//!
+//! A leaf is a value that is not a non-empty object; the leaves of a record are its fields walked
+//! in key order, so a shape and its columns rebuild exactly the same map.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::{get_str, get_varint, put_str, put_varint, skip_str, unzigzag, zigzag};
+
+/// How a column stores its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    /// No bytes.
+    Null,
+    /// One byte, 0 or 1.
+    Bool,
+    /// Zigzag varint delta from the column's previous integer.
+    Int,
+    /// Any other number, as its JSON text (exact: serde_json's float round trip is on).
+    Number,
+    Str,
+    /// Arrays and empty objects, as JSON text.
+    Json,
+}
+
+impl Kind {
+    const ALL: [Kind; 6] = [
+        Kind::Null,
+        Kind::Bool,
+        Kind::Int,
+        Kind::Number,
+        Kind::Str,
+        Kind::Json,
+    ];
+
+    fn of(v: &Value) -> Kind {
+        match v {
+            Value::Null => Kind::Null,
+            Value::Bool(_) => Kind::Bool,
+            Value::Number(n) if n.is_i64() => Kind::Int,
+            Value::Number(_) => Kind::Number,
+            Value::String(_) => Kind::Str,
+            Value::Array(_) | Value::Object(_) => Kind::Json,
+        }
+    }
+}
+
+/// Leaves past this many in a record are never referenced from its template: references stay
+/// ASCII, so a template is valid UTF-8 exactly when its message is.
+const MAX_REFS: usize = 127;
+
+/// A column being written.
+struct ColumnOut<'r> {
+    path: Vec<&'r str>,
+    kind: Kind,
+    values: Vec<u8>,
+    prev: i64,
+}
+
+/// How many shapes a block's encoder tries before looking a record's shape up by its paths:
+/// records of one source share a few shapes, and comparing paths allocates nothing.
+const RECENT_SHAPES: usize = 8;
+
+/// Appends the layout-2 columns of `records` (the part after `level_raw`).
+pub(super) fn encode<'r>(records: &'r [firewatch_ingest::LogRecord], out: &mut Vec<u8>) {
+    let mut columns: Vec<ColumnOut<'r>> = Vec::new();
+    let mut column_of: HashMap<(Vec<&'r str>, Kind), usize> = HashMap::new();
+    let mut shapes: Vec<Vec<usize>> = Vec::new();
+    let mut shape_of: HashMap<Vec<usize>, usize> = HashMap::new();
+    let mut recent: Vec<usize> = Vec::new();
+    let mut leaves = Leaves::default();
+    let mut templates = Vec::new();
+    let mut placed: Vec<(usize, usize, usize)> = Vec::new();
+    let mut text = String::new();
+    for r in records {
+        leaves.clear();
+        leaves.walk(&r.fields);
+        if leaves.is_empty() {
+            put_varint(out, 0);
+            put_template(&r.message, &mut [], &mut templates);
+            continue;
+        }
+        let s = match recent
+            .iter()
+            .position(|&s| leaves.fit(&shapes[s], &columns))
+        {
+            Some(at) => recent.remove(at),
+            None => {
+                let shape: Vec<usize> = leaves
+                    .iter()
+                    .map(|(path, value)| {
+                        let key = (path.to_vec(), Kind::of(value));
+                        *column_of.entry(key).or_insert_with(|| {
+                            columns.push(ColumnOut {
+                                path: path.to_vec(),
+                                kind: Kind::of(value),
+                                values: Vec::new(),
+                                prev: 0,
+                            });
+                            columns.len() - 1
+                        })
+                    })
+                    .collect();
+                *shape_of.entry(shape).or_insert_with_key(|shape| {
+                    shapes.push(shape.clone());
+                    shapes.len() - 1
+                })
+            }
+        };
+        recent.insert(0, s);
+        recent.truncate(RECENT_SHAPES);
+        put_varint(out, s as u64 + 1);
+        placed.clear();
+        for (k, (&c, (_, value))) in shapes[s].iter().zip(leaves.iter()).enumerate() {
+            let column = &mut columns[c];
+            put_value(value, &mut column.values, &mut column.prev);
+            if k < MAX_REFS && leaf_text(value, &mut text) {
+                place(&r.message, &text, k, &mut placed);
+            }
+        }
+        put_template(&r.message, &mut placed, &mut templates);
+    }
+    out.extend_from_slice(&templates);
+    put_varint(out, columns.len() as u64);
+    for c in &columns {
+        put_varint(out, c.path.len() as u64);
+        for key in &c.path {
+            put_str(out, key);
+        }
+        out.push(Kind::ALL.iter().position(|k| *k == c.kind).unwrap_or(0) as u8);
+        put_varint(out, c.values.len() as u64);
+    }
+    put_varint(out, shapes.len() as u64);
+    for s in &shapes {
+        put_varint(out, s.len() as u64);
+        for c in s {
+            put_varint(out, *c as u64);
+        }
+    }
+    for c in &columns {
+        out.extend_from_slice(&c.values);
+    }
+}
+
+/// A record's leaves in key order, their paths kept end to end in one reused buffer.
+#[derive(Default)]
+struct Leaves<'r> {
+    keys: Vec<&'r str>,
+    leaves: Vec<(usize, usize, &'r Value)>,
+    path: Vec<&'r str>,
+}
+
+impl<'r> Leaves<'r> {
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.leaves.clear();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.leaves.is_empty()
+    }
+
+    fn walk(&mut self, map: &'r Map<String, Value>) {
+        for (key, value) in map {
+            self.path.push(key);
+            match value {
+                Value::Object(inner) if !inner.is_empty() => self.walk(inner),
+                _ => {
+                    let start = self.keys.len();
+                    self.keys.extend_from_slice(&self.path);
+                    self.leaves.push((start, self.keys.len(), value));
+                }
+            }
+            self.path.pop();
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[&'r str], &'r Value)> + '_ {
+        self.leaves
+            .iter()
+            .map(|&(a, b, value)| (&self.keys[a..b], value))
+    }
+
+    /// Are these leaves, path for path and kind for kind, the columns of `shape`?
+    fn fit(&self, shape: &[usize], columns: &[ColumnOut]) -> bool {
+        shape.len() == self.leaves.len()
+            && shape.iter().zip(self.iter()).all(|(&c, (path, value))| {
+                columns[c].kind == Kind::of(value) && columns[c].path == path
+            })
+    }
+}
+
+fn put_value(v: &Value, out: &mut Vec<u8>, prev: &mut i64) {
+    match v {
+        Value::Null => {}
+        Value::Bool(b) => out.push(u8::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => {
+                put_varint(out, zigzag(i.wrapping_sub(*prev)));
+                *prev = i;
+            }
+            None => put_str(out, &n.to_string()),
+        },
+        Value::String(s) => put_str(out, s),
+        Value::Array(_) | Value::Object(_) => put_str(out, &v.to_string()),
+    }
+}
+
+/// The text a message may hold for a leaf: strings of two bytes or more and integers.
+fn leaf_text(v: &Value, out: &mut String) -> bool {
+    out.clear();
+    match v {
+        Value::String(s) if s.len() >= 2 => out.push_str(s),
+        Value::Number(n) if n.is_i64() => out.push_str(&n.to_string()),
+        _ => return false,
+    }
+    true
+}
+
+/// Places leaf `k`'s `text` at its first occurrence in `message` that overlaps no leaf placed
+/// before, if there is one.
+fn place(message: &str, text: &str, k: usize, placed: &mut Vec<(usize, usize, usize)>) {
+    let free = |start: usize| {
+        let end = start + text.len();
+        placed.iter().all(|&(s, e, _)| end <= s || start >= e)
+    };
+    if let Some((start, _)) = message.match_indices(text).find(|(start, _)| free(*start)) {
+        placed.push((start, start + text.len(), k));
+    }
+}
+
+/// Writes `message` as a template over the `placed` leaves (sorted here).
+fn put_template(message: &str, placed: &mut [(usize, usize, usize)], out: &mut Vec<u8>) {
+    placed.sort_unstable();
+    let escaped_len = |s: &str| s.len() + s.bytes().filter(|&b| b == 0).count();
+    let mut len = 0;
+    let mut at = 0;
+    for &(start, end, _) in placed.iter() {
+        len += escaped_len(&message[at..start]) + 2;
+        at = end;
+    }
+    len += escaped_len(&message[at..]);
+    put_varint(out, len as u64);
+    let escaped = |s: &str, out: &mut Vec<u8>| {
+        for part in s.as_bytes().split_inclusive(|&b| b == 0) {
+            out.extend_from_slice(part);
+            if part.last() == Some(&0) {
+                out.push(0);
+            }
+        }
+    };
+    let mut at = 0;
+    for &(start, end, k) in placed.iter() {
+        escaped(&message[at..start], out);
+        out.extend_from_slice(&[0, k as u8 + 1]);
+        at = end;
+    }
+    escaped(&message[at..], out);
+}
+
+/// A column being read.
+struct Column<'a> {
+    path: Vec<&'a str>,
+    kind: Kind,
+    values: &'a [u8],
+    prev: i64,
+}
+
+/// A value as read from its column, borrowing its text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Leaf<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Str(&'a str),
+    /// JSON text: a non-integer number, an array or an empty object.
+    Json(&'a str),
+}
+
+impl Leaf<'_> {
+    fn to_value(self) -> Option<Value> {
+        Some(match self {
+            Leaf::Null => Value::Null,
+            Leaf::Bool(b) => Value::Bool(b),
+            Leaf::Int(i) => Value::from(i),
+            Leaf::Str(s) => Value::String(s.to_string()),
+            Leaf::Json(text) => serde_json::from_str(text).ok()?,
+        })
+    }
+
+    /// Appends the leaf as serde_json writes it.
+    fn write_json(self, out: &mut String) {
+        match self {
+            Leaf::Null => out.push_str("null"),
+            Leaf::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Leaf::Int(i) => push_int(i, out),
+            Leaf::Str(s) => json_str(s, out),
+            Leaf::Json(text) => out.push_str(text),
+        }
+    }
+}
+
+/// Appends `i` in decimal, as `Display` writes it, without the formatting machinery (a fifth
+/// of the time of rendering a record's text went to it).
+fn push_int(i: i64, out: &mut String) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut v = i.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    for &d in &digits[at..] {
+        out.push(d as char);
+    }
+}
+
+/// Appends `s` as a JSON string, escaped as serde_json escapes it: quote, backslash and control
+/// characters, the common ones by their short escapes.
+fn json_str(s: &str, out: &mut String) {
+    out.push('"');
+    let mut from = 0;
+    // Every escaped character is ASCII, so a byte scan finds them all.
+    for (at, c) in s.bytes().enumerate() {
+        let short = match c {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            c if c < b' ' => "",
+            _ => continue,
+        };
+        out.push_str(&s[from..at]);
+        from = at + 1;
+        if short.is_empty() {
+            use std::fmt::Write;
+            let _ = write!(out, "\\u{c:04x}");
+        } else {
+            out.push_str(short);
+        }
+    }
+    out.push_str(&s[from..]);
+    out.push('"');
+}
+
+impl<'a> Column<'a> {
+    fn read(&mut self) -> Option<Leaf<'a>> {
+        let b = &mut self.values;
+        Some(match self.kind {
+            Kind::Null => Leaf::Null,
+            Kind::Bool => {
+                let (first, rest) = b.split_first()?;
+                *b = rest;
+                Leaf::Bool(*first != 0)
+            }
+            Kind::Int => {
+                self.prev = self.prev.wrapping_add(unzigzag(get_varint(b)?));
+                Leaf::Int(self.prev)
+            }
+            Kind::Number | Kind::Json => Leaf::Json(get_str(b)?),
+            Kind::Str => Leaf::Str(get_str(b)?),
+        })
+    }
+
+    fn skip(&mut self) -> Option<()> {
+        let b = &mut self.values;
+        match self.kind {
+            Kind::Null => {}
+            Kind::Bool => *b = b.get(1..)?,
+            Kind::Int => self.prev = self.prev.wrapping_add(unzigzag(get_varint(b)?)),
+            Kind::Number | Kind::Str | Kind::Json => skip_str(b)?,
+        }
+        Some(())
+    }
+}
+
+/// Reads the layout-2 columns of a block, record after record.
+pub(super) struct Reader<'a> {
+    shape_of: Vec<usize>,
+    templates: Vec<&'a str>,
+    columns: Vec<Column<'a>>,
+    shapes: Vec<Vec<usize>>,
+    leaves: Vec<Leaf<'a>>,
+}
+
+impl<'a> Reader<'a> {
+    /// Reads the columns of `n` records from `b`, which must hold nothing after them.
+    pub(super) fn new(b: &mut &'a [u8], n: usize) -> Option<Reader<'a>> {
+        let shape_of = (0..n)
+            .map(|_| usize::try_from(get_varint(b)?).ok())
+            .collect::<Option<Vec<usize>>>()?;
+        let templates = (0..n).map(|_| get_str(b)).collect::<Option<Vec<&str>>>()?;
+        let count = bounded(b)?;
+        let mut columns = Vec::with_capacity(count);
+        let mut lens = Vec::with_capacity(count);
+        for _ in 0..count {
+            let depth = bounded(b)?;
+            let path = (0..depth)
+                .map(|_| get_str(b))
+                .collect::<Option<Vec<&str>>>()?;
+            let (kind, rest) = b.split_first()?;
+            *b = rest;
+            let kind = *Kind::ALL.get(*kind as usize)?;
+            lens.push(usize::try_from(get_varint(b)?).ok()?);
+            columns.push(Column {
+                path,
+                kind,
+                values: &[],
+                prev: 0,
+            });
+        }
+        let count = bounded(b)?;
+        let mut shapes = Vec::with_capacity(count);
+        for _ in 0..count {
+            let leaves = bounded(b)?;
+            let shape = (0..leaves)
+                .map(|_| {
+                    usize::try_from(get_varint(b)?)
+                        .ok()
+                        .filter(|&c| c < columns.len())
+                })
+                .collect::<Option<Vec<usize>>>()?;
+            // A path twice, or a path through another leaf, would not rebuild one object. In
+            // sorted order a path is followed by the paths it is a prefix of.
+            let mut paths: Vec<&[&str]> = shape.iter().map(|&c| &columns[c].path[..]).collect();
+            paths.sort_unstable();
+            let clash = paths.windows(2).any(|w| w[1].starts_with(w[0]));
+            if clash || paths.first().is_some_and(|p| p.is_empty()) {
+                return None;
+            }
+            shapes.push(shape);
+        }
+        for (column, len) in columns.iter_mut().zip(lens) {
+            let (values, rest) = b.split_at_checked(len)?;
+            column.values = values;
+            *b = rest;
+        }
+        if !b.is_empty() || shape_of.iter().any(|&s| s > shapes.len()) {
+            return None;
+        }
+        Some(Reader {
+            shape_of,
+            templates,
+            columns,
+            shapes,
+            leaves: Vec::new(),
+        })
+    }
+
+    /// Reads record `i`'s leaves; records must be read in order, each exactly once
+    /// ([`Reader::skip`] for those not wanted).
+    fn read_leaves(&mut self, i: usize) -> Option<()> {
+        self.leaves.clear();
+        let shape = self.shape_of[i]
+            .checked_sub(1)
+            .map_or(&[][..], |s| &self.shapes[s]);
+        for &c in shape {
+            self.leaves.push(self.columns[c].read()?);
+        }
+        Some(())
+    }
+
+    /// The columns of record `i`'s leaves.
+    fn shape(&self, i: usize) -> &[usize] {
+        self.shape_of[i]
+            .checked_sub(1)
+            .map_or(&[][..], |s| &self.shapes[s])
+    }
+
+    /// Record `i`'s message and fields (see [`Reader::read_leaves`]).
+    pub(super) fn read(&mut self, i: usize) -> Option<(String, Map<String, Value>)> {
+        self.read_leaves(i)?;
+        let shape = self.shape(i);
+        let message = expand(self.templates[i], &self.leaves)?.into_owned();
+        let mut fields = Map::new();
+        for (&c, leaf) in shape.iter().zip(&self.leaves) {
+            insert(&mut fields, &self.columns[c].path, leaf.to_value()?)?;
+        }
+        Some((message, fields))
+    }
+
+    /// Steps over record `i`.
+    pub(super) fn skip(&mut self, i: usize) -> Option<()> {
+        if let Some(shape) = self.shape_of[i].checked_sub(1) {
+            for &c in &self.shapes[shape] {
+                self.columns[c].skip()?;
+            }
+        }
+        Some(())
+    }
+
+    /// Record `i`'s message, and its fields as the compact JSON text serde_json writes for
+    /// them (empty when it has none), as `grep` searches them; written straight from the
+    /// columns, without building the fields.
+    pub(super) fn text(&mut self, i: usize) -> Option<(Cow<'a, str>, String)> {
+        self.read_leaves(i)?;
+        let shape = self.shape(i);
+        let message = expand(self.templates[i], &self.leaves)?;
+        if shape.is_empty() {
+            return Some((message, String::new()));
+        }
+        let mut out = String::with_capacity(64);
+        let mut open: &[&str] = &[];
+        for (&c, leaf) in shape.iter().zip(&self.leaves) {
+            let path = &self.columns[c].path[..];
+            let (parents, key) = path.split_at(path.len() - 1);
+            let common = open.iter().zip(parents).take_while(|(a, b)| a == b).count();
+            for _ in common..open.len() {
+                out.push('}');
+            }
+            out.push(if out.is_empty() { '{' } else { ',' });
+            for (j, k) in parents[common..].iter().enumerate() {
+                if j > 0 {
+                    out.push('{');
+                }
+                json_str(k, &mut out);
+                out.push(':');
+            }
+            if parents.len() > common {
+                out.push('{');
+            }
+            json_str(key[0], &mut out);
+            out.push(':');
+            leaf.write_json(&mut out);
+            open = parents;
+        }
+        for _ in 0..=open.len() {
+            out.push('}');
+        }
+        Some((message, out))
+    }
+}
+
+/// Reads a count that cannot exceed the bytes left (each item takes at least one byte).
+fn bounded(b: &mut &[u8]) -> Option<usize> {
+    usize::try_from(get_varint(b)?)
+        .ok()
+        .filter(|&n| n <= b.len())
+}
+
+/// Inserts `value` at `path` into `map`; `None` if the path runs through a non-object or the
+/// leaf is already there (a malformed shape).
+fn insert(map: &mut Map<String, Value>, path: &[&str], value: Value) -> Option<()> {
+    let (last, parents) = path.split_last()?;
+    let mut at = map;
+    for key in parents {
+        at = match at
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Object(Map::new()))
+        {
+            Value::Object(inner) => inner,
+            _ => return None,
+        };
+    }
+    match at.insert(last.to_string(), value) {
+        None => Some(()),
+        Some(_) => None,
+    }
+}
+
+/// The message of a template, given its record's leaves.
+fn expand<'a>(template: &'a str, leaves: &[Leaf]) -> Option<Cow<'a, str>> {
+    let Some(first) = template.find('\0') else {
+        return Some(Cow::Borrowed(template));
+    };
+    let mut out = String::with_capacity(template.len() + 32);
+    out.push_str(&template[..first]);
+    let mut rest = &template[first..];
+    while let Some(at) = rest.find('\0') {
+        out.push_str(&rest[..at]);
+        // References are ASCII (MAX_REFS), so the byte after a NUL is a whole character.
+        let k = *rest.as_bytes().get(at + 1)?;
+        rest = rest.get(at + 2..)?;
+        match (k, k.checked_sub(1).and_then(|k| leaves.get(k as usize))) {
+            (0, _) => out.push('\0'),
+            (_, Some(Leaf::Str(s))) => out.push_str(s),
+            (_, Some(Leaf::Int(i))) => push_int(*i, &mut out),
+            _ => return None,
+        }
+    }
+    out.push_str(rest);
+    Some(Cow::Owned(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_expand_only_over_text_leaves() {
+        let leaves = [Leaf::Str("db-1"), Leaf::Int(-42), Leaf::Bool(true)];
+        let t = |b: &'static str| expand(b, &leaves).map(Cow::into_owned);
+        assert_eq!(t("plain").as_deref(), Some("plain"));
+        assert_eq!(
+            t("host \0\x01 code \0\x02").as_deref(),
+            Some("host db-1 code -42")
+        );
+        assert_eq!(t("nul \0\0 kept").as_deref(), Some("nul \0 kept"));
+        assert_eq!(t("bool \0\x03"), None, "a bool is never referenced");
+        assert_eq!(t("past \0\x04"), None, "no such leaf");
+        assert_eq!(t("cut \0"), None);
+        assert_eq!(t("\0é"), None, "a reference is one ASCII byte");
+    }
+
+    #[test]
+    fn integers_are_written_as_display_writes_them() {
+        for i in [0, 7, -7, 10, 1_000_000, -99, i64::MIN, i64::MAX] {
+            let mut out = String::new();
+            push_int(i, &mut out);
+            assert_eq!(out, i.to_string());
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let all: String = (0u32..0x300).filter_map(char::from_u32).collect();
+        for s in [
+            all.as_str(),
+            "",
+            "plain",
+            "q\"b\\n\nt\te\u{7f}\u{1f}ü",
+            "\u{2028}",
+        ] {
+            let mut out = String::new();
+            json_str(s, &mut out);
+            assert_eq!(out, serde_json::to_string(s).unwrap());
+        }
+    }
+
+    #[test]
+    fn leaves_are_placed_where_no_other_leaf_is() {
+        let mut placed = Vec::new();
+        place("500 of 5000", "500", 0, &mut placed);
+        place("500 of 5000", "500", 1, &mut placed);
+        place("500 of 5000", "zzz", 2, &mut placed);
+        assert_eq!(placed, vec![(0, 3, 0), (7, 10, 1)]);
+        let mut out = Vec::new();
+        put_template("500 of 5000", &mut placed, &mut out);
+        assert_eq!(out, b"\x09\0\x01 of \0\x020");
+    }
+}
