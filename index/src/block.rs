@@ -269,7 +269,7 @@ pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
 
 /// Text columns as `grep` reads them: each record's message and its fields as compact JSON
 /// text (empty when it has none).
-pub(crate) type Texts<'a> = (Vec<Cow<'a, str>>, Vec<Cow<'a, str>>);
+pub(crate) type Texts<'a> = (Vec<Cow<'a, str>>, Vec<Cow<'a, [u8]>>);
 
 /// The messages and fields of `n` records, read from the rest of a body after its `level_raw`
 /// column; borrowed where they are stored verbatim.
@@ -287,7 +287,7 @@ pub(crate) fn texts<'a>(b: &mut &'a [u8], n: usize, layout: Layout) -> Option<Te
             messages.push(Cow::Borrowed(get_str(b)?));
         }
         for _ in 0..n {
-            fields.push(Cow::Borrowed(get_str(b)?));
+            fields.push(Cow::Borrowed(get_str(b)?.as_bytes()));
         }
     }
     Some((messages, fields))
@@ -540,7 +540,7 @@ mod tests {
             text.messages[3],
             Cow::Borrowed("line 3\n  at frame")
         ));
-        assert_eq!(text.fields[2], r#"{"http":{"status":502}}"#);
+        assert_eq!(&text.fields[2][..], br#"{"http":{"status":502}}"#);
     }
 
     /// Access-log records: the message is the line, the fields repeat its values.
@@ -575,7 +575,7 @@ mod tests {
         let text = crate::BlockText::decode(&new).unwrap();
         for (i, r) in records.iter().enumerate() {
             assert_eq!(text.messages[i], r.message);
-            assert_eq!(text.fields[i], serde_json::to_string(&r.fields).unwrap());
+            assert_eq!(text.fields[i], serde_json::to_vec(&r.fields).unwrap());
         }
         let zstd = |b: &[u8]| zstd::bulk::compress(b, 3).unwrap().len();
         let (new_z, old_z) = (zstd(&new), zstd(&old));

@@ -267,8 +267,9 @@ mod tests {
         let mut body = Vec::new();
         crate::block::encode(&records, &mut body);
         let text = BlockText::decode(&body).unwrap();
-        for part in text.messages.iter().chain(&text.fields) {
-            for w in part.as_bytes().windows(6) {
+        let messages = text.messages.iter().map(|m| m.as_bytes());
+        for part in messages.chain(text.fields.iter().map(|f| &f[..])) {
+            for w in part.windows(6) {
                 assert!(f.may_contain(w), "{:?}", String::from_utf8_lossy(w));
             }
         }

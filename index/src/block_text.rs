@@ -23,8 +23,8 @@ pub struct BlockText<'a> {
     pub levels: Vec<Level>,
     /// Borrowed from the body when stored verbatim (layouts before 2), rendered otherwise.
     pub messages: Vec<Cow<'a, str>>,
-    /// Compact JSON object text, empty when the record has none.
-    pub fields: Vec<Cow<'a, str>>,
+    /// Compact JSON object text (UTF-8), empty when the record has none.
+    pub fields: Vec<Cow<'a, [u8]>>,
 }
 
 impl<'a> BlockText<'a> {
@@ -182,7 +182,7 @@ mod tests {
                 } else {
                     serde_json::to_string(&r.fields).unwrap()
                 };
-                prop_assert_eq!(&view.fields[i], fields.as_str());
+                prop_assert_eq!(&view.fields[i][..], fields.as_bytes());
             }
         }
 

@@ -99,7 +99,7 @@ fn record_text(view: &BlockText, i: usize, stamps: &mut StampWriter, out: &mut V
     out.extend_from_slice(view.messages[i].as_bytes());
     if !view.fields[i].is_empty() {
         out.push(b' ');
-        out.extend_from_slice(view.fields[i].as_bytes());
+        out.extend_from_slice(&view.fields[i]);
     }
 }
 
