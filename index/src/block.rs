@@ -27,8 +27,6 @@
 
 mod fields;
 
-use std::borrow::Cow;
-
 use firewatch_ingest::{Level, LogRecord};
 
 use crate::ids::parse_file_id;
@@ -268,29 +266,45 @@ pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
 }
 
 /// Text columns as `grep` reads them: each record's message and its fields as compact JSON
-/// text (empty when it has none).
-pub(crate) type Texts<'a> = (Vec<Cow<'a, str>>, Vec<Cow<'a, [u8]>>);
+/// text. Bytes, not checked as UTF-8: they are searched as bytes.
+pub(crate) enum TextColumns<'a> {
+    /// Layouts before 2 store both as they are searched (fields empty when a record has none).
+    Verbatim {
+        messages: Vec<&'a [u8]>,
+        fields: Vec<&'a [u8]>,
+    },
+    /// Layout 2 renders them from templates and columns, record after record.
+    Templates(fields::Reader<'a>),
+}
 
-/// The messages and fields of `n` records, read from the rest of a body after its `level_raw`
-/// column; borrowed where they are stored verbatim.
-pub(crate) fn texts<'a>(b: &mut &'a [u8], n: usize, layout: Layout) -> Option<Texts<'a>> {
-    let (mut messages, mut fields) = (Vec::with_capacity(n), Vec::with_capacity(n));
+/// The text columns of `n` records, read from the rest of a body after its `level_raw` column.
+pub(crate) fn texts<'a>(b: &mut &'a [u8], n: usize, layout: Layout) -> Option<TextColumns<'a>> {
     if layout == Layout::Templates {
-        let mut reader = fields::Reader::new(b, n)?;
-        for i in 0..n {
-            let (message, json) = reader.text(i)?;
-            messages.push(message);
-            fields.push(Cow::Owned(json));
-        }
-    } else {
-        for _ in 0..n {
-            messages.push(Cow::Borrowed(get_str(b)?));
-        }
-        for _ in 0..n {
-            fields.push(Cow::Borrowed(get_str(b)?.as_bytes()));
+        return fields::Reader::new(b, n).map(TextColumns::Templates);
+    }
+    let messages = (0..n).map(|_| get_bytes(b)).collect::<Option<_>>()?;
+    let fields = (0..n).map(|_| get_bytes(b)).collect::<Option<_>>()?;
+    Some(TextColumns::Verbatim { messages, fields })
+}
+
+impl TextColumns<'_> {
+    /// Appends record `i`'s message, then a space and its fields when it has any. Layout-2
+    /// columns are read in order: records must be written in order, each once (`None`
+    /// otherwise, as for a malformed body).
+    pub(crate) fn write(&mut self, i: usize, out: &mut Vec<u8>) -> Option<()> {
+        match self {
+            TextColumns::Verbatim { messages, fields } => {
+                out.extend_from_slice(messages.get(i)?);
+                let fields = fields.get(i)?;
+                if !fields.is_empty() {
+                    out.push(b' ');
+                    out.extend_from_slice(fields);
+                }
+                Some(())
+            }
+            TextColumns::Templates(reader) => reader.write_text(i, out),
         }
     }
-    Some((messages, fields))
 }
 
 /// The ids of a block body, without decoding the other columns; `None` if malformed.
@@ -453,14 +467,15 @@ pub(crate) fn skip_str(b: &mut &[u8]) -> Option<()> {
     Some(())
 }
 
-pub(crate) fn get_str<'a>(b: &mut &'a [u8]) -> Option<&'a str> {
+pub(crate) fn get_bytes<'a>(b: &mut &'a [u8]) -> Option<&'a [u8]> {
     let len = usize::try_from(get_varint(b)?).ok()?;
-    if len > b.len() {
-        return None;
-    }
-    let (s, rest) = b.split_at(len);
+    let (s, rest) = b.split_at_checked(len)?;
     *b = rest;
-    std::str::from_utf8(s).ok()
+    Some(s)
+}
+
+pub(crate) fn get_str<'a>(b: &mut &'a [u8]) -> Option<&'a str> {
+    std::str::from_utf8(get_bytes(b)?).ok()
 }
 
 #[cfg(test)]
@@ -535,12 +550,15 @@ mod tests {
             decode_rows(&old, &[0, 17]).unwrap(),
             vec![records[0].clone(), records[17].clone()]
         );
-        let text = crate::BlockText::decode(&old).unwrap();
-        assert!(matches!(
-            text.messages[3],
-            Cow::Borrowed("line 3\n  at frame")
-        ));
-        assert_eq!(&text.fields[2][..], br#"{"http":{"status":502}}"#);
+        let mut text = crate::BlockText::decode(&old).unwrap();
+        let mut lines = Vec::new();
+        for i in 0..4 {
+            let mut line = Vec::new();
+            text.write_text(i, &mut line).unwrap();
+            lines.push(String::from_utf8(line).unwrap());
+        }
+        assert_eq!(lines[3], "line 3\n  at frame");
+        assert_eq!(lines[2], "line 2\n  at frame {\"http\":{\"status\":502}}");
     }
 
     /// Access-log records: the message is the line, the fields repeat its values.
@@ -572,10 +590,15 @@ mod tests {
         encode_as(&records, &mut old, Layout::ObservedDeltas);
         assert!(!text_is_verbatim(&new));
         assert_eq!(decode(&new).unwrap(), records);
-        let text = crate::BlockText::decode(&new).unwrap();
+        let mut text = crate::BlockText::decode(&new).unwrap();
         for (i, r) in records.iter().enumerate() {
-            assert_eq!(text.messages[i], r.message);
-            assert_eq!(text.fields[i], serde_json::to_vec(&r.fields).unwrap());
+            let mut line = Vec::new();
+            text.write_text(i, &mut line).unwrap();
+            let fields = serde_json::to_string(&r.fields).unwrap();
+            assert_eq!(
+                String::from_utf8(line).unwrap(),
+                r.message.clone() + " " + &fields
+            );
         }
         let zstd = |b: &[u8]| zstd::bulk::compress(b, 3).unwrap().len();
         let (new_z, old_z) = (zstd(&new), zstd(&old));

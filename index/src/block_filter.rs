@@ -266,11 +266,16 @@ mod tests {
         let f = BlockFilter::new(&bits);
         let mut body = Vec::new();
         crate::block::encode(&records, &mut body);
-        let text = BlockText::decode(&body).unwrap();
-        let messages = text.messages.iter().map(|m| m.as_bytes());
-        for part in messages.chain(text.fields.iter().map(|f| &f[..])) {
-            for w in part.windows(6) {
-                assert!(f.may_contain(w), "{:?}", String::from_utf8_lossy(w));
+        let mut text = BlockText::decode(&body).unwrap();
+        for (i, r) in records.iter().enumerate() {
+            // What grep searches: the message, a space, the fields (filtered as two parts).
+            let mut line = Vec::new();
+            text.write_text(i, &mut line).unwrap();
+            let (message, fields) = line.split_at(r.message.len());
+            for part in [message, &fields[1..]] {
+                for w in part.windows(6) {
+                    assert!(f.may_contain(w), "{:?}", String::from_utf8_lossy(w));
+                }
             }
         }
         assert!(f.may_contain(br#"{"http":{"path":"/v1/u49","status":549}}"#));

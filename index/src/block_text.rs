@@ -4,27 +4,21 @@
 //! JSON map for the fields, which costs far more than searching them. [`BlockText`] instead
 //! points into the decompressed body where it can: services and sources are `&str` slices, the
 //! id column is stepped over without building ids, and host and the raw level are skipped.
-//! Messages and fields are slices in blocks that store them verbatim (layouts before 2); in
-//! layout-2 blocks they are rendered. Records that turn out to be wanted are decoded with
-//! [`crate::block::decode_rows`].
+//! Messages and fields are copied from blocks that store them verbatim (layouts before 2) and
+//! rendered straight into the caller's buffer from layout-2 columns ([`BlockText::write_text`]).
+//! Records that turn out to be wanted are decoded with [`crate::block::decode_rows`].
 
 use firewatch_ingest::Level;
 
-use std::borrow::Cow;
-
-use crate::block::{get_str, get_varint, header, skip_ids, skip_str, texts, unzigzag};
+use crate::block::{get_str, get_varint, header, skip_ids, skip_str, texts, unzigzag, TextColumns};
 
 /// The columns of a block that make up a record's text line, plus its source, row by row.
-#[derive(Debug, Clone, PartialEq)]
 pub struct BlockText<'a> {
     pub timestamps: Vec<i64>,
     pub services: Vec<&'a str>,
     pub sources: Vec<&'a str>,
     pub levels: Vec<Level>,
-    /// Borrowed from the body when stored verbatim (layouts before 2), rendered otherwise.
-    pub messages: Vec<Cow<'a, str>>,
-    /// Compact JSON object text (UTF-8), empty when the record has none.
-    pub fields: Vec<Cow<'a, [u8]>>,
+    texts: TextColumns<'a>,
 }
 
 impl<'a> BlockText<'a> {
@@ -57,15 +51,21 @@ impl<'a> BlockText<'a> {
             .map(|&i| Level::ALL.get(i as usize).copied())
             .collect::<Option<Vec<Level>>>()?;
         skip_strs(b, n)?; // level_raw
-        let (messages, fields) = texts(b, n, layout)?;
+        let texts = texts(b, n, layout)?;
         Some(BlockText {
             timestamps,
             services,
             sources,
             levels,
-            messages,
-            fields,
+            texts,
         })
+    }
+
+    /// Appends record `i`'s message, then a space and its fields as compact JSON when it has
+    /// any (bytes: not checked as UTF-8). Records must be written in order, each once; `None`
+    /// otherwise, or if the body is malformed.
+    pub fn write_text(&mut self, i: usize, out: &mut Vec<u8>) -> Option<()> {
+        self.texts.write(i, out)
     }
 
     /// Number of records.
@@ -167,22 +167,23 @@ mod tests {
             block::encode(&records, &mut body);
             let full = block::decode(&body).unwrap();
             prop_assert_eq!(&full, &records);
-            let view = BlockText::decode(&body).unwrap();
+            let mut view = BlockText::decode(&body).unwrap();
             prop_assert_eq!(view.len(), full.len());
             for (i, r) in full.iter().enumerate() {
                 prop_assert_eq!(view.timestamps[i], r.timestamp);
                 prop_assert_eq!(view.services[i], r.service.as_str());
                 prop_assert_eq!(view.sources[i], r.source.as_str());
                 prop_assert_eq!(view.levels[i], r.level);
-                prop_assert_eq!(&view.messages[i], r.message.as_str());
-                // The stored fields text is what serializing the decoded fields gives back,
-                // so searching it equals searching the decoded record.
-                let fields = if r.fields.is_empty() {
-                    String::new()
-                } else {
-                    serde_json::to_string(&r.fields).unwrap()
-                };
-                prop_assert_eq!(&view.fields[i][..], fields.as_bytes());
+                // The fields text is what serializing the decoded fields gives back, so
+                // searching it equals searching the decoded record.
+                let mut want = r.message.clone();
+                if !r.fields.is_empty() {
+                    want.push(' ');
+                    want.push_str(&serde_json::to_string(&r.fields).unwrap());
+                }
+                let mut text = Vec::new();
+                prop_assert!(view.write_text(i, &mut text).is_some());
+                prop_assert_eq!(String::from_utf8(text).unwrap(), want);
             }
         }
 

@@ -21,13 +21,12 @@
 //! A leaf is a value that is not a non-empty object; the leaves of a record are its fields walked
 //! in key order, so a shape and its columns rebuild exactly the same map.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use firewatch_ingest::LogRecord;
 use serde_json::{Map, Value};
 
-use super::{get_str, get_varint, put_str, put_varint, skip_str, unzigzag, zigzag};
+use super::{get_bytes, get_str, get_varint, put_str, put_varint, skip_str, unzigzag, zigzag};
 
 /// How a column stores its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -291,15 +290,16 @@ struct Column<'a> {
     prev: i64,
 }
 
-/// A value as read from its column, borrowing its text.
+/// A value as read from its column, borrowing its text. Text is checked as UTF-8 only when a
+/// record is built from it: `grep` searches bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Leaf<'a> {
     Null,
     Bool(bool),
     Int(i64),
-    Str(&'a str),
+    Str(&'a [u8]),
     /// JSON text: a non-integer number, an array or an empty object.
-    Json(&'a str),
+    Json(&'a [u8]),
 }
 
 impl Leaf<'_> {
@@ -308,8 +308,8 @@ impl Leaf<'_> {
             Leaf::Null => Value::Null,
             Leaf::Bool(b) => Value::Bool(b),
             Leaf::Int(i) => Value::from(i),
-            Leaf::Str(s) => Value::String(s.to_string()),
-            Leaf::Json(text) => serde_json::from_str(text).ok()?,
+            Leaf::Str(s) => Value::String(std::str::from_utf8(s).ok()?.to_string()),
+            Leaf::Json(text) => serde_json::from_slice(text).ok()?,
         })
     }
 
@@ -320,15 +320,22 @@ impl Leaf<'_> {
             Leaf::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
             Leaf::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
             Leaf::Str(s) => json_str(s, out),
-            Leaf::Json(text) => out.extend_from_slice(text.as_bytes()),
+            Leaf::Json(text) => out.extend_from_slice(text),
         }
     }
 }
 
-/// Appends `s` as a JSON string, escaped by serde_json.
-fn json_str(s: &str, out: &mut Vec<u8>) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+/// Appends `s` as the JSON string serde_json writes. It escapes only `"`, `\\` and control
+/// characters, so most values are copied as they are; the others go through its escaper.
+fn json_str(s: &[u8], out: &mut Vec<u8>) {
+    if s.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &*String::from_utf8_lossy(s));
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(s);
+        out.push(b'"');
+    }
 }
 
 impl<'a> Column<'a> {
@@ -345,8 +352,8 @@ impl<'a> Column<'a> {
                 self.prev = self.prev.wrapping_add(unzigzag(get_varint(b)?));
                 Leaf::Int(self.prev)
             }
-            Kind::Number | Kind::Json => Leaf::Json(get_str(b)?),
-            Kind::Str => Leaf::Str(get_str(b)?),
+            Kind::Number | Kind::Json => Leaf::Json(get_bytes(b)?),
+            Kind::Str => Leaf::Str(get_bytes(b)?),
         })
     }
 
@@ -363,12 +370,14 @@ impl<'a> Column<'a> {
 }
 
 /// Reads the layout-2 columns of a block, record after record.
-pub(super) struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     shape_of: Vec<usize>,
-    templates: Vec<&'a str>,
+    templates: Vec<&'a [u8]>,
     columns: Vec<Column<'a>>,
     shapes: Vec<Vec<usize>>,
     leaves: Vec<Leaf<'a>>,
+    /// The record the columns are at.
+    next: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -377,7 +386,7 @@ impl<'a> Reader<'a> {
         let shape_of = (0..n)
             .map(|_| usize::try_from(get_varint(b)?).ok())
             .collect::<Option<Vec<usize>>>()?;
-        let templates = (0..n).map(|_| get_str(b)).collect::<Option<Vec<&str>>>()?;
+        let templates = (0..n).map(|_| get_bytes(b)).collect::<Option<Vec<_>>>()?;
         let count = bounded(b)?;
         let mut columns = Vec::with_capacity(count);
         let mut lens = Vec::with_capacity(count);
@@ -432,12 +441,14 @@ impl<'a> Reader<'a> {
             columns,
             shapes,
             leaves: Vec::new(),
+            next: 0,
         })
     }
 
     /// Reads record `i`'s leaves; records must be read in order, each exactly once
     /// ([`Reader::skip`] for those not wanted).
     fn read_leaves(&mut self, i: usize) -> Option<()> {
+        self.step(i)?;
         self.leaves.clear();
         let shape = self.shape_of[i]
             .checked_sub(1)
@@ -459,7 +470,7 @@ impl<'a> Reader<'a> {
     pub(super) fn read(&mut self, i: usize) -> Option<(String, Map<String, Value>)> {
         self.read_leaves(i)?;
         let shape = self.shape(i);
-        let message = expand(self.templates[i], &self.leaves)?.into_owned();
+        let message = expand(self.templates[i], &self.leaves)?;
         let mut fields = Map::new();
         for (&c, leaf) in shape.iter().zip(&self.leaves) {
             insert(&mut fields, &self.columns[c].path, leaf.to_value()?)?;
@@ -467,8 +478,14 @@ impl<'a> Reader<'a> {
         Some((message, fields))
     }
 
+    /// Moves past record `i`; `None` unless it is the next one.
+    fn step(&mut self, i: usize) -> Option<()> {
+        (i == self.next).then(|| self.next += 1)
+    }
+
     /// Steps over record `i`.
     pub(super) fn skip(&mut self, i: usize) -> Option<()> {
+        self.step(i)?;
         if let Some(shape) = self.shape_of[i].checked_sub(1) {
             for &c in &self.shapes[shape] {
                 self.columns[c].skip()?;
@@ -477,42 +494,50 @@ impl<'a> Reader<'a> {
         Some(())
     }
 
-    /// Record `i`'s message, and its fields as the compact JSON text serde_json writes for
-    /// them (empty when it has none), as `grep` searches them; written straight from the
-    /// columns, without building the fields. Every piece is valid UTF-8, so the text stays
-    /// bytes rather than being checked again.
-    pub(super) fn text(&mut self, i: usize) -> Option<(Cow<'a, str>, Vec<u8>)> {
+    /// Appends record `i`'s message, then a space and its fields as the compact JSON text
+    /// serde_json writes for them when it has any, as `grep` searches them: written straight
+    /// from the columns, without building the record.
+    pub(super) fn write_text(&mut self, i: usize, out: &mut Vec<u8>) -> Option<()> {
         self.read_leaves(i)?;
+        expand_into(self.templates[i], &self.leaves, out)?;
         let shape = self.shape(i);
-        let message = expand(self.templates[i], &self.leaves)?;
         if shape.is_empty() {
-            return Some((message, Vec::new()));
+            return Some(());
         }
-        let mut out = Vec::with_capacity(64);
-        let mut open: &[&str] = &[];
+        out.push(b' ');
+        let mut open: Option<&[&str]> = None;
         for (&c, leaf) in shape.iter().zip(&self.leaves) {
             let path = &self.columns[c].path[..];
             let (parents, key) = path.split_at(path.len() - 1);
-            let common = open.iter().zip(parents).take_while(|(a, b)| a == b).count();
-            out.extend(std::iter::repeat_n(b'}', open.len() - common));
-            out.push(if out.is_empty() { b'{' } else { b',' });
+            let common = match open {
+                None => {
+                    out.push(b'{');
+                    0
+                }
+                Some(open) => {
+                    let common = open.iter().zip(parents).take_while(|(a, b)| a == b).count();
+                    out.extend(std::iter::repeat_n(b'}', open.len() - common));
+                    out.push(b',');
+                    common
+                }
+            };
             for (j, k) in parents[common..].iter().enumerate() {
                 if j > 0 {
                     out.push(b'{');
                 }
-                json_str(k, &mut out);
+                json_str(k.as_bytes(), out);
                 out.push(b':');
             }
             if parents.len() > common {
                 out.push(b'{');
             }
-            json_str(key[0], &mut out);
+            json_str(key[0].as_bytes(), out);
             out.push(b':');
-            leaf.write_json(&mut out);
-            open = parents;
+            leaf.write_json(out);
+            open = Some(parents);
         }
-        out.extend(std::iter::repeat_n(b'}', open.len() + 1));
-        Some((message, out))
+        out.extend(std::iter::repeat_n(b'}', open.map_or(0, <[_]>::len) + 1));
+        Some(())
     }
 }
 
@@ -544,27 +569,30 @@ fn insert(map: &mut Map<String, Value>, path: &[&str], value: Value) -> Option<(
 }
 
 /// The message of a template, given its record's leaves.
-fn expand<'a>(template: &'a str, leaves: &[Leaf]) -> Option<Cow<'a, str>> {
-    let Some(first) = template.find('\0') else {
-        return Some(Cow::Borrowed(template));
-    };
-    let mut out = String::with_capacity(template.len() + 32);
-    out.push_str(&template[..first]);
-    let mut rest = &template[first..];
-    while let Some(at) = rest.find('\0') {
-        out.push_str(&rest[..at]);
-        // References are ASCII (MAX_REFS), so the byte after a NUL is a whole character.
-        let k = *rest.as_bytes().get(at + 1)?;
-        rest = rest.get(at + 2..)?;
+fn expand(template: &[u8], leaves: &[Leaf]) -> Option<String> {
+    let mut out = Vec::with_capacity(template.len() + 32);
+    expand_into(template, leaves, &mut out)?;
+    String::from_utf8(out).ok()
+}
+
+/// Appends the message of a template, given its record's leaves.
+fn expand_into(template: &[u8], leaves: &[Leaf], out: &mut Vec<u8>) -> Option<()> {
+    let mut rest = template;
+    while let Some(at) = memchr::memchr(0, rest) {
+        out.extend_from_slice(&rest[..at]);
+        let k = *rest.get(at + 1)?;
+        rest = &rest[at + 2..];
         match (k, k.checked_sub(1).and_then(|k| leaves.get(k as usize))) {
-            (0, _) => out.push('\0'),
-            (_, Some(Leaf::Str(s))) => out.push_str(s),
-            (_, Some(Leaf::Int(i))) => out.push_str(itoa::Buffer::new().format(*i)),
+            (0, _) => out.push(0),
+            (_, Some(Leaf::Str(s))) => out.extend_from_slice(s),
+            (_, Some(Leaf::Int(i))) => {
+                out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes())
+            }
             _ => return None,
         }
     }
-    out.push_str(rest);
-    Some(Cow::Owned(out))
+    out.extend_from_slice(rest);
+    Some(())
 }
 
 #[cfg(test)]
@@ -573,8 +601,8 @@ mod tests {
 
     #[test]
     fn templates_expand_only_over_text_leaves() {
-        let leaves = [Leaf::Str("db-1"), Leaf::Int(-42), Leaf::Bool(true)];
-        let t = |b: &'static str| expand(b, &leaves).map(Cow::into_owned);
+        let leaves = [Leaf::Str(b"db-1"), Leaf::Int(-42), Leaf::Bool(true)];
+        let t = |b: &'static str| expand(b.as_bytes(), &leaves);
         assert_eq!(t("plain").as_deref(), Some("plain"));
         assert_eq!(
             t("host \0\x01 code \0\x02").as_deref(),
@@ -620,10 +648,20 @@ mod tests {
         encode(&records, &mut out);
         let mut reader = Reader::new(&mut &out[..], records.len()).unwrap();
         for (i, r) in records.iter().enumerate() {
-            let (message, fields) = reader.text(i).unwrap();
-            assert_eq!(message, r.message);
-            assert_eq!(fields, serde_json::to_vec(&r.fields).unwrap());
+            let mut text = Vec::new();
+            reader.write_text(i, &mut text).unwrap();
+            let want = format!(
+                "{} {}",
+                r.message,
+                serde_json::to_string(&r.fields).unwrap()
+            );
+            assert_eq!(String::from_utf8(text).unwrap(), want);
         }
+        let mut again = Reader::new(&mut &out[..], records.len()).unwrap();
+        assert!(
+            again.write_text(1, &mut Vec::new()).is_none(),
+            "records are read in order"
+        );
     }
 
     #[test]

@@ -89,18 +89,19 @@ pub(super) struct Scratch {
 }
 
 /// Writes record `i` of `view` as the text it is searched as (no trailing newline).
-fn record_text(view: &BlockText, i: usize, stamps: &mut StampWriter, out: &mut Vec<u8>) {
+fn record_text(
+    view: &mut BlockText,
+    i: usize,
+    stamps: &mut StampWriter,
+    out: &mut Vec<u8>,
+) -> Option<()> {
     stamps.write(view.timestamps[i], out);
     out.push(b' ');
     out.extend_from_slice(view.levels[i].as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(view.services[i].as_bytes());
     out.push(b' ');
-    out.extend_from_slice(view.messages[i].as_bytes());
-    if !view.fields[i].is_empty() {
-        out.push(b' ');
-        out.extend_from_slice(&view.fields[i]);
-    }
+    view.write_text(i, out)
 }
 
 /// The selected records of one decompressed block body, written as the mode says.
@@ -122,7 +123,7 @@ pub(super) fn grep_body(
     let corrupt = || StoreError::Corrupt {
         what: "archive block does not decode".into(),
     };
-    let view = BlockText::decode(body).ok_or_else(corrupt)?;
+    let mut view = BlockText::decode(body).ok_or_else(corrupt)?;
     let Scratch {
         text,
         starts,
@@ -132,7 +133,7 @@ pub(super) fn grep_body(
     starts.clear();
     for i in 0..view.len() {
         starts.push(text.len());
-        record_text(&view, i, stamps, text);
+        record_text(&mut view, i, stamps, text).ok_or_else(corrupt)?;
         text.push(b'\n');
     }
     starts.push(text.len());
