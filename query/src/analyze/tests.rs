@@ -234,3 +234,86 @@ fn summary_and_html_report_hold_the_data_and_escape_the_logs() {
         "{alerts_cells}"
     );
 }
+
+/// Every record of the segments, per source in archive order, merged by time (ties to the
+/// smaller source): what `ArchiveStream` yields, computed with everything in memory.
+fn merged_in_memory(inputs: &[crate::input::Input]) -> Vec<LogRecord> {
+    let mut queues: std::collections::BTreeMap<String, std::collections::VecDeque<LogRecord>> =
+        Default::default();
+    for input in inputs {
+        let segment = input.open_segment().unwrap();
+        for b in 0..segment.blocks() {
+            for rec in segment.block(b).unwrap() {
+                queues.entry(rec.source.clone()).or_default().push_back(rec);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    while let Some((_, queue)) = queues
+        .iter_mut()
+        .filter(|(_, q)| !q.is_empty())
+        .min_by_key(|(s, q)| (q[0].timestamp, s.to_string()))
+    {
+        out.push(queue.pop_front().unwrap());
+    }
+    out
+}
+
+#[test]
+fn a_backfill_is_merged_in_bounded_memory() {
+    // Four files over the same hour, shipped one after the other, so every segment spans that
+    // hour; times step back now and then, as lines without a time of their own do.
+    let files: Vec<Vec<LogRecord>> = (0..4)
+        .map(|f| {
+            (0..500i64)
+                .map(|i| LogRecord {
+                    id: LogRecord::file_id(f, i as u64 * 100),
+                    timestamp: 1_763_632_800_000_000_000 + (i - i % 7 * 3) * 7_000_000_000,
+                    observed: 1_763_640_000_000_000_000,
+                    service: format!("app-{f}"),
+                    host: "web-1".into(),
+                    source: format!("/var/log/app-{f}.log"),
+                    level: firewatch_ingest::Level::Info,
+                    level_raw: None,
+                    message: format!("request {i} of file {f} done"),
+                    fields: Default::default(),
+                })
+                .collect()
+        })
+        .collect();
+    let batches: Vec<Vec<LogRecord>> = files.concat().chunks(50).map(<[_]>::to_vec).collect();
+    let data = tempfile::tempdir().unwrap();
+    store(data.path(), &batches);
+    let (inputs, _) = expand(&[data.path()]);
+    assert!(inputs.len() > 1, "{} segments", inputs.len());
+    let want = merged_in_memory(&inputs);
+    assert_eq!(want.len(), files.iter().map(Vec::len).sum::<usize>());
+    let largest_block = inputs
+        .iter()
+        .flat_map(|i| {
+            let segment = i.open_segment().unwrap();
+            (0..segment.blocks()).map(move |b| segment.block(b).unwrap().len())
+        })
+        .max()
+        .unwrap();
+    assert!(
+        largest_block * 5 < want.len(),
+        "{largest_block} of {}",
+        want.len()
+    );
+    for budget in [1, 400, usize::MAX] {
+        let mut stream = ArchiveStream::with_budget(inputs.clone(), None, budget);
+        let (mut got, mut peak) = (Vec::new(), 0);
+        while let Some(rec) = stream.next() {
+            peak = peak.max(stream.cached_records());
+            got.push(rec);
+        }
+        assert!(stream.take_errors().is_empty());
+        assert_eq!(got, want, "budget {budget}");
+        // The budget, or a block per source (and one more) when that is more.
+        if budget < usize::MAX {
+            let bound = budget.max((files.len() + 1) * largest_block);
+            assert!(peak <= bound, "budget {budget}: {peak} records cached");
+        }
+    }
+}
