@@ -478,9 +478,9 @@ impl<'a> Reader<'a> {
         Some((message, fields))
     }
 
-    /// Moves past record `i`; `None` unless it is the next one.
+    /// Moves past record `i`; `None` unless it is the next one (and exists).
     fn step(&mut self, i: usize) -> Option<()> {
-        (i == self.next).then(|| self.next += 1)
+        (i == self.next && i < self.shape_of.len()).then(|| self.next += 1)
     }
 
     /// Steps over record `i`.
@@ -657,6 +657,7 @@ mod tests {
             );
             assert_eq!(String::from_utf8(text).unwrap(), want);
         }
+        assert!(reader.write_text(records.len(), &mut Vec::new()).is_none());
         let mut again = Reader::new(&mut &out[..], records.len()).unwrap();
         assert!(
             again.write_text(1, &mut Vec::new()).is_none(),
