@@ -26,8 +26,6 @@
 //! assert!(!f.may_contain(b"UnhandledPromiseRejection"));
 //! ```
 
-use std::borrow::Cow;
-
 use firewatch_ingest::LogRecord;
 
 #[cfg(any(doc, test))]
@@ -143,17 +141,23 @@ impl FilterBuilder {
     /// The filter of a block of `records`: the parts of their text that `grep` searches
     /// verbatim (service, message, fields as compact JSON, as [`BlockText`] renders them).
     pub fn build_for_records(&mut self, records: &[LogRecord]) -> Vec<u8> {
-        self.build(records.iter().flat_map(|r| {
-            let fields = match r.fields.is_empty() {
-                true => Cow::Borrowed(&[][..]),
-                false => Cow::Owned(serde_json::to_vec(&r.fields).unwrap_or_default()),
-            };
-            [
-                Cow::Borrowed(r.service.as_bytes()),
-                Cow::Borrowed(r.message.as_bytes()),
-                fields,
-            ]
-        }))
+        // Every record's fields JSON, end to end in one buffer: one allocation per block.
+        let mut json = Vec::new();
+        let mut ends = Vec::with_capacity(records.len());
+        for r in records {
+            if !r.fields.is_empty() {
+                // Writing into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut json, &r.fields);
+            }
+            ends.push(json.len());
+        }
+        let mut start = 0;
+        let parts = records.iter().zip(ends).flat_map(|(r, end)| {
+            let fields = &json[start..end];
+            start = end;
+            [r.service.as_bytes(), r.message.as_bytes(), fields]
+        });
+        self.build(parts)
     }
 }
 

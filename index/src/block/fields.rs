@@ -93,6 +93,7 @@ pub(super) fn encode<'r>(records: &'r [LogRecord], out: &mut Vec<u8>) {
     let mut templates = Vec::new();
     let mut placed: Vec<(usize, usize, usize)> = Vec::new();
     let mut text = String::new();
+    let mut json = Vec::new();
     for r in records {
         leaves.clear();
         leaves.walk(&r.fields);
@@ -134,7 +135,7 @@ pub(super) fn encode<'r>(records: &'r [LogRecord], out: &mut Vec<u8>) {
         placed.clear();
         for (k, (&c, (_, value))) in shapes[s].iter().zip(leaves.iter()).enumerate() {
             let column = &mut columns[c];
-            put_value(value, &mut column.values, &mut column.prev);
+            put_value(value, &mut column.values, &mut column.prev, &mut json);
             if k < MAX_REFS && leaf_text(value, &mut text) {
                 place(&r.message, &text, k, &mut placed);
             }
@@ -211,19 +212,24 @@ impl<'r> Leaves<'r> {
     }
 }
 
-fn put_value(v: &Value, out: &mut Vec<u8>, prev: &mut i64) {
+/// Appends `v` to its column; `json` is scratch space for values stored as JSON text.
+fn put_value(v: &Value, out: &mut Vec<u8>, prev: &mut i64, json: &mut Vec<u8>) {
     match v {
         Value::Null => {}
         Value::Bool(b) => out.push(u8::from(*b)),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => {
-                put_varint(out, zigzag(i.wrapping_sub(*prev)));
-                *prev = i;
-            }
-            None => put_str(out, &n.to_string()),
-        },
+        Value::Number(n) if n.is_i64() => {
+            let i = n.as_i64().unwrap_or_default();
+            put_varint(out, zigzag(i.wrapping_sub(*prev)));
+            *prev = i;
+        }
         Value::String(s) => put_str(out, s),
-        Value::Array(_) | Value::Object(_) => put_str(out, &v.to_string()),
+        Value::Number(_) | Value::Array(_) | Value::Object(_) => {
+            json.clear();
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *json, v);
+            put_varint(out, json.len() as u64);
+            out.extend_from_slice(json);
+        }
     }
 }
 

@@ -112,11 +112,7 @@ pub(super) fn grep_body(
 ) -> Result<(Vec<u8>, usize), StoreError> {
     // Only a body holding its text verbatim rules a literal out by lacking it; layout-2 bodies
     // are ruled out, if at all, by their block filter before they are read.
-    let verbatim = || block::text_is_verbatim(body);
-    if opts
-        .matcher
-        .prefilter()
-        .is_some_and(|p| verbatim() && !p.may_match(body))
+    if block::text_is_verbatim(body) && opts.matcher.prefilter().is_some_and(|p| !p.may_match(body))
     {
         return Ok((Vec::new(), 0));
     }

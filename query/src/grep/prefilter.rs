@@ -3,7 +3,8 @@
 //! A record is searched as `TIMESTAMP LEVEL SERVICE MESSAGE FIELDS` ([`super::archive`]); in
 //! blocks of layouts before 2 the service, message and fields are stored verbatim in the
 //! decompressed body, the rest is rendered (layout 2 stores messages as templates over typed
-//! field columns, so its bodies are only ruled out by their filter). From the patterns we take literals every match must contain: the patterns
+//! field columns, so its bodies are only ruled out by their filter). From the patterns we take
+//! literals every match must contain: the patterns
 //! themselves when they are literals, else the regex's prefix literals as the regex crate's own
 //! parser extracts them. Each literal is cut at spaces and newlines and its longest piece kept:
 //! such a piece cannot span two parts of the text, so an occurrence lies inside one part. It is
@@ -12,8 +13,8 @@
 //! the prefilter. A block whose body holds none of the pieces then has no match.
 //!
 //! Before that, a block can be ruled out without decompressing it: its [`BlockFilter`] knows the
-//! trigrams of its service, message and fields text, and a match needs, for one of the literals, every piece of it
-//! that cannot be rendered.
+//! trigrams of its service, message and fields text, and a match needs, for one of the
+//! literals, every piece of it that cannot be rendered.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use firewatch_index::block_filter::BlockFilter;
