@@ -30,6 +30,8 @@ use crate::error::StoreError;
 use crate::ids::{IdKey, IdTable};
 
 mod fetch;
+
+pub use fetch::{Everything, Prefilter};
 mod footer;
 
 const MAGIC: &[u8; 6] = b"FWARC\0";

@@ -305,6 +305,14 @@ impl TextColumns<'_> {
             TextColumns::Templates(reader) => reader.write_text(i, out),
         }
     }
+
+    /// Steps over record `i` (in order, like [`write`](Self::write)).
+    pub(crate) fn skip(&mut self, i: usize) -> Option<()> {
+        match self {
+            TextColumns::Verbatim { messages, .. } => messages.get(i).map(|_| ()),
+            TextColumns::Templates(reader) => reader.skip(i),
+        }
+    }
 }
 
 /// The ids of a block body, without decoding the other columns; `None` if malformed.

@@ -68,6 +68,12 @@ impl<'a> BlockText<'a> {
         self.texts.write(i, out)
     }
 
+    /// Steps over record `i`, for readers that want only some records' text (in order, like
+    /// [`write_text`](Self::write_text)).
+    pub fn skip_text(&mut self, i: usize) -> Option<()> {
+        self.texts.skip(i)
+    }
+
     /// Number of records.
     pub fn len(&self) -> usize {
         self.timestamps.len()

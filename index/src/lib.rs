@@ -61,6 +61,7 @@ pub mod schema;
 mod sink;
 pub mod store;
 pub mod wal;
+pub mod words;
 
 pub use block_text::BlockText;
 pub use cache::BlockCache;

@@ -15,6 +15,7 @@ use firewatch_ingest::LogRecord;
 use tantivy::columnar::Column;
 use tantivy::{DocAddress, Searcher};
 
+use crate::archive::Prefilter;
 use crate::cache::BlockCache;
 use crate::catalog::{Segment, SegmentInfo};
 use crate::error::StoreError;
@@ -76,6 +77,24 @@ impl Snapshot {
         self.view.segments.values().map(|s| s.info()).collect()
     }
 
+    /// How many records the index holds as record documents, and as parts of chunk
+    /// documents: both equal the archived records when the index agrees with the archive.
+    pub fn indexed_records(&self) -> Result<(u64, u64), StoreError> {
+        let (mut documents, mut chunked) = (0, 0);
+        for reader in self.view.searcher.segment_readers() {
+            let ff = reader.fast_fields();
+            let timestamps = ff.column_opt::<i64>("timestamp")?;
+            let records = ff.column_opt::<u64>("records")?;
+            for doc in reader.doc_ids_alive() {
+                if timestamps.as_ref().is_some_and(|c| c.first(doc).is_some()) {
+                    documents += 1;
+                }
+                chunked += records.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
+            }
+        }
+        Ok((documents, chunked))
+    }
+
     /// Where the record of a hit is stored (its `segment` and `ord` fast fields).
     pub fn pointer(&self, doc: DocAddress) -> Result<RecordPtr, StoreError> {
         let reader = self.view.searcher.segment_reader(doc.segment_ord);
@@ -129,16 +148,18 @@ impl Snapshot {
     }
 
     /// Calls `f` with the records of segment `id` at `ords` (ascending), until it returns
-    /// `false`. Each block is read once and only the wanted records are decoded.
+    /// `false`, passing over those `pre` rules out. Each block is read once and only the
+    /// wanted records are decoded.
     pub fn scan_ords(
         &self,
         id: u64,
         ords: impl IntoIterator<Item = u64>,
+        pre: &dyn Prefilter,
         mut f: impl FnMut(RecordPtr, LogRecord) -> bool,
     ) -> Result<(), StoreError> {
         self.segment(id)?
             .archive
-            .for_each_of(ords, Some(&self.cache), |ord, rec| {
+            .for_each_of_where(ords, Some(&self.cache), pre, |ord, rec| {
                 f(RecordPtr { segment: id, ord }, rec)
             })
     }

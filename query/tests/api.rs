@@ -119,6 +119,18 @@ const QUERIES: &[&str] = &[
     "-/ok$/ OR service:auth",
     "after",
     "code",
+    // Variables: words and string values with a digit are not index terms.
+    "E17",
+    "e1*",
+    "E*",
+    "\"code E17\"",
+    "code AND E1*",
+    "1000ms",
+    "ms",
+    "trace.id:t*",
+    "status_text:[500 TO 503]",
+    "status_text:50*",
+    "tags:re*",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

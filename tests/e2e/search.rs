@@ -50,7 +50,7 @@ fn serve(records: Vec<LogRecord>) -> Server {
     runtime.block_on(store.append(records)).expect("append");
     let reader = store.reader();
     let started = Instant::now();
-    while reader.snapshot().searcher().num_docs() < n {
+    while reader.snapshot().indexed_records().expect("index").0 < n {
         assert!(started.elapsed() < Duration::from_secs(20));
         thread::sleep(Duration::from_millis(10));
     }

@@ -29,7 +29,7 @@ use crate::archive::Archive;
 use crate::catalog::{archive_path, segment_dir, Manifest, PendingMerge, Segment, SegmentInfo};
 use crate::config::StoreConfig;
 use crate::error::StoreError;
-use crate::schema::{self, Fields, RecordPtr};
+use crate::schema::{self, Chunker, Fields, RecordPtr};
 
 /// Ids of the sealed segments (in manifest order) to merge now: the first run of at least
 /// `merge_min_segments` adjacent small ones (each under half of `segment_max_bytes`), together
@@ -164,12 +164,21 @@ impl Applier {
             self.writer.delete_query(Box::new(segment_query(f, *old)))?;
         }
         let mut add_err = None;
+        let mut chunks = Chunker::default();
         archive.for_each(|ord, rec| {
-            let doc = schema::document(&f, &rec, RecordPtr { segment: id, ord });
-            if let Err(e) = self.writer.add_document(doc) {
-                add_err.get_or_insert(e);
+            let ptr = RecordPtr { segment: id, ord };
+            let chunk = chunks.push(&f, &rec, ptr);
+            for doc in std::iter::once(schema::document(&f, &rec, ptr)).chain(chunk) {
+                if let Err(e) = self.writer.add_document(doc) {
+                    add_err.get_or_insert(e);
+                }
             }
         })?;
+        if let Some(chunk) = chunks.finish(&f) {
+            if let Err(e) = self.writer.add_document(chunk) {
+                add_err.get_or_insert(e);
+            }
+        }
         if let Some(e) = add_err {
             return Err(e.into());
         }

@@ -12,13 +12,44 @@ use firewatch_ingest::LogRecord;
 
 use super::{corrupt, decompress, Archive, Block, Data};
 use crate::block;
+use crate::block_filter::BlockFilter;
+use crate::block_text::BlockText;
 use crate::cache::{BlockCache, BlockKey};
 use crate::error::StoreError;
 
 /// Where an ordinal is: in a written block, or among the records not yet in one.
+/// What a reader can rule out before records are decoded: whole blocks by their filter, and
+/// records by their text. Both answer "maybe" by default.
+pub trait Prefilter {
+    /// Can a block with this filter hold a wanted record?
+    fn block(&self, _filter: BlockFilter<'_>) -> bool {
+        true
+    }
+
+    /// Does [`text`](Self::text) rule anything out? (Rendering text has a cost.)
+    fn tests_text(&self) -> bool {
+        false
+    }
+
+    /// Can a record be wanted, by its service and its text (message, then a space and its
+    /// fields as compact JSON when it has any: [`BlockText::write_text`])?
+    fn text(&self, _service: &str, _text: &[u8]) -> bool {
+        true
+    }
+}
+
+/// Rules nothing out.
+pub struct Everything;
+
+impl Prefilter for Everything {}
+
 enum Place {
-    Block(Block),
-    Pending { first_ord: u64, len: u64 },
+    /// Written block `.0`.
+    Block(usize, Block),
+    Pending {
+        first_ord: u64,
+        len: u64,
+    },
 }
 
 impl Archive {
@@ -53,6 +84,18 @@ impl Archive {
         &self,
         ords: impl IntoIterator<Item = u64>,
         cache: Option<&BlockCache>,
+        f: impl FnMut(u64, LogRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        self.for_each_of_where(ords, cache, &Everything, f)
+    }
+
+    /// [`for_each_of`](Self::for_each_of), passing over the records of written blocks that
+    /// `pre` rules out (records not yet in a block are always passed).
+    pub fn for_each_of_where(
+        &self,
+        ords: impl IntoIterator<Item = u64>,
+        cache: Option<&BlockCache>,
+        pre: &dyn Prefilter,
         mut f: impl FnMut(u64, LogRecord) -> bool,
     ) -> Result<(), StoreError> {
         let mut ords = ords.into_iter().peekable();
@@ -63,7 +106,7 @@ impl Archive {
             }
             let place = self.place(first)?;
             let (start, end) = match &place {
-                Place::Block(b) => (b.first_ord, b.first_ord + b.count as u64),
+                Place::Block(_, b) => (b.first_ord, b.first_ord + b.count as u64),
                 Place::Pending { first_ord, len } => (*first_ord, first_ord + len),
             };
             let mut rows = vec![(first - start) as usize];
@@ -80,11 +123,12 @@ impl Archive {
                 }
             }
             let records = match place {
-                Place::Block(b) => self.read_rows(b, &rows, cache)?,
+                Place::Block(i, _) if !self.block_may_hold(i, |f| pre.block(f)) => continue,
+                Place::Block(_, b) => self.read_rows(b, &mut rows, cache, pre)?,
                 Place::Pending { first_ord, .. } => self.pending_rows(first_ord, &rows)?,
             };
-            for (row, rec) in rows.into_iter().zip(records) {
-                if !f(start + row as u64, rec) {
+            for (row, rec) in rows.iter().zip(records) {
+                if !f(start + *row as u64, rec) {
                     return Ok(());
                 }
             }
@@ -110,17 +154,18 @@ impl Archive {
             .partition_point(|b| b.first_ord + b.count as u64 <= ord);
         st.blocks
             .get(i)
-            .copied()
-            .map(Place::Block)
+            .map(|b| Place::Block(i, *b))
             .ok_or(StoreError::NotFound { ord })
     }
 
-    /// Rows (ascending) of a written block.
+    /// Rows (ascending) of a written block; those whose text `pre` rules out are removed
+    /// from `rows` and not decoded.
     fn read_rows(
         &self,
         b: Block,
-        rows: &[usize],
+        rows: &mut Vec<usize>,
         cache: Option<&BlockCache>,
+        pre: &dyn Prefilter,
     ) -> Result<Vec<LogRecord>, StoreError> {
         let load = || {
             let st = self.state.read().unwrap_or_else(|e| e.into_inner());
@@ -139,7 +184,24 @@ impl Archive {
         if block::count(&plain) != Some(b.count as usize) {
             return Err(corrupt("archive block with a wrong record count"));
         }
-        block::decode_rows(&plain, rows).ok_or_else(|| corrupt("archive block does not decode"))
+        let malformed = || corrupt("archive block does not decode");
+        if pre.tests_text() {
+            let mut view = BlockText::decode(&plain).ok_or_else(malformed)?;
+            let (mut kept, mut text, mut next) = (Vec::with_capacity(rows.len()), Vec::new(), 0);
+            for &r in rows.iter() {
+                for skipped in next..r {
+                    view.skip_text(skipped).ok_or_else(malformed)?;
+                }
+                text.clear();
+                view.write_text(r, &mut text).ok_or_else(malformed)?;
+                next = r + 1;
+                if pre.text(view.services[r], &text) {
+                    kept.push(r);
+                }
+            }
+            *rows = kept;
+        }
+        block::decode_rows(&plain, rows).ok_or_else(malformed)
     }
 
     /// Rows of the records not yet written in a block (`first_ord`: the first of them).

@@ -138,7 +138,7 @@ fn store_all(corpus: &Corpus) -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     let reader = store.reader();
-    while reader.snapshot().searcher().num_docs() < stored {
+    while reader.snapshot().indexed_records().expect("index").0 < stored {
         std::thread::sleep(Duration::from_millis(50));
     }
     store.close();

@@ -67,23 +67,53 @@ fn message(pred: &Predicate, text: &str) -> bool {
                 TextMatch::Prefix(q) => (q, true),
             };
             let wanted: Vec<Option<String>> = tokens(query).collect();
-            if wanted.iter().any(Option::is_none) {
+            let Some(wanted) = wanted.into_iter().collect::<Option<Vec<String>>>() else {
                 return false;
-            }
-            let have: Vec<Option<String>> = tokens(text).collect();
+            };
+            // The text's words as written: lowercasing each one cost an allocation per word
+            // of every record checked.
+            let have: Vec<&str> = text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|t| !t.is_empty())
+                .collect();
             have.windows(wanted.len()).any(|window| {
-                window
-                    .iter()
-                    .zip(&wanted)
-                    .enumerate()
-                    .all(|(i, (h, w))| match (h, w) {
-                        (Some(h), Some(w)) if prefix && i + 1 == wanted.len() => h.starts_with(w),
-                        (Some(h), Some(w)) => h == w,
-                        _ => false,
-                    })
+                window.iter().zip(&wanted).enumerate().all(|(i, (h, w))| {
+                    h.len() < MAX_TOKEN_BYTES
+                        && if prefix && i + 1 == wanted.len() {
+                            lower_starts_with(h, w)
+                        } else {
+                            lower_eq(h, w)
+                        }
+                })
             })
         }
         Predicate::Level(_) | Predicate::Range(_) => false,
+    }
+}
+
+/// Does `word` lowercased equal `lower`?
+fn lower_eq(word: &str, lower: &str) -> bool {
+    if word.is_ascii() {
+        word.len() == lower.len()
+            && word
+                .bytes()
+                .zip(lower.bytes())
+                .all(|(a, b)| a.to_ascii_lowercase() == b)
+    } else {
+        word.to_lowercase() == lower
+    }
+}
+
+/// Does `word` lowercased start with `lower`?
+fn lower_starts_with(word: &str, lower: &str) -> bool {
+    if word.is_ascii() {
+        word.len() >= lower.len()
+            && word
+                .bytes()
+                .zip(lower.bytes())
+                .all(|(a, b)| a.to_ascii_lowercase() == b)
+    } else {
+        word.to_lowercase().starts_with(lower)
     }
 }
 

@@ -331,7 +331,8 @@ impl SegmentCollector for KeywordValuesSegment {
     type Fruit = (HashMap<String, u64>, u64);
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        if !self.scan.in_time() {
+        // Only record documents count (a chunk document has no timestamp).
+        if !self.scan.in_time() || self.scan.timestamp(doc).is_none() {
             return;
         }
         self.matched += 1;

@@ -14,10 +14,11 @@ use firewatch_ingest::{LogRecord, Nanos};
 use tantivy::query::{BooleanQuery, Occur, Query as TQuery, RangeQuery};
 use tantivy::Term;
 
+use super::chunks::{ChunkHits, Needles};
 use super::collect::{sort_keys, Candidates, Histogram, KeywordValues, Order, Ranked, TopKeys};
 use super::records::for_each_match;
 use super::scan::{Key, ScanCtx};
-use super::translate::translate;
+use super::translate::{translate, Lookups};
 use super::values::{keyword_name, values_of};
 use crate::lang::{Field, Query};
 
@@ -78,6 +79,7 @@ struct Prepared {
     query: Box<dyn TQuery>,
     ctx: Arc<ScanCtx>,
     verify: Option<Arc<Query>>,
+    needles: Needles,
     timeout: Duration,
 }
 
@@ -100,7 +102,13 @@ impl Prepared {
                 ctx: self.ctx.clone(),
             },
         )?;
-        for_each_match(&self.ctx, candidates, self.verify.as_deref(), each)
+        for_each_match(
+            &self.ctx,
+            candidates,
+            self.verify.as_deref(),
+            &self.needles,
+            each,
+        )
     }
 }
 
@@ -118,7 +126,15 @@ impl Engine {
     fn prepare(&self, scope: &Scope, timeout: Duration) -> Prepared {
         let snapshot = self.reader.snapshot();
         let f = snapshot.fields();
-        let plan = translate(&scope.query, &f, &|id| snapshot.locate(id));
+        let chunks = |q: &dyn TQuery| snapshot.searcher().search(q, &ChunkHits).ok();
+        let plan = translate(
+            &scope.query,
+            &f,
+            Lookups {
+                locate: &|id| snapshot.locate(id),
+                chunks: &chunks,
+            },
+        );
         let ts = |t| Term::from_field_i64(f.timestamp, t);
         let query: Box<dyn TQuery> = match (scope.start, scope.end) {
             (None, None) => plan.query,
@@ -141,6 +157,7 @@ impl Engine {
                 timed_out: AtomicBool::new(false),
             }),
             verify: (!plan.exact).then(|| scope.query.clone()),
+            needles: plan.needles,
             timeout,
         }
     }

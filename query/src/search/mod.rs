@@ -3,6 +3,7 @@
 //! page of hits in time order, bucket by time, count values or stream records out. [`Engine`]
 //! puts them together over a [`Reader`](firewatch_index::Reader) with a deadline per query.
 
+mod chunks;
 pub mod collect;
 mod engine;
 mod records;

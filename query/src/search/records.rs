@@ -8,20 +8,29 @@
 
 use std::collections::BTreeMap;
 
+use firewatch_index::archive::{Everything, Prefilter};
 use firewatch_ingest::LogRecord;
 
+use super::chunks::Needles;
 use super::engine::SearchError;
 use super::scan::{Key, Ords, ScanCtx};
 use crate::lang::{matches, Query};
 
 /// Calls `each` with every candidate that `verify` (when given) accepts, until it returns
-/// `false`; returns how many were passed.
+/// `false`; returns how many were passed. Candidates in blocks that `needles` rule out are
+/// not read.
 pub fn for_each_match(
     ctx: &ScanCtx,
     candidates: BTreeMap<u64, Ords>,
     verify: Option<&Query>,
+    needles: &Needles,
     each: &mut dyn FnMut(Key, LogRecord) -> bool,
 ) -> Result<u64, SearchError> {
+    let matcher = needles.matcher();
+    let pre: &dyn Prefilter = match &matcher {
+        Some(m) => m,
+        None => &Everything,
+    };
     let mut passed = 0;
     let mut stopped = false;
     let mut since_clock = 0u32;
@@ -30,7 +39,7 @@ pub fn for_each_match(
             break;
         }
         ctx.snapshot
-            .scan_ords(segment, ords.iter(), |ptr, record| {
+            .scan_ords(segment, ords.iter(), pre, |ptr, record| {
                 since_clock += 1;
                 if since_clock >= 256 {
                     since_clock = 0;
@@ -39,7 +48,9 @@ pub fn for_each_match(
                         return false;
                     }
                 }
-                if verify.is_some_and(|q| !matches(q, &record)) {
+                if matcher.as_ref().is_some_and(|m| !m.may_match(&record))
+                    || verify.is_some_and(|q| !matches(q, &record))
+                {
                     return true;
                 }
                 let key = Key {

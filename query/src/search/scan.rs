@@ -62,11 +62,12 @@ pub struct SegmentScan {
 
 impl SegmentScan {
     pub fn new(ctx: Arc<ScanCtx>, reader: &SegmentReader) -> tantivy::Result<Self> {
-        let ff = reader.fast_fields();
+        let timestamp = reader.fast_fields().column_opt::<i64>("timestamp")?;
         Ok(SegmentScan {
-            timestamp: ff.i64("timestamp")?,
-            segment: ff.u64("segment")?,
-            ord: ff.u64("ord")?,
+            // Chunk documents have no timestamp: no key, so collectors pass over them.
+            timestamp: timestamp.unwrap_or_else(|| Column::build_empty_column(reader.max_doc())),
+            segment: u64_column(reader, "segment")?,
+            ord: u64_column(reader, "ord")?,
             ctx,
             since_clock: 0,
         })
@@ -106,6 +107,14 @@ impl SegmentScan {
     }
 }
 
+/// A u64 fast field of a tantivy segment; empty when none of its documents has one.
+pub fn u64_column(reader: &SegmentReader, name: &str) -> tantivy::Result<Column<u64>> {
+    Ok(reader
+        .fast_fields()
+        .column_opt::<u64>(name)?
+        .unwrap_or_else(|| Column::build_empty_column(reader.max_doc())))
+}
+
 /// A set of record ordinals within one archive segment.
 #[derive(Debug, Default, Clone)]
 pub struct Ords(Vec<u64>);
@@ -117,6 +126,19 @@ impl Ords {
             self.0.resize(word + 1, 0);
         }
         self.0[word] |= 1 << bit;
+    }
+
+    /// Inserts `ord..ord + n`.
+    pub fn insert_range(&mut self, ord: u64, n: u64) {
+        // Chunks are at most a few dozen records: bit by bit is fine.
+        for o in ord..ord.saturating_add(n) {
+            self.insert(o);
+        }
+    }
+
+    pub fn contains(&self, ord: u64) -> bool {
+        let (word, bit) = ((ord / 64) as usize, ord % 64);
+        self.0.get(word).is_some_and(|w| w & (1 << bit) != 0)
     }
 
     /// The ordinals, ascending.

@@ -2,12 +2,18 @@
 //!
 //! A [`Plan`] is either *exact* (the tantivy query matches precisely what
 //! [`matches`](crate::lang::matches) accepts) or a *candidate set*: a superset that every hit
-//! must then be checked against with the evaluator. `/regex/` is inexact (tantivy's regex
-//! dialect differs from ours and works on words, not the whole message), and so is a phrase
-//! ending in a prefix; a negated inexact part widens to everything, because the complement of a
-//! superset is not a superset. A single-word prefix is exact: a range over the term dictionary.
-//! The index keeps no word positions, so a phrase is a candidate set too: the records with all
-//! its words, each checked for the words in order.
+//! must then be checked against with the evaluator. Time, level, service, host, source and
+//! message words are on the record documents. The index keeps no word positions, so a phrase
+//! is a candidate set: the records with all its words, each checked for the words in order.
+//! Structured fields are on chunk documents (see `firewatch_index::schema`): such a predicate
+//! runs on the chunks first, and its plan is the matching chunks' records ([`RecordsIn`]), a
+//! candidate set. `/regex/` is a candidate set too (everything), and a negated candidate set
+//! widens to everything, because the complement of a superset is not a superset.
+//!
+//! Words and string values with a digit are not terms (see `firewatch_index::words`): a word
+//! with one is looked up through its stem, a value with one through the empty term its path
+//! gets, and both become [`Needles`] that rule out archive blocks and records before the
+//! records are checked.
 //!
 //! Record ids are not indexed: `id:<value>` is looked up in the archives' id tables
 //! ([`Locate`]) and becomes a query for that one record's pointer.
@@ -17,22 +23,27 @@
 //! encoding sorts like the numbers, so a numeric range is a union of three term ranges.
 
 use std::ops::Bound as B;
+use std::sync::Arc;
 
 use firewatch_index::schema::severity;
+use firewatch_index::words::{self, STEM_MARK};
 use firewatch_index::{Fields, RecordPtr, StoreError};
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, InvertedIndexRangeQuery, Occur, Query as TQuery,
     RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field as TField, IndexRecordOption};
-use tantivy::Term;
+use tantivy::{DateTime, Term};
 
+use super::chunks::{Needles, RecordSet, RecordsIn};
 use crate::lang::{tokens, Bound, Field, Predicate, Query, RangeBounds, Scalar, TextMatch};
 
-/// A tantivy query and whether its hits need checking with the evaluator.
+/// A tantivy query, whether its hits need checking with the evaluator, and literals every
+/// match contains.
 pub struct Plan {
     pub query: Box<dyn TQuery>,
     pub exact: bool,
+    pub needles: Needles,
 }
 
 impl Plan {
@@ -40,6 +51,7 @@ impl Plan {
         Plan {
             query: Box::new(query),
             exact: true,
+            needles: Needles::default(),
         }
     }
 
@@ -47,6 +59,7 @@ impl Plan {
         Plan {
             query: Box::new(AllQuery),
             exact: false,
+            needles: Needles::default(),
         }
     }
 }
@@ -54,27 +67,42 @@ impl Plan {
 /// Where the record with an id is stored (the snapshot's [`locate`](firewatch_index::Snapshot::locate)).
 pub type Locate<'a> = &'a dyn Fn(&str) -> Result<Option<RecordPtr>, StoreError>;
 
-/// Translates a parsed query for the index with fields `f`; `locate` finds records by id.
-pub fn translate(q: &Query, f: &Fields, locate: Locate<'_>) -> Plan {
+/// The records of the chunk documents a query matches; `None` when the search failed.
+pub type Chunks<'a> = &'a dyn Fn(&dyn TQuery) -> Option<RecordSet>;
+
+/// What translating needs from the index besides its fields.
+#[derive(Clone, Copy)]
+pub struct Lookups<'a> {
+    pub locate: Locate<'a>,
+    pub chunks: Chunks<'a>,
+}
+
+/// Translates a parsed query for the index with fields `f`.
+pub fn translate(q: &Query, f: &Fields, at: Lookups<'_>) -> Plan {
     match q {
         Query::All => Plan::exact(AllQuery),
         Query::And(items) | Query::Or(items) => {
-            let occur = if matches!(q, Query::And(_)) {
-                Occur::Must
-            } else {
-                Occur::Should
-            };
-            let plans: Vec<Plan> = items.iter().map(|i| translate(i, f, locate)).collect();
+            let and = matches!(q, Query::And(_));
+            let occur = if and { Occur::Must } else { Occur::Should };
+            let plans: Vec<Plan> = items.iter().map(|i| translate(i, f, at)).collect();
             let exact = plans.iter().all(|p| p.exact);
+            let mut needles = Needles::default();
+            let mut parts = Vec::with_capacity(plans.len());
+            for p in plans {
+                // A match of an alternative need not contain another's needles.
+                if and {
+                    needles.extend(p.needles);
+                }
+                parts.push((occur, p.query));
+            }
             Plan {
-                query: Box::new(BooleanQuery::new(
-                    plans.into_iter().map(|p| (occur, p.query)).collect(),
-                )),
+                query: Box::new(BooleanQuery::new(parts)),
                 exact,
+                needles,
             }
         }
         Query::Not(inner) => {
-            let inner = translate(inner, f, locate);
+            let inner = translate(inner, f, at);
             if !inner.exact {
                 return Plan::candidates_all();
             }
@@ -83,19 +111,19 @@ pub fn translate(q: &Query, f: &Fields, locate: Locate<'_>) -> Plan {
                 (Occur::MustNot, inner.query),
             ]))
         }
-        Query::Leaf(field, pred) => leaf(field, pred, f, locate),
+        Query::Leaf(field, pred) => leaf(field, pred, f, at),
     }
 }
 
-fn leaf(field: &Field, pred: &Predicate, f: &Fields, locate: Locate<'_>) -> Plan {
+fn leaf(field: &Field, pred: &Predicate, f: &Fields, at: Lookups<'_>) -> Plan {
     let keyword_field = match field {
         Field::Message => return message(pred, f.message),
         Field::Level => return level(pred, f),
-        Field::Path(path) => return structured(path, pred, f.fields),
+        Field::Path(path) => return structured(path, pred, f.fields, at),
         Field::Service => f.service,
         Field::Host => f.host,
         Field::Source => f.source,
-        Field::Id => return id(pred, f, locate),
+        Field::Id => return id(pred, f, at.locate),
     };
     match pred {
         Predicate::Exists => bytes_range(keyword_field, B::Excluded(Vec::new()), B::Unbounded),
@@ -115,6 +143,22 @@ fn leaf(field: &Field, pred: &Predicate, f: &Fields, locate: Locate<'_>) -> Plan
             }
         }
         Predicate::Level(_) | Predicate::Regex(_) => Plan::exact(EmptyQuery),
+    }
+}
+
+/// The records of the chunks `chunk_query` matches, to be checked; everything (to be checked)
+/// when the chunk search failed.
+fn through_chunks(chunk_query: Box<dyn TQuery>, needles: Needles, at: Lookups<'_>) -> Plan {
+    match (at.chunks)(chunk_query.as_ref()) {
+        Some(records) => Plan {
+            query: Box::new(RecordsIn(Arc::new(records))),
+            exact: false,
+            needles,
+        },
+        None => Plan {
+            needles,
+            ..Plan::candidates_all()
+        },
     }
 }
 
@@ -154,41 +198,69 @@ fn message(pred: &Predicate, field: TField) -> Plan {
         Predicate::Text(TextMatch::Prefix(t)) => (t, true),
         Predicate::Level(_) | Predicate::Range(_) => return Plan::exact(EmptyQuery),
     };
-    let Some(words) = tokens(text).collect::<Option<Vec<String>>>() else {
+    let Some(mut words) = tokens(text).collect::<Option<Vec<String>>>() else {
         // A token too long to be indexed can never match.
         return Plan::exact(EmptyQuery);
     };
-    let mut terms: Vec<Term> = words
-        .iter()
-        .map(|w| Term::from_field_text(field, w))
-        .collect();
-    // A single-word prefix is a term range: exact, and unlike tantivy's phrase-prefix query not
-    // cut at a number of expansions.
-    let prefix_range = |t: &Term| prefix(field, t.serialized_value_bytes().to_vec());
-    match (terms.len(), is_prefix) {
-        (0, _) => Plan::exact(EmptyQuery),
-        (1, false) => term(terms.remove(0)),
-        (1, true) => prefix_range(&terms[0]),
-        (_, _) => {
-            // Records with every word (the last as a prefix); the order is checked on each.
-            let last = if is_prefix { terms.pop() } else { None };
-            let mut parts: Vec<(Occur, Box<dyn TQuery>)> = terms
-                .into_iter()
-                .map(|t| -> (Occur, Box<dyn TQuery>) {
-                    (
-                        Occur::Must,
-                        Box::new(TermQuery::new(t, IndexRecordOption::Basic)),
-                    )
-                })
-                .collect();
-            if let Some(last) = last {
-                parts.push((Occur::Must, prefix_range(&last).query));
-            }
-            Plan {
-                query: Box::new(BooleanQuery::new(parts)),
-                exact: false,
+    let last = if is_prefix { words.pop() } else { None };
+    if words.is_empty() && last.is_none() {
+        return Plan::exact(EmptyQuery);
+    }
+    let term = |w: &str| -> Box<dyn TQuery> {
+        Box::new(TermQuery::new(
+            Term::from_field_text(field, w),
+            IndexRecordOption::Basic,
+        ))
+    };
+    let stem_of = |w: &str| {
+        let stem = words::stem(w);
+        (!stem.is_empty()).then(|| format!("{STEM_MARK}{stem}"))
+    };
+    // Exact while every part is: one indexed word, or one prefix without a digit. The index
+    // keeps no positions, so a phrase is checked on each record; so is a variable, which the
+    // index knows only by its stem.
+    let mut exact = words.len() + usize::from(last.is_some()) == 1;
+    let mut needles = Needles::default();
+    let mut parts: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
+    for w in &words {
+        if words::is_indexed(w) {
+            parts.push((Occur::Must, term(w)));
+        } else {
+            exact = false;
+            needles.extend(Needles::of(w));
+            if let Some(stem) = stem_of(w) {
+                parts.push((Occur::Must, term(&stem)));
             }
         }
+    }
+    if let Some(p) = last {
+        if words::is_indexed(&p) {
+            // Words starting with `p`, and variables whose stem does: a single-word prefix is
+            // exact, and unlike tantivy's phrase-prefix query not cut at a number of terms.
+            let stems = format!("{STEM_MARK}{p}");
+            let either = BooleanQuery::new(vec![
+                (Occur::Should, prefix(field, p.into_bytes()).query),
+                (Occur::Should, prefix(field, stems.into_bytes()).query),
+            ]);
+            parts.push((Occur::Must, Box::new(either)));
+        } else {
+            exact = false;
+            needles.extend(Needles::of(&p));
+            if let Some(stem) = stem_of(&p) {
+                parts.push((Occur::Must, term(&stem)));
+            }
+        }
+    }
+    let query: Box<dyn TQuery> = match parts.len() {
+        // Only variables that start with a digit: the block filters are all there is.
+        0 => Box::new(AllQuery),
+        1 => parts.remove(0).1,
+        _ => Box::new(BooleanQuery::new(parts)),
+    };
+    Plan {
+        query,
+        exact,
+        needles,
     }
 }
 
@@ -252,9 +324,34 @@ fn json_path_bytes(field: TField, path: &str) -> Vec<u8> {
         .to_vec()
 }
 
-fn structured(path: &str, pred: &Predicate, field: TField) -> Plan {
+fn structured(path: &str, pred: &Predicate, field: TField, at: Lookups<'_>) -> Plan {
     let json = || Term::from_field_json_path(field, path, true);
-    match pred {
+    // String values with a digit are all the empty string term (`words::Values`); strings
+    // tantivy reads as dates are date terms.
+    let digit_strings = || -> Box<dyn TQuery> {
+        let mut empty = json();
+        empty.append_type_and_str("");
+        let date = |d: i64| {
+            let mut t = json();
+            t.append_type_and_fast_value(DateTime::from_timestamp_nanos(d));
+            t
+        };
+        Box::new(BooleanQuery::new(vec![
+            (
+                Occur::Should,
+                Box::new(TermQuery::new(empty, IndexRecordOption::Basic)),
+            ),
+            (
+                Occur::Should,
+                Box::new(InvertedIndexRangeQuery::new(
+                    B::Included(date(i64::MIN)),
+                    B::Included(date(i64::MAX)),
+                )),
+            ),
+        ]))
+    };
+    let has_digit = |v: &str| v.chars().any(char::is_numeric);
+    let (chunk_query, needles): (Box<dyn TQuery>, Needles) = match pred {
         Predicate::Exists => {
             // The path itself (…\0) or anything under it (…\1…).
             let mut lo = json_path_bytes(field, path);
@@ -264,30 +361,89 @@ fn structured(path: &str, pred: &Predicate, field: TField) -> Plan {
             let mut hi = lo.clone();
             lo.push(end);
             hi.push(end + 2);
-            bytes_range(field, B::Included(lo), B::Excluded(hi))
+            let q = bytes_range(field, B::Included(lo), B::Excluded(hi)).query;
+            (q, Needles::default())
         }
         Predicate::Text(TextMatch::Exact(v)) => {
-            let mut s = json();
-            s.append_type_and_str(v);
-            let mut alternatives = vec![s];
-            if let Some(n) = number_term(json(), v) {
-                alternatives.push(n);
+            let mut alternatives: Vec<Box<dyn TQuery>> = Vec::new();
+            if has_digit(v) {
+                alternatives.push(digit_strings());
+            } else {
+                let mut s = json();
+                s.append_type_and_str(v);
+                alternatives.push(Box::new(TermQuery::new(s, IndexRecordOption::Basic)));
             }
-            if let Ok(b) = v.parse::<bool>() {
+            let number = number_term(json(), v);
+            let boolean = v.parse::<bool>().ok();
+            if let Some(n) = number.clone() {
+                alternatives.push(Box::new(TermQuery::new(n, IndexRecordOption::Basic)));
+            }
+            if let Some(b) = boolean {
                 let mut t = json();
                 t.append_type_and_fast_value(b);
-                alternatives.push(t);
+                alternatives.push(Box::new(TermQuery::new(t, IndexRecordOption::Basic)));
             }
-            Plan::exact(BooleanQuery::new_multiterms_query(alternatives))
+            // A number or a boolean may be written otherwise in the record's JSON, except an
+            // integer written as serde_json writes it (`400`, or `400.0` for a float).
+            let canonical_int = v.parse::<i64>().is_ok_and(|i| i.to_string() == *v);
+            let needles = if canonical_int || (number.is_none() && boolean.is_none()) {
+                json_needle(v)
+            } else {
+                Needles::default()
+            };
+            let q = BooleanQuery::new(
+                alternatives
+                    .into_iter()
+                    .map(|q| (Occur::Should, q))
+                    .collect(),
+            );
+            (Box::new(q) as Box<dyn TQuery>, needles)
         }
         Predicate::Text(TextMatch::Prefix(p)) => {
-            let mut s = json();
-            s.append_type_and_str(p);
-            prefix(field, s.serialized_value_bytes().to_vec())
+            let mut alternatives = vec![(Occur::Should, digit_strings())];
+            if !has_digit(p) {
+                let mut s = json();
+                s.append_type_and_str(p);
+                let q = prefix(field, s.serialized_value_bytes().to_vec()).query;
+                alternatives.push((Occur::Should, q));
+            }
+            (
+                Box::new(BooleanQuery::new(alternatives)) as Box<dyn TQuery>,
+                json_needle(p),
+            )
         }
-        Predicate::Range(r) => structured_range(r, json),
-        Predicate::Level(_) | Predicate::Regex(_) => Plan::exact(EmptyQuery),
+        Predicate::Range(r) => {
+            let mut q = structured_range(r, json);
+            if text_bounded(r) {
+                q = BooleanQuery::new(vec![
+                    (Occur::Should, Box::new(q)),
+                    (Occur::Should, digit_strings()),
+                ]);
+            }
+            (Box::new(q) as Box<dyn TQuery>, Needles::default())
+        }
+        Predicate::Level(_) | Predicate::Regex(_) => return Plan::exact(EmptyQuery),
+    };
+    through_chunks(chunk_query, needles, at)
+}
+
+/// A needle for a string value, when the record's JSON holds it as written (no escapes).
+fn json_needle(v: &str) -> Needles {
+    if v.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+        return Needles::default();
     }
+    Needles::of(v)
+}
+
+/// Does a range include strings (bounded by text, or unbounded on both sides)?
+fn text_bounded(r: &RangeBounds) -> bool {
+    let text_or_open = |b: &Bound| {
+        matches!(
+            b,
+            Bound::Unbounded | Bound::Included(Scalar::Text(_)) | Bound::Excluded(Scalar::Text(_))
+        )
+    };
+    text_or_open(&r.lower) && text_or_open(&r.upper)
 }
 
 /// A JSON number term in tantivy's canonical form, when `v` reads as a number.
@@ -309,7 +465,7 @@ fn number_term(mut t: Term, v: &str) -> Option<Term> {
     Some(t)
 }
 
-fn structured_range(r: &RangeBounds, json: impl Fn() -> Term) -> Plan {
+fn structured_range(r: &RangeBounds, json: impl Fn() -> Term) -> BooleanQuery {
     let kind = |b: &Bound| match b {
         Bound::Unbounded => 0,
         Bound::Included(Scalar::Number(_)) | Bound::Excluded(Scalar::Number(_)) => 1,
@@ -324,7 +480,7 @@ fn structured_range(r: &RangeBounds, json: impl Fn() -> Term) -> Plan {
     if matches!(lower, 0 | 2) && matches!(upper, 0 | 2) {
         parts.push((Occur::Should, string_range(r, &json).query));
     }
-    Plan::exact(BooleanQuery::new(parts))
+    BooleanQuery::new(parts)
 }
 
 /// The numbers at a path within bounds: one term range per canonical number type.

@@ -179,7 +179,7 @@ impl Node {
         let want = self.records.len() as u64;
         let reader = self.store.reader();
         let started = Instant::now();
-        while reader.snapshot().searcher().num_docs() < want {
+        while reader.snapshot().indexed_records().expect("index").0 < want {
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "records not searchable"

@@ -1,0 +1,251 @@
+//! Text predicates answered through chunk documents (see `firewatch_index::schema`): the chunks
+//! whose terms match give the records that may match ([`ChunkHits`]); [`RecordsIn`] is the
+//! query for those records' own documents, so a text predicate combines with time, level and
+//! source predicates like any other, and each candidate is then checked against its record.
+//!
+//! [`Needles`] narrow the check: literals every match must contain (words with a digit, which
+//! the index leaves out), tested against each archive block's filter before it is read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aho_corasick::AhoCorasick;
+use firewatch_index::archive::Prefilter;
+use firewatch_index::block_filter::BlockFilter;
+use firewatch_ingest::LogRecord;
+use serde_json::Value;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::Column;
+use tantivy::query::{
+    BitSetDocSet, ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight,
+};
+use tantivy::{BitSet, DocId, Score, SegmentOrdinal, SegmentReader};
+
+use super::scan::{u64_column, Ords};
+
+/// Records per archive segment.
+pub type RecordSet = HashMap<u64, Ords>;
+
+/// The records of every chunk document a query matches.
+pub struct ChunkHits;
+
+pub struct ChunkHitsSegment {
+    segment: Column<u64>,
+    ord: Column<u64>,
+    records: Column<u64>,
+    hits: RecordSet,
+}
+
+impl Collector for ChunkHits {
+    type Fruit = RecordSet;
+    type Child = ChunkHitsSegment;
+
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Self::Child> {
+        Ok(ChunkHitsSegment {
+            segment: u64_column(reader, "segment")?,
+            ord: u64_column(reader, "chunk_ord")?,
+            records: u64_column(reader, "records")?,
+            hits: RecordSet::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<RecordSet>) -> tantivy::Result<RecordSet> {
+        let mut all = RecordSet::new();
+        for f in fruits {
+            for (segment, ords) in f {
+                all.entry(segment).or_default().union(ords);
+            }
+        }
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for ChunkHitsSegment {
+    type Fruit = RecordSet;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        // Record documents have no `records`: a query on text never matches them, but one that
+        // matches every document (a negation) does.
+        let (Some(n), Some(segment), Some(ord)) = (
+            self.records.first(doc),
+            self.segment.first(doc),
+            self.ord.first(doc),
+        ) else {
+            return;
+        };
+        self.hits.entry(segment).or_default().insert_range(ord, n);
+    }
+
+    fn harvest(self) -> RecordSet {
+        self.hits
+    }
+}
+
+/// The record documents of a set of records.
+#[derive(Debug, Clone)]
+pub struct RecordsIn(pub Arc<RecordSet>);
+
+impl Query for RecordsIn {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(RecordsInWeight(self.0.clone())))
+    }
+}
+
+struct RecordsInWeight(Arc<RecordSet>);
+
+impl RecordsInWeight {
+    /// The documents of this tantivy segment whose record is in the set: a pass over its
+    /// pointer columns, cheap next to checking the candidates' records.
+    fn docs(&self, reader: &SegmentReader) -> tantivy::Result<BitSet> {
+        let segment = u64_column(reader, "segment")?;
+        // Only record documents have an `ord`.
+        let ord = u64_column(reader, "ord")?;
+        let mut docs = BitSet::with_max_value(reader.max_doc());
+        // Column values in batches: one at a time was most of a rare word's search time.
+        const BATCH: u32 = 1024;
+        let mut ids = Vec::with_capacity(BATCH as usize);
+        let (mut segments, mut ords) = (vec![None; BATCH as usize], vec![None; BATCH as usize]);
+        let mut start = 0;
+        while start < reader.max_doc() {
+            let end = start.saturating_add(BATCH).min(reader.max_doc());
+            ids.clear();
+            ids.extend(start..end);
+            let n = ids.len();
+            segment.first_vals(&ids, &mut segments[..n]);
+            ord.first_vals(&ids, &mut ords[..n]);
+            let mut current: Option<(u64, Option<&Ords>)> = None;
+            for i in 0..n {
+                let (Some(s), Some(o)) = (segments[i], ords[i]) else {
+                    continue;
+                };
+                let set = match current {
+                    Some((cs, set)) if cs == s => set,
+                    _ => {
+                        let set = self.0.get(&s);
+                        current = Some((s, set));
+                        set
+                    }
+                };
+                if set.is_some_and(|ords| ords.contains(o)) {
+                    docs.insert(ids[i]);
+                }
+            }
+            start = end;
+        }
+        Ok(docs)
+    }
+}
+
+impl Weight for RecordsInWeight {
+    fn scorer(&self, reader: &SegmentReader, _: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let docs = BitSetDocSet::from(self.docs(reader)?);
+        Ok(Box::new(ConstScorer::new(docs, 1.0)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        if doc >= reader.max_doc() || !self.docs(reader)?.contains(doc) {
+            return Err(tantivy::TantivyError::InvalidArgument(format!(
+                "document {doc} is not a candidate"
+            )));
+        }
+        Ok(Explanation::new("RecordsIn", 1.0))
+    }
+}
+
+/// Literals (ASCII-lowercased) that every match of a plan contains in its block's searched
+/// text; blocks whose filter rules one out are not read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Needles(pub Vec<Vec<u8>>);
+
+impl Needles {
+    /// A needle for `text`, when the block filters can test it: three bytes or more, and ASCII
+    /// (the filters fold only ASCII case, the query language folds all).
+    pub fn of(text: &str) -> Needles {
+        if text.len() >= 3 && text.is_ascii() {
+            Needles(vec![text.to_ascii_lowercase().into_bytes()])
+        } else {
+            Needles::default()
+        }
+    }
+
+    pub fn extend(&mut self, other: Needles) {
+        self.0.extend(other.0);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A matcher that rules records out before the query is checked on them; `None` when
+    /// there are no needles.
+    pub fn matcher(&self) -> Option<NeedleMatcher> {
+        let finders = self
+            .0
+            .iter()
+            .filter_map(|n| {
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build([n])
+                    .ok()
+            })
+            .collect::<Vec<_>>();
+        (!finders.is_empty()).then(|| NeedleMatcher {
+            needles: self.clone(),
+            finders,
+        })
+    }
+}
+
+/// [`Needles`] tested on archive blocks, on records' text before they are decoded, and on
+/// decoded records.
+pub struct NeedleMatcher {
+    needles: Needles,
+    finders: Vec<AhoCorasick>,
+}
+
+impl Prefilter for NeedleMatcher {
+    fn block(&self, filter: BlockFilter<'_>) -> bool {
+        self.needles.0.iter().all(|n| filter.may_contain(n))
+    }
+
+    fn tests_text(&self) -> bool {
+        true
+    }
+
+    fn text(&self, service: &str, text: &[u8]) -> bool {
+        self.finders
+            .iter()
+            .all(|f| f.is_match(text) || f.is_match(service))
+    }
+}
+
+impl NeedleMatcher {
+    /// Does every needle occur in the record's service, message or one of its values?
+    /// (Where a match holds each: a cheap test before the query's own.)
+    pub fn may_match(&self, rec: &LogRecord) -> bool {
+        self.finders.iter().all(|f| {
+            f.is_match(&rec.message)
+                || f.is_match(&rec.service)
+                || rec.fields.values().any(|v| in_values(v, f))
+        })
+    }
+}
+
+fn in_values(v: &Value, f: &AhoCorasick) -> bool {
+    match v {
+        Value::String(s) => f.is_match(s),
+        // As the record's JSON writes it.
+        Value::Number(n) => f.is_match(&n.to_string()),
+        Value::Array(a) => a.iter().any(|v| in_values(v, f)),
+        Value::Object(m) => m.values().any(|v| in_values(v, f)),
+        _ => false,
+    }
+}
