@@ -114,6 +114,28 @@ async fn a_rare_variable_reads_only_the_blocks_that_may_hold_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_candidate_budget_structured_predicates_check_every_record() {
+    let node = node(corpus(7, 2_000), ApiConfig::default()).await;
+    let full = Engine::new(node.store.reader());
+    let none = Engine::new(node.store.reader()).with_candidate_budget(0);
+    tokio::task::block_in_place(|| {
+        for q in [
+            "http.status:503 OR duration_ms:>500",
+            "tags:red AND user_id:*",
+        ] {
+            let a = full
+                .search(&scope(q), Order::Desc, 20, None, TIMEOUT)
+                .unwrap();
+            let b = none
+                .search(&scope(q), Order::Desc, 20, None, TIMEOUT)
+                .unwrap();
+            assert!(a.total > 0, "{q}");
+            assert_eq!((a.total, &a.hits), (b.total, &b.hits), "{q}");
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_across_segments_blocks_and_the_active_block_keeps_its_order() {
     // Small segments and 64 KiB blocks: several sealed segments, then the active one, whose
     // newest records are not yet in a written block.

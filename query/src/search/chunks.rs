@@ -1,10 +1,12 @@
-//! Text predicates answered through chunk documents (see `firewatch_index::schema`): the chunks
-//! whose terms match give the records that may match ([`ChunkHits`]); [`RecordsIn`] is the
-//! query for those records' own documents, so a text predicate combines with time, level and
-//! source predicates like any other, and each candidate is then checked against its record.
+//! Structured-field predicates answered through chunk documents (see
+//! `firewatch_index::schema`): the chunks whose terms match give the records that may match
+//! ([`ChunkHits`]); [`RecordsIn`] is the query for those records' own documents, so a field
+//! predicate combines with words, time, level and source like any other, and each candidate is
+//! then checked against its record.
 //!
-//! [`Needles`] narrow the check: literals every match must contain (words with a digit, which
-//! the index leaves out), tested against each archive block's filter before it is read.
+//! [`Needles`] narrow the check: literals every match must contain (words and values with a
+//! digit, which the index leaves out), tested against each archive block's filter before it is
+//! read and against each candidate's text before it is decoded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -109,7 +111,7 @@ impl RecordsInWeight {
         // Only record documents have an `ord`.
         let ord = u64_column(reader, "ord")?;
         let mut docs = BitSet::with_max_value(reader.max_doc());
-        // Column values in batches: one at a time was most of a rare word's search time.
+        // Column values in batches of documents, which tantivy reads faster than one by one.
         const BATCH: u32 = 1024;
         let mut ids = Vec::with_capacity(BATCH as usize);
         let (mut segments, mut ords) = (vec![None; BATCH as usize], vec![None; BATCH as usize]);
@@ -160,8 +162,8 @@ impl Weight for RecordsInWeight {
     }
 }
 
-/// Literals (ASCII-lowercased) that every match of a plan contains in its block's searched
-/// text; blocks whose filter rules one out are not read.
+/// Literals (ASCII-lowercased) that every match of a plan contains in its text (message,
+/// service, field values); blocks whose filter rules one out are not read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Needles(pub Vec<Vec<u8>>);
 
@@ -178,10 +180,6 @@ impl Needles {
 
     pub fn extend(&mut self, other: Needles) {
         self.0.extend(other.0);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 
     /// A matcher that rules records out before the query is checked on them; `None` when

@@ -3,6 +3,7 @@
 //! Exact plans are answered from the index alone (fast fields); inexact plans (a `/regex/`)
 //! first collect candidates from the index, then check each candidate's record.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::ops::Bound as B;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -17,10 +18,14 @@ use tantivy::Term;
 use super::chunks::{ChunkHits, Needles};
 use super::collect::{sort_keys, Candidates, Histogram, KeywordValues, Order, Ranked, TopKeys};
 use super::records::for_each_match;
-use super::scan::{Key, ScanCtx};
+use super::scan::{Key, Ords, ScanCtx};
 use super::translate::{translate, Lookups};
 use super::values::{keyword_name, values_of};
 use crate::lang::{Field, Query};
+
+/// Bytes of candidate sets one search may hold by default (a bit per record of a segment, per
+/// structured predicate).
+const MAX_CANDIDATE_BYTES: usize = 64 << 20;
 
 /// Most buckets one histogram may have.
 pub const MAX_BUCKETS: i64 = 10_000;
@@ -116,17 +121,39 @@ impl Prepared {
 #[derive(Clone)]
 pub struct Engine {
     reader: Reader,
+    candidate_bytes: usize,
 }
 
 impl Engine {
     pub fn new(reader: Reader) -> Engine {
-        Engine { reader }
+        Engine {
+            reader,
+            candidate_bytes: MAX_CANDIDATE_BYTES,
+        }
+    }
+
+    /// The same engine, holding at most `bytes` of candidate sets per search.
+    pub fn with_candidate_budget(self, bytes: usize) -> Engine {
+        Engine {
+            candidate_bytes: bytes,
+            ..self
+        }
     }
 
     fn prepare(&self, scope: &Scope, timeout: Duration) -> Prepared {
         let snapshot = self.reader.snapshot();
         let f = snapshot.fields();
-        let chunks = |q: &dyn TQuery| snapshot.searcher().search(q, &ChunkHits).ok();
+        // Each structured predicate's candidates are held until the search ends; past a
+        // budget, further ones become "every record, checked" so memory stays bounded.
+        let held = Cell::new(0usize);
+        let chunks = |q: &dyn TQuery| {
+            if held.get() >= self.candidate_bytes {
+                return None;
+            }
+            let set = snapshot.searcher().search(q, &ChunkHits).ok()?;
+            held.set(held.get() + set.values().map(Ords::bytes).sum::<usize>());
+            Some(set)
+        };
         let plan = translate(
             &scope.query,
             &f,

@@ -136,6 +136,11 @@ impl Ords {
         }
     }
 
+    /// Memory held.
+    pub fn bytes(&self) -> usize {
+        self.0.len() * 8
+    }
+
     pub fn contains(&self, ord: u64) -> bool {
         let (word, bit) = ((ord / 64) as usize, ord % 64);
         self.0.get(word).is_some_and(|w| w & (1 << bit) != 0)
