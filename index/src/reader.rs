@@ -83,10 +83,10 @@ impl Snapshot {
         let (mut documents, mut chunked) = (0, 0);
         for reader in self.view.searcher.segment_readers() {
             let ff = reader.fast_fields();
-            let timestamps = ff.column_opt::<i64>("timestamp")?;
+            let ords = ff.column_opt::<u64>("ord")?;
             let records = ff.column_opt::<u64>("records")?;
             for doc in reader.doc_ids_alive() {
-                if timestamps.as_ref().is_some_and(|c| c.first(doc).is_some()) {
+                if ords.as_ref().is_some_and(|c| c.first(doc).is_some()) {
                     documents += 1;
                 }
                 chunked += records.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);

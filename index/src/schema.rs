@@ -8,22 +8,24 @@
 //!   answered exactly from the index (counts, histograms and top values need no record read);
 //! - a **chunk** document per run of up to [`CHUNK_RECORDS`] consecutive records of one source
 //!   in one batch, for the structured fields. It has `chunk_ord` and `records` (where the run
-//!   starts, its length) and no `timestamp` or `ord`, which is how readers tell the kinds
-//!   apart. (Sharing `ord` cost 2.5 MB per million records: the column would no longer grow by
-//!   one per document, and bit-packed it is 20 bits each.)
+//!   starts, its length) and no `ord`, which is how readers tell the kinds apart; searches
+//!   pass over chunk documents. (Sharing `ord` cost 2.5 MB per million records: the column
+//!   would no longer grow by one per document, and bit-packed it is 20 bits each.) A chunk also
+//!   carries its first record's time, level, service, host and source: columns that every
+//!   document has are smaller, and read without looking up which documents have a value.
 //!
 //! A field value matched on a chunk only says that some record of the run may have it, so a
 //! structured query takes the chunks' records as candidates and checks each (see the query
 //! crate's plans). Field values are many per record and often repeat within a run: one posting
 //! per chunk instead of per record took the index of a mixed 1 M-line corpus from 21.5 to
-//! 14.4 MB (27.9 MB before variables left the terms, see [`crate::words`]), while message
+//! 13.1 MB (27.9 MB before variables left the terms, see [`crate::words`]), while message
 //! words, the most searched text, stay exact per record.
 //!
 //! | field | type | on | how it is indexed | for |
 //! |---|---|---|---|---|
-//! | `timestamp` | i64 ns | record | fast | time ranges, newest first, histograms |
-//! | `severity` | u64 0–5 | record | fast | `level:>=warn` ([`Level`] order) |
-//! | `level`, `service`, `host`, `source` | text, raw | record | term (docs only) + fast | filters, top values |
+//! | `timestamp` | i64 ns | both | fast | time ranges, newest first, histograms |
+//! | `severity` | u64 0–5 | both | fast | `level:>=warn` ([`Level`] order) |
+//! | `level`, `service`, `host`, `source` | text, raw | both | term (docs only) + fast | filters, top values |
 //! | `message` | text, [`words`](crate::words) | record | docs only | full text |
 //! | `fields` | JSON, [`values`](crate::words::Values), dots expanded | chunk | docs only | `http.status:503` |
 //! | `segment` | u64 | both | fast | the archive segment |
@@ -145,6 +147,15 @@ pub const CHUNK_RECORDS: u64 = 64;
 
 /// The record document of a record stored at `ptr`.
 pub fn document(f: &Fields, rec: &LogRecord, ptr: RecordPtr) -> TantivyDocument {
+    let mut doc = record_fields(f, rec);
+    doc.add_text(f.message, &rec.message);
+    doc.add_u64(f.segment, ptr.segment);
+    doc.add_u64(f.ord, ptr.ord);
+    doc
+}
+
+/// A document with a record's time, level, service, host and source.
+fn record_fields(f: &Fields, rec: &LogRecord) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_i64(f.timestamp, rec.timestamp);
     doc.add_u64(f.severity, severity(rec.level));
@@ -152,9 +163,6 @@ pub fn document(f: &Fields, rec: &LogRecord, ptr: RecordPtr) -> TantivyDocument 
     doc.add_text(f.service, &rec.service);
     doc.add_text(f.host, &rec.host);
     doc.add_text(f.source, &rec.source);
-    doc.add_text(f.message, &rec.message);
-    doc.add_u64(f.segment, ptr.segment);
-    doc.add_u64(f.ord, ptr.ord);
     doc
 }
 
@@ -178,7 +186,11 @@ impl Chunker {
             && rec.source == self.source;
         let closed = if continues { None } else { self.finish(f) };
         let doc = self.doc.get_or_insert_with(|| {
-            let mut doc = TantivyDocument::new();
+            // Chunks carry their first record's time, level, service, host and source: when
+            // every document has a value, tantivy reads a column without first looking up
+            // which documents have one (histograms over everything were half as slow again).
+            // Searches leave chunk documents out (they have `records`).
+            let mut doc = record_fields(f, rec);
             doc.add_u64(f.segment, ptr.segment);
             doc.add_u64(f.chunk_ord, ptr.ord);
             doc

@@ -235,7 +235,7 @@ impl SegmentCollector for HistogramSegment {
 
     fn collect(&mut self, doc: DocId, _: Score) {
         // Only the timestamp: reading the whole key per document costs a third of the time.
-        if !self.scan.in_time() {
+        if !self.scan.is_record(doc) || !self.scan.in_time() {
             return;
         }
         let Some(timestamp) = self.scan.timestamp(doc) else {
@@ -331,8 +331,7 @@ impl SegmentCollector for KeywordValuesSegment {
     type Fruit = (HashMap<String, u64>, u64);
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        // Only record documents count (a chunk document has no timestamp).
-        if !self.scan.in_time() || self.scan.timestamp(doc).is_none() {
+        if !self.scan.is_record(doc) || !self.scan.in_time() {
             return;
         }
         self.matched += 1;

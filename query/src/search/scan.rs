@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use firewatch_index::{RecordPtr, Snapshot};
 use tantivy::columnar::Column;
-use tantivy::{DocId, SegmentReader};
+use tantivy::{BitSet, DocId, SegmentReader};
 
 /// Where a hit sorts: by time, then by where it is stored (unique and stable, so pagination
 /// by key neither skips nor repeats).
@@ -54,6 +54,8 @@ impl ScanCtx {
 /// One segment's view: the fast fields of the sort key, and the shared context.
 pub struct SegmentScan {
     ctx: Arc<ScanCtx>,
+    /// Chunk documents, which collectors pass over (few: one per dozens of records).
+    chunks: BitSet,
     timestamp: Column<i64>,
     segment: Column<u64>,
     ord: Column<u64>,
@@ -62,9 +64,16 @@ pub struct SegmentScan {
 
 impl SegmentScan {
     pub fn new(ctx: Arc<ScanCtx>, reader: &SegmentReader) -> tantivy::Result<Self> {
+        let records = u64_column(reader, "records")?;
+        let mut rows: Vec<u32> = (0..records.values.num_vals()).collect();
+        records.index.select_batch_in_place(0, &mut rows);
+        let mut chunks = BitSet::with_max_value(reader.max_doc());
+        for doc in rows.into_iter().filter(|d| *d < reader.max_doc()) {
+            chunks.insert(doc);
+        }
         let timestamp = reader.fast_fields().column_opt::<i64>("timestamp")?;
         Ok(SegmentScan {
-            // Chunk documents have no timestamp: no key, so collectors pass over them.
+            chunks,
             timestamp: timestamp.unwrap_or_else(|| Column::build_empty_column(reader.max_doc())),
             segment: u64_column(reader, "segment")?,
             ord: u64_column(reader, "ord")?,
@@ -73,9 +82,10 @@ impl SegmentScan {
         })
     }
 
-    /// The key of a hit, unless the search is past its deadline (checked every 256 hits).
+    /// The key of a hit, unless it is a chunk document or the search is past its deadline
+    /// (checked every 256 hits).
     pub fn accept(&mut self, doc: DocId) -> Option<Key> {
-        if !self.in_time() {
+        if !self.is_record(doc) || !self.in_time() {
             return None;
         }
         Some(Key {
@@ -99,6 +109,11 @@ impl SegmentScan {
             }
         }
         true
+    }
+
+    /// Is `doc` a record document (not a chunk's)?
+    pub fn is_record(&self, doc: DocId) -> bool {
+        !self.chunks.contains(doc)
     }
 
     /// The timestamp of a hit.
