@@ -62,6 +62,15 @@ pub fn questions() -> Vec<Question> {
             ]),
         },
         Question {
+            key: "structured",
+            label: "structured field, newest 100 (`http.status:502`; checked on candidate records)",
+            api: "search",
+            q: "http.status:502",
+            hour: false,
+            extra: &[("limit", "100")],
+            rg: s(&["-c", r#"HTTP/1\.[01]" 502 "#, "--glob", "gateway.log"]),
+        },
+        Question {
             key: "histogram",
             label: "histogram of everything, 5 min buckets by level (rg: counts error lines)",
             api: "histogram",
