@@ -17,7 +17,6 @@ use crate::block_text::BlockText;
 use crate::cache::{BlockCache, BlockKey};
 use crate::error::StoreError;
 
-/// Where an ordinal is: in a written block, or among the records not yet in one.
 /// What a reader can rule out before records are decoded: whole blocks by their filter, and
 /// records by their text. Both answer "maybe" by default.
 pub trait Prefilter {
@@ -43,6 +42,7 @@ pub struct Everything;
 
 impl Prefilter for Everything {}
 
+/// Where an ordinal is: in a written block, or among the records not yet in one.
 enum Place {
     /// Written block `.0`.
     Block(usize, Block),

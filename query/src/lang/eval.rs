@@ -66,8 +66,7 @@ fn message(pred: &Predicate, text: &str) -> bool {
                 TextMatch::Exact(q) => (q, false),
                 TextMatch::Prefix(q) => (q, true),
             };
-            let wanted: Vec<Option<String>> = tokens(query).collect();
-            let Some(wanted) = wanted.into_iter().collect::<Option<Vec<String>>>() else {
+            let Some(wanted) = tokens(query).collect::<Option<Vec<String>>>() else {
                 return false;
             };
             // The text's words as written: lowercasing each one cost an allocation per word
@@ -91,27 +90,21 @@ fn message(pred: &Predicate, text: &str) -> bool {
     }
 }
 
-/// Does `word` lowercased equal `lower`?
+/// Does `word` lowercased equal `lower` (lowercase)?
 fn lower_eq(word: &str, lower: &str) -> bool {
     if word.is_ascii() {
-        word.len() == lower.len()
-            && word
-                .bytes()
-                .zip(lower.bytes())
-                .all(|(a, b)| a.to_ascii_lowercase() == b)
+        word.eq_ignore_ascii_case(lower)
     } else {
         word.to_lowercase() == lower
     }
 }
 
-/// Does `word` lowercased start with `lower`?
+/// Does `word` lowercased start with `lower` (lowercase)?
 fn lower_starts_with(word: &str, lower: &str) -> bool {
     if word.is_ascii() {
-        word.len() >= lower.len()
-            && word
-                .bytes()
-                .zip(lower.bytes())
-                .all(|(a, b)| a.to_ascii_lowercase() == b)
+        word.as_bytes()
+            .get(..lower.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(lower.as_bytes()))
     } else {
         word.to_lowercase().starts_with(lower)
     }

@@ -8,14 +8,11 @@
 //! digit, which the index leaves out), tested against each archive block's filter before it is
 //! read and against each candidate's text before it is decoded.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
 use firewatch_index::archive::Prefilter;
 use firewatch_index::block_filter::BlockFilter;
-use firewatch_ingest::LogRecord;
-use serde_json::Value;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::query::{
@@ -23,10 +20,7 @@ use tantivy::query::{
 };
 use tantivy::{BitSet, DocId, Score, SegmentOrdinal, SegmentReader};
 
-use super::scan::{u64_column, Ords};
-
-/// Records per archive segment.
-pub type RecordSet = HashMap<u64, Ords>;
+use super::scan::{u64_column, union_all, Ords, RecordSet};
 
 /// The records of every chunk document a query matches.
 pub struct ChunkHits;
@@ -60,13 +54,7 @@ impl Collector for ChunkHits {
     }
 
     fn merge_fruits(&self, fruits: Vec<RecordSet>) -> tantivy::Result<RecordSet> {
-        let mut all = RecordSet::new();
-        for f in fruits {
-            for (segment, ords) in f {
-                all.entry(segment).or_default().union(ords);
-            }
-        }
-        Ok(all)
+        Ok(union_all(fruits))
     }
 }
 
@@ -74,8 +62,8 @@ impl SegmentCollector for ChunkHitsSegment {
     type Fruit = RecordSet;
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        // Record documents have no `records`: a query on text never matches them, but one that
-        // matches every document (a negation) does.
+        // Record documents have no `records`: a query on fields never matches them, but one
+        // that matches every document (a negation) does.
         let (Some(n), Some(segment), Some(ord)) = (
             self.records.first(doc),
             self.segment.first(doc),
@@ -182,8 +170,8 @@ impl Needles {
         self.0.extend(other.0);
     }
 
-    /// A matcher that rules records out before the query is checked on them; `None` when
-    /// there are no needles.
+    /// A prefilter that rules blocks and records out before the query is checked on them;
+    /// `None` when there are no needles.
     pub fn matcher(&self) -> Option<NeedleMatcher> {
         let finders = self
             .0
@@ -202,8 +190,8 @@ impl Needles {
     }
 }
 
-/// [`Needles`] tested on archive blocks, on records' text before they are decoded, and on
-/// decoded records.
+/// [`Needles`] tested on archive blocks and on records' text before they are decoded (records
+/// not yet in a block are only checked by the query itself).
 pub struct NeedleMatcher {
     needles: Needles,
     finders: Vec<AhoCorasick>,
@@ -222,28 +210,5 @@ impl Prefilter for NeedleMatcher {
         self.finders
             .iter()
             .all(|f| f.is_match(text) || f.is_match(service))
-    }
-}
-
-impl NeedleMatcher {
-    /// Does every needle occur in the record's service, message or one of its values?
-    /// (Where a match holds each: a cheap test before the query's own.)
-    pub fn may_match(&self, rec: &LogRecord) -> bool {
-        self.finders.iter().all(|f| {
-            f.is_match(&rec.message)
-                || f.is_match(&rec.service)
-                || rec.fields.values().any(|v| in_values(v, f))
-        })
-    }
-}
-
-fn in_values(v: &Value, f: &AhoCorasick) -> bool {
-    match v {
-        Value::String(s) => f.is_match(s),
-        // As the record's JSON writes it.
-        Value::Number(n) => f.is_match(&n.to_string()),
-        Value::Array(a) => a.iter().any(|v| in_values(v, f)),
-        Value::Object(m) => m.values().any(|v| in_values(v, f)),
-        _ => false,
     }
 }

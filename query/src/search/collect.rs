@@ -11,7 +11,7 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::StrColumn;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
-use super::scan::{Key, Ords, ScanCtx, SegmentScan};
+use super::scan::{union_all, Key, RecordSet, ScanCtx, SegmentScan};
 
 /// Newest first, or oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,11 +364,11 @@ pub struct Candidates {
 
 pub struct CandidatesSegment {
     scan: SegmentScan,
-    ords: BTreeMap<u64, Ords>,
+    ords: RecordSet,
 }
 
 impl Collector for Candidates {
-    type Fruit = BTreeMap<u64, Ords>;
+    type Fruit = RecordSet;
     type Child = CandidatesSegment;
 
     fn for_segment(
@@ -387,18 +387,12 @@ impl Collector for Candidates {
     }
 
     fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
-        let mut all: BTreeMap<u64, Ords> = BTreeMap::new();
-        for f in fruits {
-            for (segment, ords) in f {
-                all.entry(segment).or_default().union(ords);
-            }
-        }
-        Ok(all)
+        Ok(union_all(fruits))
     }
 }
 
 impl SegmentCollector for CandidatesSegment {
-    type Fruit = BTreeMap<u64, Ords>;
+    type Fruit = RecordSet;
 
     fn collect(&mut self, doc: DocId, _: Score) {
         if let Some(key) = self.scan.accept(doc) {

@@ -1,7 +1,8 @@
 //! [`Engine`]: one method per kind of question, each over a fresh snapshot and with a deadline.
 //!
-//! Exact plans are answered from the index alone (fast fields); inexact plans (a `/regex/`)
-//! first collect candidates from the index, then check each candidate's record.
+//! Exact plans are answered from the index alone (fast fields); inexact plans (a `/regex/`, a
+//! phrase, a structured field, a word with a digit) first collect candidates from the index,
+//! then check each candidate's record.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};

@@ -6,14 +6,12 @@
 //! The store holds no lock while `each` runs, so a slow consumer (an export to a slow client)
 //! never stalls ingest into the segment being written.
 
-use std::collections::BTreeMap;
-
 use firewatch_index::archive::{Everything, Prefilter};
 use firewatch_ingest::LogRecord;
 
 use super::chunks::Needles;
 use super::engine::SearchError;
-use super::scan::{Key, Ords, ScanCtx};
+use super::scan::{Key, RecordSet, ScanCtx};
 use crate::lang::{matches, Query};
 
 /// Calls `each` with every candidate that `verify` (when given) accepts, until it returns
@@ -21,7 +19,7 @@ use crate::lang::{matches, Query};
 /// not read.
 pub fn for_each_match(
     ctx: &ScanCtx,
-    candidates: BTreeMap<u64, Ords>,
+    candidates: RecordSet,
     verify: Option<&Query>,
     needles: &Needles,
     each: &mut dyn FnMut(Key, LogRecord) -> bool,
@@ -48,9 +46,7 @@ pub fn for_each_match(
                         return false;
                     }
                 }
-                if matcher.as_ref().is_some_and(|m| !m.may_match(&record))
-                    || verify.is_some_and(|q| !matches(q, &record))
-                {
+                if verify.is_some_and(|q| !matches(q, &record)) {
                     return true;
                 }
                 let key = Key {

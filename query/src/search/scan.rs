@@ -4,6 +4,7 @@
 //! tantivy has no cancellation, so a query past its deadline stops doing work per document
 //! (collectors skip the rest cheaply) and the search reports the timeout once it returns.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
@@ -71,11 +72,12 @@ impl SegmentScan {
         for doc in rows.into_iter().filter(|d| *d < reader.max_doc()) {
             chunks.insert(doc);
         }
-        let timestamp = reader.fast_fields().column_opt::<i64>("timestamp")?;
+        let ff = reader.fast_fields();
         Ok(SegmentScan {
             chunks,
-            timestamp: timestamp.unwrap_or_else(|| Column::build_empty_column(reader.max_doc())),
-            segment: u64_column(reader, "segment")?,
+            timestamp: ff.i64("timestamp")?,
+            segment: ff.u64("segment")?,
+            // Chunk documents have none.
             ord: u64_column(reader, "ord")?,
             ctx,
             since_clock: 0,
@@ -128,6 +130,20 @@ pub fn u64_column(reader: &SegmentReader, name: &str) -> tantivy::Result<Column<
         .fast_fields()
         .column_opt::<u64>(name)?
         .unwrap_or_else(|| Column::build_empty_column(reader.max_doc())))
+}
+
+/// Record ordinals per archive segment.
+pub type RecordSet = BTreeMap<u64, Ords>;
+
+/// The union of collectors' record sets.
+pub fn union_all(sets: Vec<RecordSet>) -> RecordSet {
+    let mut all = RecordSet::new();
+    for set in sets {
+        for (segment, ords) in set {
+            all.entry(segment).or_default().union(ords);
+        }
+    }
+    all
 }
 
 /// A set of record ordinals within one archive segment.

@@ -35,7 +35,8 @@ use tantivy::query::{
 use tantivy::schema::{Field as TField, IndexRecordOption};
 use tantivy::{DateTime, Term};
 
-use super::chunks::{Needles, RecordSet, RecordsIn};
+use super::chunks::{Needles, RecordsIn};
+use super::scan::RecordSet;
 use crate::lang::{tokens, Bound, Field, Predicate, Query, RangeBounds, Scalar, TextMatch};
 
 /// A tantivy query, whether its hits need checking with the evaluator, and literals every
