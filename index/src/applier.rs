@@ -33,7 +33,7 @@ use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
 use crate::reader::View;
 use crate::retention;
-use crate::schema::{self, Chunker, RecordPtr};
+use crate::schema::{self, RecordPtr};
 use crate::store::Shared;
 use crate::wal;
 
@@ -181,16 +181,20 @@ impl Applier {
         }
         let f = self.sh.fields;
         let mut info = self.active.info.write().unwrap_or_else(|e| e.into_inner());
-        let mut chunks = Chunker::default();
-        for (rec, json) in records.into_iter().zip(jsons) {
-            let ptr = RecordPtr {
-                segment: self.active_id,
-                ord: self.active.archive.len(),
-            };
-            self.writer.add_document(schema::document(&f, &rec, ptr))?;
-            if let Some(chunk) = chunks.push(&f, &rec, ptr) {
-                self.writer.add_document(chunk)?;
+        let first = RecordPtr {
+            segment: self.active_id,
+            ord: self.active.archive.len(),
+        };
+        let mut add_err = None;
+        schema::documents(&f, &records, first, &mut |doc| {
+            if let Err(e) = self.writer.add_document(doc) {
+                add_err.get_or_insert(e);
             }
+        });
+        if let Some(e) = add_err {
+            return Err(e.into());
+        }
+        for (rec, json) in records.into_iter().zip(jsons) {
             info.records += 1;
             info.raw_bytes += json.len() as u64 + 1;
             info.min_ts = info.min_ts.min(rec.timestamp);
@@ -202,9 +206,6 @@ impl Applier {
                 .fetch_add(json.len() as u64 + 1, Relaxed);
             self.uncommitted.push(rec.id.clone());
             self.active.archive.append(rec, json.len());
-        }
-        if let Some(chunk) = chunks.finish(&f) {
-            self.writer.add_document(chunk)?;
         }
         drop(info);
         self.applied_seq = self.applied_seq.max(seq);

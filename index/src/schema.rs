@@ -7,19 +7,21 @@
 //! - a **record** document per record: time, level, service, host, source and message words,
 //!   answered exactly from the index (counts, histograms and top values need no record read);
 //! - a **chunk** document per run of up to [`CHUNK_RECORDS`] consecutive records of one source
-//!   in one batch, for the structured fields. It has `chunk_ord` and `records` (where the run
+//!   in one batch, for the structured field values common in the run. It has `chunk_ord` and `records` (where the run
 //!   starts, its length) and no `ord`, which is how readers tell the kinds apart; searches
 //!   pass over chunk documents. (Sharing `ord` cost 2.5 MB per million records: the column
 //!   would no longer grow by one per document, and bit-packed it is 20 bits each.) A chunk also
 //!   carries its first record's time, level, service, host and source: columns that every
 //!   document has are smaller, and read without looking up which documents have a value.
 //!
-//! A field value matched on a chunk only says that some record of the run may have it, so a
-//! structured query takes the chunks' records as candidates and checks each (see the query
-//! crate's plans). Field values are many per record and often repeat within a run: one posting
-//! per chunk instead of per record took the index of a mixed 1 M-line corpus from 21.5 to
-//! 13.1 MB (27.9 MB before variables left the terms, see [`crate::words`]), while message
-//! words, the most searched text, stay exact per record.
+//! A structured field value is a term of the records that have it when it is in at most half
+//! the records of its run, else of the chunk only ([`documents`]). A value matched on a chunk
+//! says that most records of the run have it, so a structured query takes the chunks' records
+//! as candidates and checks each (see the query crate's plans). Field values are many per
+//! record and often repeat within a run: one posting per chunk instead of per record took the
+//! index of a mixed 1 M-line corpus from 21.5 to 13.1 MB (27.9 MB before variables left the
+//! terms, see [`crate::words`]); keeping the values that are not common per record costs 3% of
+//! that back. Message words, the most searched text, are exact per record.
 //!
 //! | field | type | on | how it is indexed | for |
 //! |---|---|---|---|---|
@@ -27,7 +29,7 @@
 //! | `severity` | u64 0–5 | both | fast | `level:>=warn` ([`Level`] order) |
 //! | `level`, `service`, `host`, `source` | text, raw | both | term (docs only) + fast | filters, top values |
 //! | `message` | text, [`words`](crate::words) | record | docs only | full text |
-//! | `fields` | JSON, [`values`](crate::words::Values), dots expanded | chunk | docs only | `http.status:503` |
+//! | `fields` | JSON, [`values`](crate::words::Values), dots expanded | both | docs only | `http.status:503` |
 //! | `segment` | u64 | both | fast | the archive segment |
 //! | `ord` | u64 | record | fast | the record's place in the archive |
 //! | `chunk_ord`, `records` | u64 | chunk | fast | the chunk's first record and length |
@@ -37,14 +39,15 @@
 //! digit and string values with one are left out of the terms (see [`crate::words`]).
 
 use firewatch_ingest::{Level, LogRecord};
-use serde_json::{Map, Value as JsonValue};
-use tantivy::schema::document::{ReferenceValue, Value};
 use tantivy::schema::{
     Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema, TextFieldIndexing,
     TextOptions,
 };
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{IndexSettings, TantivyDocument};
+
+mod documents;
+pub use documents::documents;
 
 /// The fields of the record index, resolved once.
 #[derive(Debug, Clone, Copy)]
@@ -145,8 +148,8 @@ pub struct RecordPtr {
 /// Most records one chunk document covers: fewer cost postings, more cost candidate checks.
 pub const CHUNK_RECORDS: u64 = 64;
 
-/// The record document of a record stored at `ptr`.
-pub fn document(f: &Fields, rec: &LogRecord, ptr: RecordPtr) -> TantivyDocument {
+/// The record document of a record stored at `ptr`, without its fields.
+fn document(f: &Fields, rec: &LogRecord, ptr: RecordPtr) -> TantivyDocument {
     let mut doc = record_fields(f, rec);
     doc.add_text(f.message, &rec.message);
     doc.add_u64(f.segment, ptr.segment);
@@ -166,92 +169,6 @@ fn record_fields(f: &Fields, rec: &LogRecord) -> TantivyDocument {
     doc
 }
 
-/// Builds chunk documents from records in archive order: a chunk ends at [`CHUNK_RECORDS`],
-/// at a change of source or segment, at a gap in ordinals, and at [`Chunker::finish`].
-#[derive(Default)]
-pub struct Chunker {
-    doc: Option<TantivyDocument>,
-    start: RecordPtr,
-    len: u64,
-    source: String,
-}
-
-impl Chunker {
-    /// Adds the record stored at `ptr`; returns the chunk it closed, if any.
-    pub fn push(&mut self, f: &Fields, rec: &LogRecord, ptr: RecordPtr) -> Option<TantivyDocument> {
-        let continues = self.doc.is_some()
-            && self.len < CHUNK_RECORDS
-            && ptr.segment == self.start.segment
-            && ptr.ord == self.start.ord + self.len
-            && rec.source == self.source;
-        let closed = if continues { None } else { self.finish(f) };
-        let doc = self.doc.get_or_insert_with(|| {
-            // Chunks carry their first record's time, level, service, host and source: when
-            // every document has a value, tantivy reads a column without first looking up
-            // which documents have one (histograms over everything were half as slow again).
-            // Searches leave chunk documents out (they have `records`).
-            let mut doc = record_fields(f, rec);
-            doc.add_u64(f.segment, ptr.segment);
-            doc.add_u64(f.chunk_ord, ptr.ord);
-            doc
-        });
-        if self.len == 0 {
-            self.start = ptr;
-            self.source.clone_from(&rec.source);
-        }
-        if !rec.fields.is_empty() {
-            doc.add_field_value(f.fields, Json::Object(&rec.fields));
-        }
-        self.len += 1;
-        closed
-    }
-
-    /// The chunk being built, closed.
-    pub fn finish(&mut self, f: &Fields) -> Option<TantivyDocument> {
-        let mut doc = self.doc.take()?;
-        doc.add_u64(f.records, self.len);
-        self.len = 0;
-        Some(doc)
-    }
-}
-
-/// A record's fields as tantivy reads a document value, borrowed: converting them into tantivy's
-/// owned value meant cloning every key and string of every record.
-#[derive(Debug, Clone, Copy)]
-enum Json<'a> {
-    Object(&'a Map<String, JsonValue>),
-    Value(&'a JsonValue),
-}
-
-type Entry<'a> = (&'a String, &'a JsonValue);
-
-impl<'a> Value<'a> for Json<'a> {
-    type ArrayIter = std::iter::Map<std::slice::Iter<'a, JsonValue>, fn(&'a JsonValue) -> Json<'a>>;
-    type ObjectIter =
-        std::iter::Map<serde_json::map::Iter<'a>, fn(Entry<'a>) -> (&'a str, Json<'a>)>;
-
-    fn as_value(&self) -> ReferenceValue<'a, Self> {
-        fn entry<'a>((k, v): Entry<'a>) -> (&'a str, Json<'a>) {
-            (k.as_str(), Json::Value(v))
-        }
-        let object = |m: &'a Map<String, JsonValue>| {
-            ReferenceValue::Object(m.iter().map(entry as fn(Entry<'a>) -> _))
-        };
-        match *self {
-            Json::Object(m) => object(m),
-            Json::Value(JsonValue::Object(m)) => object(m),
-            Json::Value(JsonValue::Array(a)) => {
-                ReferenceValue::Array(a.iter().map(Json::Value as fn(&'a JsonValue) -> Json<'a>))
-            }
-            // Leaves exactly as tantivy reads serde_json values (numbers, RFC 3339 dates).
-            Json::Value(v) => match v.as_value() {
-                ReferenceValue::Leaf(leaf) => ReferenceValue::Leaf(leaf),
-                _ => ReferenceValue::Leaf(tantivy::schema::document::ReferenceValueLeaf::Null),
-            },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,26 +178,6 @@ mod tests {
         assert_eq!(severity(Level::Trace), 0);
         assert_eq!(severity(Level::Info), 2);
         assert_eq!(severity(Level::Fatal), 5);
-    }
-
-    #[test]
-    fn fields_read_in_place_index_like_an_owned_copy() {
-        use tantivy::schema::OwnedValue;
-        use tantivy::Document;
-        let (schema, f) = build();
-        let fields = serde_json::json!({
-            "http": {"status": 503, "path": "/api", "ms": 1.5, "big": u64::MAX},
-            "tags": ["a", {"b": null}, [true]],
-            "at": "2026-11-23T10:00:00Z",
-            "empty": {},
-        });
-        let map = fields.as_object().unwrap();
-        let mut owned = TantivyDocument::new();
-        owned.add_field_value(f.fields, &OwnedValue::from(map.clone()));
-        let mut borrowed = TantivyDocument::new();
-        borrowed.add_field_value(f.fields, Json::Object(map));
-        assert_eq!(borrowed.to_json(&schema), owned.to_json(&schema));
-        assert!(borrowed.to_json(&schema).contains("503"));
     }
 
     #[test]

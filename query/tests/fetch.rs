@@ -78,6 +78,58 @@ async fn counts_histograms_and_top_values_read_no_record() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_values_rare_in_their_chunk_are_answered_by_the_index_alone() {
+    let node = node(corpus(5, 3_000), ApiConfig::default()).await;
+    // Durations (integers and decimals): the largest few are in one record or two each, so
+    // never in more than half the records of a chunk.
+    let durations: Vec<f64> = node
+        .records
+        .iter()
+        .filter_map(|r| r.fields.get("duration_ms")?.as_f64())
+        .collect();
+    let count = |pred: &dyn Fn(f64) -> bool| durations.iter().filter(|d| pred(**d)).count() as u64;
+    let mut distinct = durations.clone();
+    distinct.sort_by(|a, b| b.total_cmp(a));
+    distinct.dedup();
+    let threshold = distinct[3];
+    let unique = *distinct
+        .iter()
+        .find(|d| count(&|x| x == **d) == 1 && d.fract() == 0.0)
+        .unwrap();
+    assert!(distinct[..4].iter().all(|d| count(&|x| x == *d) <= 2));
+    let engine = Engine::new(node.store.reader());
+    tokio::task::block_in_place(|| {
+        for (q, want) in [
+            (format!("duration_ms:{unique}"), 1),
+            (
+                format!("duration_ms:>={threshold}"),
+                count(&|x| x >= threshold),
+            ),
+            (
+                format!("duration_ms:>{threshold} AND NOT http.method:PUT"),
+                count(&|x| x > threshold),
+            ),
+        ] {
+            let page = engine
+                .search(&scope(&q), Order::Desc, 0, None, TIMEOUT)
+                .unwrap();
+            assert_eq!(page.total, want, "{q}");
+        }
+        assert_eq!(reads(&node), (0, 0), "no block was read");
+        // A common value is a term of chunks only: its records are candidates, checked.
+        let page = engine
+            .search(&scope("http.method:GET"), Order::Desc, 0, None, TIMEOUT)
+            .unwrap();
+        let want = node
+            .records
+            .iter()
+            .filter(|r| r.fields["http"]["method"] == "GET");
+        assert_eq!(page.total, want.count() as u64);
+        assert!(reads(&node).1 > 0);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rare_variable_reads_only_the_blocks_that_may_hold_it() {
     let node = node(corpus(6, 8_000), ApiConfig::default()).await;
     // A duration word (`1234ms`: not an index term) in exactly one record.

@@ -1,8 +1,8 @@
 //! Structured-field predicates answered through chunk documents (see
-//! `firewatch_index::schema`): the chunks whose terms match give the records that may match
-//! ([`ChunkHits`]); [`RecordsIn`] is the query for those records' own documents, so a field
-//! predicate combines with words, time, level and source like any other, and each candidate is
-//! then checked against its record.
+//! `firewatch_index::schema`): a field value common in a chunk is a term of the chunk only, so
+//! the chunks whose terms match give records that may match ([`ChunkHits`]); [`RecordsIn`] is
+//! the query for those records' own documents, so a field predicate combines with words, time,
+//! level and source like any other, and each candidate is then checked against its record.
 //!
 //! [`Needles`] narrow the check: literals every match must contain (words and values with a
 //! digit, which the index leaves out), tested against each archive block's filter before it is
@@ -22,11 +22,17 @@ use tantivy::{BitSet, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::scan::{u64_column, union_all, Ords, RecordSet};
 
-/// The records of every chunk document a query matches.
-pub struct ChunkHits;
+/// The records of every chunk document a query matches, and with `records_too` those of the
+/// record documents it matches.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkHits {
+    pub records_too: bool,
+}
 
 pub struct ChunkHitsSegment {
+    records_too: bool,
     segment: Column<u64>,
+    chunk_ord: Column<u64>,
     ord: Column<u64>,
     records: Column<u64>,
     hits: RecordSet,
@@ -42,8 +48,10 @@ impl Collector for ChunkHits {
         reader: &SegmentReader,
     ) -> tantivy::Result<Self::Child> {
         Ok(ChunkHitsSegment {
+            records_too: self.records_too,
             segment: u64_column(reader, "segment")?,
-            ord: u64_column(reader, "chunk_ord")?,
+            chunk_ord: u64_column(reader, "chunk_ord")?,
+            ord: u64_column(reader, "ord")?,
             records: u64_column(reader, "records")?,
             hits: RecordSet::new(),
         })
@@ -62,16 +70,15 @@ impl SegmentCollector for ChunkHitsSegment {
     type Fruit = RecordSet;
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        // Record documents have no `records`: a query on fields never matches them, but one
-        // that matches every document (a negation) does.
-        let (Some(n), Some(segment), Some(ord)) = (
-            self.records.first(doc),
-            self.segment.first(doc),
-            self.ord.first(doc),
-        ) else {
+        let Some(segment) = self.segment.first(doc) else {
             return;
         };
-        self.hits.entry(segment).or_default().insert_range(ord, n);
+        // Only chunk documents have `records`.
+        if let (Some(n), Some(ord)) = (self.records.first(doc), self.chunk_ord.first(doc)) {
+            self.hits.entry(segment).or_default().insert_range(ord, n);
+        } else if let Some(ord) = self.ord.first(doc).filter(|_| self.records_too) {
+            self.hits.entry(segment).or_default().insert(ord);
+        }
     }
 
     fn harvest(self) -> RecordSet {

@@ -147,11 +147,11 @@ impl Engine {
         // Each structured predicate's candidates are held until the search ends; past a
         // budget, further ones become "every record, checked" so memory stays bounded.
         let held = Cell::new(0usize);
-        let chunks = |q: &dyn TQuery| {
+        let chunks = |q: &dyn TQuery, hits: ChunkHits| {
             if held.get() >= self.candidate_bytes {
                 return None;
             }
-            let set = snapshot.searcher().search(q, &ChunkHits).ok()?;
+            let set = snapshot.searcher().search(q, &hits).ok()?;
             held.set(held.get() + set.values().map(Ords::bytes).sum::<usize>());
             Some(set)
         };

@@ -5,10 +5,12 @@
 //! must then be checked against with the evaluator. Time, level, service, host, source and
 //! message words are on the record documents. The index keeps no word positions, so a phrase
 //! is a candidate set: the records with all its words, each checked for the words in order.
-//! Structured fields are on chunk documents (see `firewatch_index::schema`): such a predicate
-//! runs on the chunks first, and its plan is the matching chunks' records ([`RecordsIn`]), a
-//! candidate set. `/regex/` is a candidate set too (everything), and a negated candidate set
-//! widens to everything, because the complement of a superset is not a superset.
+//! A structured field value is a term of the records that have it, or, when common in its
+//! chunk, of the chunk document only (see `firewatch_index::schema`): such a predicate runs on
+//! the chunks first, and its plan is exact when no chunk matches, else the records it matches
+//! plus the matching chunks' records ([`RecordsIn`]), a candidate set. `/regex/` is a candidate
+//! set too (everything), and a negated candidate set widens to everything, because the
+//! complement of a superset is not a superset.
 //!
 //! Words and string values with a digit are not terms (see `firewatch_index::words`): a word
 //! with one is looked up through its stem, a value with one through the empty term its path
@@ -35,8 +37,8 @@ use tantivy::query::{
 use tantivy::schema::{Field as TField, IndexRecordOption};
 use tantivy::{DateTime, Term};
 
-use super::chunks::{Needles, RecordsIn};
-use super::scan::RecordSet;
+use super::chunks::{ChunkHits, Needles, RecordsIn};
+use super::scan::{union_all, RecordSet};
 use crate::lang::{tokens, Bound, Field, Predicate, Query, RangeBounds, Scalar, TextMatch};
 
 /// A tantivy query, whether its hits need checking with the evaluator, and literals every
@@ -68,8 +70,8 @@ impl Plan {
 /// Where the record with an id is stored (the snapshot's [`locate`](firewatch_index::Snapshot::locate)).
 pub type Locate<'a> = &'a dyn Fn(&str) -> Result<Option<RecordPtr>, StoreError>;
 
-/// The records of the chunk documents a query matches; `None` when the search failed.
-pub type Chunks<'a> = &'a dyn Fn(&dyn TQuery) -> Option<RecordSet>;
+/// The records of the documents a query matches ([`ChunkHits`]); `None` when the search failed.
+pub type Chunks<'a> = &'a dyn Fn(&dyn TQuery, ChunkHits) -> Option<RecordSet>;
 
 /// What translating needs from the index besides its fields.
 #[derive(Clone, Copy)]
@@ -147,19 +149,44 @@ fn leaf(field: &Field, pred: &Predicate, f: &Fields, at: Lookups<'_>) -> Plan {
     }
 }
 
-/// The records of the chunks `chunk_query` matches, to be checked; everything (to be checked)
-/// when the chunk search failed.
-fn through_chunks(chunk_query: Box<dyn TQuery>, needles: Needles, at: Lookups<'_>) -> Plan {
-    match (at.chunks)(chunk_query.as_ref()) {
-        Some(records) => Plan {
-            query: Box::new(RecordsIn(Arc::new(records))),
-            exact: false,
-            needles,
-        },
-        None => Plan {
-            needles,
-            ..Plan::candidates_all()
-        },
+/// A structured predicate as a plan. On record documents, `exact` matches precisely the records
+/// the predicate accepts and `loose` some that may; on chunk documents either only says that
+/// some record of the chunk may. Exact unless there are candidates: records of chunks that
+/// match, or records `loose` matches. Everything (to be checked) when a lookup failed.
+fn through_chunks(
+    exact: Option<Box<dyn TQuery>>,
+    loose: Option<Box<dyn TQuery>>,
+    needles: Needles,
+    at: Lookups<'_>,
+) -> Plan {
+    let mut candidates = RecordSet::new();
+    for (q, records_too) in [(&exact, false), (&loose, true)] {
+        let Some(q) = q else { continue };
+        match (at.chunks)(q.as_ref(), ChunkHits { records_too }) {
+            Some(records) => candidates = union_all(vec![candidates, records]),
+            None => {
+                return Plan {
+                    needles,
+                    ..Plan::candidates_all()
+                }
+            }
+        }
+    }
+    let exact: Box<dyn TQuery> = exact.unwrap_or_else(|| Box::new(EmptyQuery));
+    if candidates.is_empty() {
+        return Plan {
+            query: exact,
+            exact: true,
+            needles: Needles::default(),
+        };
+    }
+    Plan {
+        query: Box::new(BooleanQuery::new(vec![
+            (Occur::Should, exact),
+            (Occur::Should, Box::new(RecordsIn(Arc::new(candidates)))),
+        ])),
+        exact: false,
+        needles,
     }
 }
 
@@ -351,8 +378,19 @@ fn structured(path: &str, pred: &Predicate, field: TField, at: Lookups<'_>) -> P
             ),
         ]))
     };
-    let has_digit = |v: &str| v.chars().any(char::is_numeric);
-    let (chunk_query, needles): (Box<dyn TQuery>, Needles) = match pred {
+    // The empty string is also the term of every string with a digit: only ever loose.
+    let loose_string = |v: &str| v.is_empty() || v.chars().any(char::is_numeric);
+    let should = |alternatives: Vec<Box<dyn TQuery>>| -> Option<Box<dyn TQuery>> {
+        (!alternatives.is_empty()).then(|| {
+            Box::new(BooleanQuery::new(
+                alternatives
+                    .into_iter()
+                    .map(|q| (Occur::Should, q))
+                    .collect(),
+            )) as Box<dyn TQuery>
+        })
+    };
+    let (exact, loose, needles) = match pred {
         Predicate::Exists => {
             // The path itself (…\0) or anything under it (…\1…).
             let mut lo = json_path_bytes(field, path);
@@ -363,13 +401,12 @@ fn structured(path: &str, pred: &Predicate, field: TField, at: Lookups<'_>) -> P
             lo.push(end);
             hi.push(end + 2);
             let q = bytes_range(field, B::Included(lo), B::Excluded(hi)).query;
-            (q, Needles::default())
+            (Some(q), None, Needles::default())
         }
         Predicate::Text(TextMatch::Exact(v)) => {
             let mut alternatives: Vec<Box<dyn TQuery>> = Vec::new();
-            if has_digit(v) {
-                alternatives.push(digit_strings());
-            } else {
+            let loose = loose_string(v).then(digit_strings);
+            if loose.is_none() {
                 let mut s = json();
                 s.append_type_and_str(v);
                 alternatives.push(Box::new(TermQuery::new(s, IndexRecordOption::Basic)));
@@ -392,40 +429,24 @@ fn structured(path: &str, pred: &Predicate, field: TField, at: Lookups<'_>) -> P
             } else {
                 Needles::default()
             };
-            let q = BooleanQuery::new(
-                alternatives
-                    .into_iter()
-                    .map(|q| (Occur::Should, q))
-                    .collect(),
-            );
-            (Box::new(q) as Box<dyn TQuery>, needles)
+            (should(alternatives), loose, needles)
         }
         Predicate::Text(TextMatch::Prefix(p)) => {
-            let mut alternatives = vec![(Occur::Should, digit_strings())];
-            if !has_digit(p) {
+            let exact = (!loose_string(p)).then(|| {
                 let mut s = json();
                 s.append_type_and_str(p);
-                let q = prefix(field, s.serialized_value_bytes().to_vec()).query;
-                alternatives.push((Occur::Should, q));
-            }
-            (
-                Box::new(BooleanQuery::new(alternatives)) as Box<dyn TQuery>,
-                json_needle(p),
-            )
+                prefix(field, s.serialized_value_bytes().to_vec()).query
+            });
+            (exact, Some(digit_strings()), json_needle(p))
         }
         Predicate::Range(r) => {
-            let mut q = structured_range(r, json);
-            if text_bounded(r) {
-                q = BooleanQuery::new(vec![
-                    (Occur::Should, Box::new(q)),
-                    (Occur::Should, digit_strings()),
-                ]);
-            }
-            (Box::new(q) as Box<dyn TQuery>, Needles::default())
+            let loose = text_bounded(r).then(digit_strings);
+            let exact: Box<dyn TQuery> = Box::new(structured_range(r, json));
+            (Some(exact), loose, Needles::default())
         }
         Predicate::Level(_) | Predicate::Regex(_) => return Plan::exact(EmptyQuery),
     };
-    through_chunks(chunk_query, needles, at)
+    through_chunks(exact, loose, needles, at)
 }
 
 /// A needle for a string value, when the record's JSON holds it as written (no escapes).
@@ -538,11 +559,13 @@ fn string_range(r: &RangeBounds, json: &impl Fn() -> Term) -> Plan {
         _ => edge,
     };
     let end = prefix_end(&all_start).map_or(B::Unbounded, B::Excluded);
-    bytes_range(
-        json().field(),
-        bound(&r.lower, B::Included(all_start.clone())),
-        bound(&r.upper, end),
-    )
+    // Not the empty string, which is also the term of every string with a digit: those are
+    // the caller's to check.
+    let lower = match bound(&r.lower, B::Excluded(all_start.clone())) {
+        B::Included(b) if b == all_start => B::Excluded(b),
+        b => b,
+    };
+    bytes_range(json().field(), lower, bound(&r.upper, end))
 }
 
 fn num(b: &Bound) -> B<f64> {

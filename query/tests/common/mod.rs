@@ -70,7 +70,7 @@ const WORDS: [&str; 12] = [
 ];
 
 /// Record `i` of corpus `seed`: a few services, hosts and levels, messages from a small
-/// vocabulary, structured fields of every JSON kind, timestamps with ties.
+/// vocabulary, structured fields of every JSON kind, timestamps with ties, sources in runs.
 pub fn record(rng: &mut Rng, i: u64, seed: u64) -> LogRecord {
     let words = 3 + rng.next() % 5;
     let message: Vec<&str> = (0..words).map(|_| *rng.pick(&WORDS)).collect();
@@ -111,7 +111,11 @@ pub fn record(rng: &mut Rng, i: u64, seed: u64) -> LogRecord {
         observed: T0,
         service: rng.pick(&SERVICES).to_string(),
         host: rng.pick(&HOSTS).to_string(),
-        source: format!("/var/log/{}.log", rng.pick(&SERVICES)),
+        // Files are read in runs of lines, as a shipper sends them.
+        source: format!(
+            "/var/log/{}.log",
+            SERVICES[((i / 40 + seed) % SERVICES.len() as u64) as usize]
+        ),
         level: *rng.pick(&[
             Level::Info,
             Level::Info,
