@@ -122,12 +122,16 @@ pub fn build() -> (Schema, Fields) {
 }
 
 /// Settings of a new index. Nothing is stored in tantivy's doc store (records live in the
-/// archive), yet it keeps a 4-byte offset per document, which lz4 barely shrinks and zstd
-/// nearly removes; large blocks keep its skip index small. It is never read, so neither costs
-/// a query anything.
+/// archive), yet it keeps a 4-byte offset per document, 0, 1, 2, … for empty documents. Only
+/// zstd's slowest levels see through that sequence: on a 1 M-line corpus the store took
+/// 2.5 MB at levels 3 to 16 and 1.0 MB at level 18, for about 2% more node CPU, merges
+/// included (blocks hold about 100 k documents, compressed off the indexing threads). It is
+/// never read, so it costs a query nothing.
 pub fn index_settings() -> IndexSettings {
     IndexSettings {
-        docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
+        docstore_compression: Compressor::Zstd(ZstdCompressor {
+            compression_level: Some(18),
+        }),
         docstore_blocksize: 1 << 20,
         ..IndexSettings::default()
     }
