@@ -63,7 +63,7 @@ pub fn questions() -> Vec<Question> {
         },
         Question {
             key: "structured",
-            label: "structured field, newest 100 (`http.status:502`; checked on candidate records)",
+            label: "structured field, newest 100 (`http.status:502`)",
             api: "search",
             q: "http.status:502",
             hour: false,
