@@ -185,6 +185,8 @@ impl Applier {
             segment: self.active_id,
             ord: self.active.archive.len(),
         };
+        // Adding fails only once tantivy's writer is dead, and then nothing commits: the WAL
+        // keeps the batch for the next start.
         let mut add_err = None;
         schema::documents(&f, &records, first, &mut |doc| {
             if let Err(e) = self.writer.add_document(doc) {
