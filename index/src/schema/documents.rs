@@ -77,7 +77,7 @@ pub fn documents(
 struct Leaf<'r> {
     path: Range<usize>,
     value: &'r JsonValue,
-    /// What identifies the term it becomes (a hash: two values sharing one only makes both
+    /// What identifies the term it becomes (a hash: two terms sharing one only makes both
     /// look more common, which costs candidates, never results).
     key: u64,
 }
@@ -193,12 +193,15 @@ impl<'r> Leaves<'r> {
 
     /// One leaf of each term in more than `rare` of the run's leaves.
     fn common(&self, rare: usize) -> impl Iterator<Item = &Leaf<'r>> {
-        let mut seen: Vec<u64> = Vec::new();
+        let mut seen: Vec<&Leaf<'r>> = Vec::new();
         self.all.iter().filter(move |l| {
-            if seen.contains(&l.key) || self.count(l) <= rare {
+            // Keys are hashes: a leaf is a repeat only if its path and value are too.
+            let repeat =
+                |s: &&Leaf| s.key == l.key && s.value == l.value && self.path(s) == self.path(l);
+            if self.count(l) <= rare || seen.iter().any(repeat) {
                 return false;
             }
-            seen.push(l.key);
+            seen.push(l);
             true
         })
     }
