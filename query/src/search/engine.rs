@@ -6,20 +6,19 @@
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::ops::Bound as B;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use firewatch_index::{Reader, Snapshot, StoreError};
 use firewatch_ingest::{LogRecord, Nanos};
-use tantivy::query::{BooleanQuery, Occur, Query as TQuery, RangeQuery};
-use tantivy::Term;
+use tantivy::query::Query as TQuery;
 
 use super::chunks::{ChunkHits, Needles};
 use super::collect::{sort_keys, Candidates, Histogram, KeywordValues, Order, Ranked, TopKeys};
 use super::records::for_each_match;
 use super::scan::{Key, Ords, ScanCtx};
+use super::time::InTime;
 use super::translate::{translate, Lookups};
 use super::values::{keyword_name, values_of};
 use crate::lang::{Field, Query};
@@ -163,19 +162,14 @@ impl Engine {
                 chunks: &chunks,
             },
         );
-        let ts = |t| Term::from_field_i64(f.timestamp, t);
         let query: Box<dyn TQuery> = match (scope.start, scope.end) {
             (None, None) => plan.query,
-            (start, end) => Box::new(BooleanQuery::new(vec![
-                (Occur::Must, plan.query),
-                (
-                    Occur::Must,
-                    Box::new(RangeQuery::new(
-                        start.map_or(B::Unbounded, |t| B::Included(ts(t))),
-                        end.map_or(B::Unbounded, |t| B::Excluded(ts(t))),
-                    )),
-                ),
-            ])),
+            (start, end) => Box::new(InTime {
+                inner: plan.query,
+                field: f.timestamp,
+                start,
+                end,
+            }),
         };
         Prepared {
             query,
