@@ -264,3 +264,29 @@ async fn a_batch_across_segments_blocks_and_the_active_block_keeps_its_order() {
         assert_eq!(seen, ids);
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_engine_keeps_answering_as_segments_come_and_merge() {
+    // Small segments, so that appends seal some and merges replace them.
+    let all = corpus(11, 3_000);
+    let mut node = node_with(all[..1_000].to_vec(), ApiConfig::default(), 200_000).await;
+    let engine = Engine::new(node.store.reader());
+    for upto in [1_000, 2_000, 3_000] {
+        if node.records.len() < upto {
+            node.append(all[node.records.len()..upto].to_vec()).await;
+        }
+        tokio::task::block_in_place(|| {
+            for q in ["*", "level:error", "http.status:503"] {
+                let page = engine
+                    .search(&scope(q), Order::Desc, 0, None, TIMEOUT)
+                    .unwrap();
+                let want = node
+                    .records
+                    .iter()
+                    .filter(|r| firewatch_query::lang::matches(&parse(q).unwrap(), r))
+                    .count();
+                assert_eq!(page.total, want as u64, "{q} over {upto} records");
+            }
+        });
+    }
+}

@@ -17,7 +17,7 @@ use tantivy::query::Query as TQuery;
 use super::chunks::{ChunkHits, Needles};
 use super::collect::{sort_keys, Candidates, Histogram, KeywordValues, Order, Ranked, TopKeys};
 use super::records::for_each_match;
-use super::scan::{Key, Ords, ScanCtx};
+use super::scan::{ChunkDocs, Key, Ords, ScanCtx};
 use super::time::InTime;
 use super::translate::{translate, Lookups};
 use super::values::{keyword_name, values_of};
@@ -122,6 +122,7 @@ impl Prepared {
 pub struct Engine {
     reader: Reader,
     candidate_bytes: usize,
+    chunk_docs: ChunkDocs,
 }
 
 impl Engine {
@@ -129,6 +130,7 @@ impl Engine {
         Engine {
             reader,
             candidate_bytes: MAX_CANDIDATE_BYTES,
+            chunk_docs: ChunkDocs::default(),
         }
     }
 
@@ -175,6 +177,7 @@ impl Engine {
             query,
             ctx: Arc::new(ScanCtx {
                 snapshot,
+                chunk_docs: self.chunk_docs.clone(),
                 deadline: Instant::now() + timeout,
                 timed_out: AtomicBool::new(false),
             }),
