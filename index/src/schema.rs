@@ -7,9 +7,9 @@
 //! - a **record** document per record: time, level, service, host, source and message words,
 //!   answered exactly from the index (counts, histograms and top values need no record read);
 //! - a **chunk** document per run of up to [`CHUNK_RECORDS`] consecutive records of one source
-//!   in one batch, for the structured field values common in the run. It has `chunk_ord` and `records` (where the run
-//!   starts, its length) and no `ord`, which is how readers tell the kinds apart; searches
-//!   pass over chunk documents. (Sharing `ord` cost 2.5 MB per million records: the column
+//!   in one batch, for the structured field values common in the run. It has `chunk_ord` and
+//!   `records` (where the run starts, its length) and no `ord`, which is how readers tell the
+//!   kinds apart; searches pass over chunk documents. (Sharing `ord` cost 2.5 MB per million records: the column
 //!   would no longer grow by one per document, and bit-packed it is 20 bits each.) A chunk also
 //!   carries its first record's time, level, service, host and source: columns that every
 //!   document has are smaller, and read without looking up which documents have a value.

@@ -53,8 +53,8 @@ pub fn documents(
         let rare = (len / 2).max(1);
         for (i, rec) in run.iter().enumerate() {
             let mut doc = document(f, rec, ptr(i));
-            for leaf in leaves.of(i).filter(|l| leaves.count(l) <= rare) {
-                doc.add_field_value(f.fields, Json::Path(leaves.path(leaf), leaf.value));
+            for leaf in leaves.of(i).filter(|l| l.count <= rare) {
+                doc.add_field_value(f.fields, Path(leaves.path(leaf), leaf.value));
             }
             add(doc);
         }
@@ -66,7 +66,7 @@ pub fn documents(
         chunk.add_u64(f.chunk_ord, ptr(0).ord);
         chunk.add_u64(f.records, len as u64);
         for leaf in leaves.common(rare) {
-            chunk.add_field_value(f.fields, Json::Path(leaves.path(leaf), leaf.value));
+            chunk.add_field_value(f.fields, Path(leaves.path(leaf), leaf.value));
         }
         add(chunk);
         start += len;
@@ -80,6 +80,8 @@ struct Leaf<'r> {
     /// What identifies the term it becomes (a hash: two terms sharing one only makes both
     /// look more common, which costs candidates, never results).
     key: u64,
+    /// How many leaves of the run share its key.
+    count: usize,
 }
 
 /// The leaves of one run, and how many times each term occurs in it.
@@ -90,7 +92,7 @@ struct Leaves<'r> {
     all: Vec<Leaf<'r>>,
     /// Where each record's leaves start in `all`.
     starts: Vec<usize>,
-    /// Every leaf's key, sorted: a key's count is the length of its run.
+    /// Every leaf's key, sorted, kept to reuse its memory: a key's count is its run's length.
     sorted: Vec<u64>,
     buf: Vec<u8>,
 }
@@ -109,6 +111,10 @@ impl<'r> Leaves<'r> {
         self.sorted.clear();
         self.sorted.extend(self.all.iter().map(|l| l.key));
         self.sorted.sort_unstable();
+        for leaf in &mut self.all {
+            let from = self.sorted.partition_point(|k| *k < leaf.key);
+            leaf.count = self.sorted[from..].partition_point(|k| *k == leaf.key);
+        }
     }
 
     fn object(&mut self, map: &'r Map<String, JsonValue>, path: &mut Vec<&'r str>) {
@@ -137,6 +143,7 @@ impl<'r> Leaves<'r> {
                     path: from..self.segments.len(),
                     value: v,
                     key,
+                    count: 0,
                 });
             }
         }
@@ -185,12 +192,6 @@ impl<'r> Leaves<'r> {
         self.all[self.starts[i]..self.starts[i + 1]].iter()
     }
 
-    /// How many leaves of the run share this leaf's term.
-    fn count(&self, leaf: &Leaf) -> usize {
-        let from = self.sorted.partition_point(|k| *k < leaf.key);
-        self.sorted[from..].partition_point(|k| *k == leaf.key)
-    }
-
     /// One leaf of each term in more than `rare` of the run's leaves.
     fn common(&self, rare: usize) -> impl Iterator<Item = &Leaf<'r>> {
         let mut seen: Vec<&Leaf<'r>> = Vec::new();
@@ -198,7 +199,7 @@ impl<'r> Leaves<'r> {
             // Keys are hashes: a leaf is a repeat only if its path and value are too.
             let repeat =
                 |s: &&Leaf| s.key == l.key && s.value == l.value && self.path(s) == self.path(l);
-            if self.count(l) <= rare || seen.iter().any(repeat) {
+            if l.count <= rare || seen.iter().any(repeat) {
                 return false;
             }
             seen.push(l);
@@ -211,48 +212,23 @@ impl<'r> Leaves<'r> {
     }
 }
 
-/// A field value as tantivy reads a document value, borrowed: converting records' fields into
-/// tantivy's owned value meant cloning every key and string.
+/// A leaf of a record's fields as tantivy reads a document value, under its path and
+/// borrowed: `{"http": {"status": 503}}` for `(["http", "status"], 503)`. (Converting fields
+/// into tantivy's owned value meant cloning every key and string.)
 #[derive(Debug, Clone, Copy)]
-enum Json<'a> {
-    /// A leaf under a path: `{"http": {"status": 503}}` for `(["http", "status"], 503)`.
-    Path(&'a [&'a str], &'a JsonValue),
-    Value(&'a JsonValue),
-}
+struct Path<'a>(&'a [&'a str], &'a JsonValue);
 
-/// The entries of an object: a record's map, or the one key of a path.
-enum Entries<'a> {
-    Map(serde_json::map::Iter<'a>),
-    One(Option<(&'a str, Json<'a>)>),
-}
-
-impl<'a> Iterator for Entries<'a> {
-    type Item = (&'a str, Json<'a>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            Entries::Map(entries) => entries.next().map(|(k, v)| (k.as_str(), Json::Value(v))),
-            Entries::One(entry) => entry.take(),
-        }
-    }
-}
-
-impl<'a> Value<'a> for Json<'a> {
-    type ArrayIter = std::iter::Map<std::slice::Iter<'a, JsonValue>, fn(&'a JsonValue) -> Json<'a>>;
-    type ObjectIter = Entries<'a>;
+impl<'a> Value<'a> for Path<'a> {
+    type ArrayIter = std::iter::Empty<Path<'a>>;
+    type ObjectIter = std::iter::Once<(&'a str, Path<'a>)>;
 
     fn as_value(&self) -> ReferenceValue<'a, Self> {
         match *self {
-            Json::Path([], v) => Json::Value(v).as_value(),
-            Json::Path([first, rest @ ..], v) => {
-                ReferenceValue::Object(Entries::One(Some((*first, Json::Path(rest, v)))))
-            }
-            Json::Value(JsonValue::Object(m)) => ReferenceValue::Object(Entries::Map(m.iter())),
-            Json::Value(JsonValue::Array(a)) => {
-                ReferenceValue::Array(a.iter().map(Json::Value as fn(&'a JsonValue) -> Json<'a>))
+            Path([first, rest @ ..], v) => {
+                ReferenceValue::Object(std::iter::once((*first, Path(rest, v))))
             }
             // Leaves exactly as tantivy reads serde_json values (numbers, RFC 3339 dates).
-            Json::Value(v) => match v.as_value() {
+            Path([], v) => match v.as_value() {
                 ReferenceValue::Leaf(leaf) => ReferenceValue::Leaf(leaf),
                 _ => ReferenceValue::Leaf(ReferenceValueLeaf::Null),
             },
