@@ -140,12 +140,24 @@ pub fn receiver(mode: u8) -> Receiver {
 }
 
 /// A loopback port nothing listens on (yet).
+///
+/// The port is below the kernel's ephemeral range (32768 and up by default on Linux), and no
+/// two calls in one process return the same one: a receiver bound to port 0 by a concurrent
+/// test must not take the port while the receiver meant for it is down.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 10_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let offset = (std::process::id() % u32::from(SPAN)) as u16;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed) % SPAN;
+        let port = FIRST + (offset + n) % SPAN;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
 }
 
 /// Polls `cond` every 20 ms until true or `limit` passes.
