@@ -81,12 +81,19 @@ impl Applier {
         fs::create_dir_all(&seg_root)?;
         fs::create_dir_all(&index_dir)?;
         let mut manifest = Manifest::load(&seg_root)?;
-        let (schema, fields) = schema::build();
         let dir = MmapDirectory::open(&index_dir).map_err(tantivy::TantivyError::from)?;
-        let index = Index::builder()
-            .schema(schema)
-            .settings(schema::index_settings())
-            .open_or_create(dir)
+        let open = |(schema, fields)| {
+            Index::builder()
+                .schema(schema)
+                .settings(schema::index_settings())
+                .open_or_create(dir.clone())
+                .map(|index| (index, fields))
+        };
+        let (index, fields) = open(schema::build())
+            .or_else(|e| match e {
+                tantivy::TantivyError::SchemaError(_) => open(schema::without_absent()),
+                e => Err(e),
+            })
             .map_err(|e| match e {
                 // The index of an older format (ids and positions indexed).
                 tantivy::TantivyError::SchemaError(m) => StoreError::Unsupported {

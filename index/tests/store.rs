@@ -348,3 +348,37 @@ fn resent_file_records_are_duplicates_in_any_segment_after_restart() {
     }
     store.close();
 }
+
+#[test]
+fn an_index_made_before_absent_values_opens_and_takes_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (schema, _) = firewatch_index::schema::without_absent();
+    std::fs::create_dir_all(dir.path().join("index")).unwrap();
+    tantivy::Index::builder()
+        .schema(schema)
+        .settings(firewatch_index::schema::index_settings())
+        .create_in_dir(dir.path().join("index"))
+        .unwrap();
+    let store = Store::open(cfg(dir.path())).unwrap();
+    let batch: Vec<LogRecord> = (0..10).map(|i| rec(&format!("o:{i}"), i)).collect();
+    assert_eq!(rt().block_on(store.append(batch)).unwrap().accepted, 10);
+    let reader = store.reader();
+    wait_for("the batch", || {
+        reader.snapshot().indexed_records().unwrap().0 == 10
+    });
+    let snap = reader.snapshot();
+    let f = snap.fields();
+    assert_eq!(f.absent, None);
+    // A value every record has is on the chunk, as before.
+    let mut user = Term::from_field_json_path(f.fields, "user", true);
+    user.append_type_and_str("alice");
+    assert_eq!(
+        chunked(&snap, &TermQuery::new(user, IndexRecordOption::Basic)),
+        10
+    );
+    store.close();
+    // And a new data directory gets the field.
+    let fresh = tempfile::tempdir().unwrap();
+    let store = Store::open(cfg(fresh.path())).unwrap();
+    assert!(store.reader().snapshot().fields().absent.is_some());
+}

@@ -92,6 +92,12 @@ const QUERIES: &[&str] = &[
     "http.status:[200 TO 404}",
     "http.status:<201",
     "http.method:POST",
+    // Common in some chunks: exact through the records that lack them.
+    "http.method:GET",
+    "NOT http.method:GET",
+    "-http.method:POST AND payment",
+    "http.method:GET OR http.status:503",
+    "http.status:200",
     "http.method:P*",
     "http.method:[A TO H]",
     "duration_ms:>500",

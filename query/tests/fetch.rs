@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::*;
 use firewatch_index::archive::Everything;
 use firewatch_index::RecordPtr;
+use firewatch_ingest::LogRecord;
 use firewatch_query::api::ApiConfig;
 use firewatch_query::lang::{parse, Field};
 use firewatch_query::search::{Engine, Order, Scope};
@@ -116,14 +117,44 @@ async fn field_values_rare_in_their_chunk_are_answered_by_the_index_alone() {
             assert_eq!(page.total, want, "{q}");
         }
         assert_eq!(reads(&node), (0, 0), "no block was read");
-        // A common value is a term of chunks only: its records are candidates, checked.
+        // A common value is a term of chunks only, and the records of those chunks that lack
+        // it say so: still exact.
+        let get = |r: &&LogRecord| r.fields.get("http").is_some_and(|h| h["method"] == "GET");
+        let slow = |r: &&LogRecord| {
+            let ms = r.fields.get("duration_ms").and_then(|d| d.as_f64());
+            ms.is_some_and(|ms| ms > 100.0)
+        };
+        for (q, want) in [
+            ("http.method:GET", node.records.iter().filter(get).count()),
+            (
+                "NOT http.method:GET",
+                node.records.iter().filter(|r| !get(r)).count(),
+            ),
+            (
+                "http.method:GET AND duration_ms:>100",
+                node.records.iter().filter(|r| get(r) && slow(r)).count(),
+            ),
+        ] {
+            let page = engine
+                .search(&scope(q), Order::Desc, 0, None, TIMEOUT)
+                .unwrap();
+            assert_eq!(page.total, want as u64, "{q}");
+            assert!(want > 10, "{q}: {want}");
+        }
+        assert_eq!(reads(&node), (0, 0), "no block was read");
         let page = engine
-            .search(&scope("http.method:GET"), Order::Desc, 0, None, TIMEOUT)
+            .search(&scope("http.method:GET"), Order::Desc, 10, None, TIMEOUT)
             .unwrap();
-        let want = node
-            .records
-            .iter()
-            .filter(|r| r.fields["http"]["method"] == "GET");
+        assert_eq!(page.hits.len(), 10);
+        assert!(page.hits.iter().all(|r| get(&r)));
+        // A range over common values is checked on the chunks' records.
+        let page = engine
+            .search(&scope("http.method:>=GET"), Order::Desc, 0, None, TIMEOUT)
+            .unwrap();
+        let want = node.records.iter().filter(|r| {
+            let method = r.fields.get("http").and_then(|h| h["method"].as_str());
+            method.is_some_and(|m| m >= "GET")
+        });
         assert_eq!(page.total, want.count() as u64);
         assert!(reads(&node).1 > 0);
     });

@@ -6,23 +6,29 @@
 //!
 //! - a value in at most half the records of the run is a term of those records' own
 //!   documents: a query for it is answered exactly, without reading a record;
-//! - a value in more than half is a term of the chunk document only, once: the chunk's
-//!   records are then candidates, and more than half of them hold the value, so a query checks
-//!   fewer than two records per match.
+//! - a value in more than half is a term of the chunk document only, once, and each record
+//!   of the run that lacks it has its term in `absent`: a query for the value takes the
+//!   chunk's records but those, still exact. (A range or a prefix over such values takes the
+//!   chunk's records as candidates: more than half of them hold a value, so it checks fewer
+//!   than two records per match.)
 //!
 //! Posting the common values once per chunk keeps the index small (an access log's
 //! `status: 200` would otherwise cost a posting per record); posting the others per record
 //! keeps the questions people ask of them (`status:502`, `duration_ms:>5000`) from checking
 //! every record of every chunk that holds one. Which place a value takes only decides how it
 //! is found: a query looks in both. On a mixed 1 M-line corpus, this split cost 3% more index
-//! than chunk postings alone (0.46 MB) and took `http.status:502` from 110 to 4 ms.
+//! than chunk postings alone (0.46 MB) and took `http.status:502` from 110 to 4 ms; the
+//! `absent` terms cost 1.5% more (0.19 MB) and took `http.method:GET` (305 k hits) from 522
+//! to 29 ms. Strings with a digit are all one term, always checked: no `absent` term for it.
 
 use std::ops::Range;
 
 use firewatch_ingest::LogRecord;
 use serde_json::{Map, Value as JsonValue};
+use tantivy::columnar::NumericalValue;
 use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf, Value};
-use tantivy::TantivyDocument;
+use tantivy::schema::Field;
+use tantivy::{TantivyDocument, Term};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::{document, record_fields, Fields, RecordPtr, CHUNK_RECORDS};
@@ -51,10 +57,27 @@ pub fn documents(
         };
         leaves.collect(run);
         let rare = (len / 2).max(1);
+        // The common values a record can lack, as terms (strings with a digit are all one
+        // term, always checked: no use saying which records lack it).
+        let markers: Vec<(&Leaf, Vec<u8>)> = match f.absent {
+            Some(_) => leaves
+                .common(rare)
+                .filter(|l| !matches!(l.canon, Canon::Digits))
+                .map(|l| (l, leaves.term(l)))
+                .collect(),
+            None => Vec::new(),
+        };
         for (i, rec) in run.iter().enumerate() {
             let mut doc = document(f, rec, ptr(i));
             for leaf in leaves.of(i).filter(|l| l.count <= rare) {
                 doc.add_field_value(f.fields, Path(leaves.path(leaf), leaf.value));
+            }
+            if let Some(absent) = f.absent {
+                for (common, term) in &markers {
+                    if !leaves.of(i).any(|l| leaves.same_term(l, common)) {
+                        doc.add_bytes(absent, term.as_slice());
+                    }
+                }
             }
             add(doc);
         }
@@ -73,12 +96,18 @@ pub fn documents(
     }
 }
 
+/// What separates a JSON path's segments in tantivy's terms (not exported by tantivy; the
+/// tests compare [`Leaves::term`] with the terms tantivy writes).
+const SEGMENT_SEP: char = '\u{1}';
+
 /// A leaf of a record's fields: a value that is not an object or an array.
 struct Leaf<'r> {
     path: Range<usize>,
     value: &'r JsonValue,
-    /// What identifies the term it becomes (a hash: two terms sharing one only makes both
-    /// look more common, which costs candidates, never results).
+    /// The term it becomes.
+    canon: Canon<'r>,
+    /// A hash of its path and term (two terms sharing one only makes both look more common,
+    /// which costs candidates, never results).
     key: u64,
     /// How many leaves of the run share its key.
     count: usize,
@@ -135,13 +164,15 @@ impl<'r> Leaves<'r> {
             }
             // No term.
             JsonValue::Null => {}
-            _ => {
-                let key = self.key(path, v);
+            JsonValue::String(_) | JsonValue::Number(_) | JsonValue::Bool(_) => {
+                let canon = Canon::of(v);
+                let key = self.key(path, canon);
                 let from = self.segments.len();
                 self.segments.extend_from_slice(path);
                 self.all.push(Leaf {
                     path: from..self.segments.len(),
                     value: v,
+                    canon,
                     key,
                     count: 0,
                 });
@@ -149,9 +180,7 @@ impl<'r> Leaves<'r> {
         }
     }
 
-    /// The term a leaf becomes, as the `values` tokenizer and tantivy's JSON typing make it:
-    /// strings with a digit all become one term per path, and numbers are compared by value.
-    fn key(&mut self, path: &[&str], v: &JsonValue) -> u64 {
+    fn key(&mut self, path: &[&str], canon: Canon) -> u64 {
         let buf = &mut self.buf;
         buf.clear();
         for key in path {
@@ -159,32 +188,60 @@ impl<'r> Leaves<'r> {
             // Never in UTF-8.
             buf.push(0xff);
         }
-        match v {
-            JsonValue::String(s) if s.chars().any(char::is_numeric) => buf.push(b'd'),
-            JsonValue::String(s) => {
+        match canon {
+            Canon::Digits => buf.push(b'd'),
+            Canon::Str(s) => {
                 buf.push(b's');
                 buf.extend_from_slice(str::as_bytes(s));
             }
-            JsonValue::Number(n) => {
-                let (kind, bits) = if let Some(i) = n.as_i64() {
-                    (b'i', i as u64)
-                } else if let Some(u) = n.as_u64() {
-                    (b'u', u)
-                } else {
-                    let x = n.as_f64().unwrap_or(f64::NAN);
-                    if x.fract() == 0.0 && x.abs() < 9.0e18 {
-                        (b'i', x as i64 as u64)
-                    } else {
-                        (b'f', x.to_bits())
-                    }
-                };
-                buf.push(kind);
-                buf.extend_from_slice(&bits.to_le_bytes());
+            Canon::I64(i) => {
+                buf.push(b'i');
+                buf.extend_from_slice(&i.to_le_bytes());
             }
-            JsonValue::Bool(b) => buf.extend_from_slice(&[b'b', u8::from(*b)]),
-            JsonValue::Null | JsonValue::Array(_) | JsonValue::Object(_) => buf.push(b'n'),
+            Canon::U64(u) => {
+                buf.push(b'u');
+                buf.extend_from_slice(&u.to_le_bytes());
+            }
+            Canon::F64(x) => {
+                buf.push(b'f');
+                buf.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            Canon::Bool(b) => buf.extend_from_slice(&[b'b', u8::from(b)]),
         }
         xxh3_64(buf)
+    }
+
+    /// Do two leaves become the same term?
+    fn same_term(&self, a: &Leaf, b: &Leaf) -> bool {
+        a.key == b.key && a.canon == b.canon && self.path(a) == self.path(b)
+    }
+
+    /// A leaf's term of the `fields` field, as tantivy writes it: the path, its segments'
+    /// dots expanded, then the typed value.
+    fn term(&self, leaf: &Leaf) -> Vec<u8> {
+        let mut path = String::new();
+        for (n, key) in self.path(leaf).iter().enumerate() {
+            if n > 0 {
+                path.push(SEGMENT_SEP);
+            }
+            path.extend(key.chars().map(|c| match c {
+                '.' => SEGMENT_SEP,
+                c => c,
+            }));
+        }
+        // An empty path segment list, so the value bytes follow the end-of-path byte.
+        let mut value = Term::from_field_json_path(Field::from_field_id(0), "", false);
+        match leaf.canon {
+            Canon::Digits => value.append_type_and_str(""),
+            Canon::Str(s) => value.append_type_and_str(s),
+            Canon::I64(i) => value.append_type_and_fast_value(i),
+            Canon::U64(u) => value.append_type_and_fast_value(u),
+            Canon::F64(x) => value.append_type_and_fast_value(x),
+            Canon::Bool(b) => value.append_type_and_fast_value(b),
+        }
+        let mut bytes = path.into_bytes();
+        bytes.extend_from_slice(value.serialized_value_bytes());
+        bytes
     }
 
     /// The leaves of the run's record `i`.
@@ -197,8 +254,7 @@ impl<'r> Leaves<'r> {
         let mut seen: Vec<&Leaf<'r>> = Vec::new();
         self.all.iter().filter(move |l| {
             // Keys are hashes: a leaf is a repeat only if its path and value are too.
-            let repeat =
-                |s: &&Leaf| s.key == l.key && s.value == l.value && self.path(s) == self.path(l);
+            let repeat = |s: &&Leaf| self.same_term(s, l);
             if l.count <= rare || seen.iter().any(repeat) {
                 return false;
             }
@@ -209,6 +265,46 @@ impl<'r> Leaves<'r> {
 
     fn path(&self, leaf: &Leaf) -> &[&'r str] {
         &self.segments[leaf.path.clone()]
+    }
+}
+
+/// The term a leaf becomes, as the `values` tokenizer and tantivy's JSON indexing make it:
+/// strings with a digit are all one term per path (the empty string; tantivy makes dates of
+/// some, found the same way), and a number is an i64 when it can be, then a u64, then an f64.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Canon<'r> {
+    Digits,
+    Str(&'r str),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+}
+
+impl<'r> Canon<'r> {
+    /// The term of a string, number or boolean.
+    fn of(v: &'r JsonValue) -> Canon<'r> {
+        match v {
+            JsonValue::String(s) if s.chars().any(char::is_numeric) => Canon::Digits,
+            JsonValue::String(s) => Canon::Str(s),
+            JsonValue::Bool(b) => Canon::Bool(*b),
+            JsonValue::Number(n) => {
+                let value = if let Some(i) = n.as_i64() {
+                    NumericalValue::I64(i)
+                } else if let Some(u) = n.as_u64() {
+                    NumericalValue::U64(u)
+                } else {
+                    NumericalValue::F64(n.as_f64().unwrap_or(f64::NAN))
+                };
+                match value.normalize() {
+                    NumericalValue::I64(i) => Canon::I64(i),
+                    NumericalValue::U64(u) => Canon::U64(u),
+                    NumericalValue::F64(x) => Canon::F64(x),
+                }
+            }
+            // Never a leaf.
+            JsonValue::Null | JsonValue::Array(_) | JsonValue::Object(_) => Canon::Digits,
+        }
     }
 }
 
@@ -262,9 +358,11 @@ mod tests {
         }
     }
 
-    /// Each term of the `fields` field in a one-segment index of `docs`, and the documents
-    /// that have it.
-    fn terms(docs: Vec<TantivyDocument>) -> BTreeMap<Vec<u8>, Vec<u32>> {
+    type Postings = BTreeMap<Vec<u8>, Vec<u32>>;
+
+    /// Each term of the `fields` and the `absent` field in a one-segment index of `docs`,
+    /// and the documents that have it.
+    fn terms(docs: Vec<TantivyDocument>) -> (Postings, Postings) {
         let (schema, f) = build();
         let index = Index::create_in_ram(schema);
         crate::words::register(&index);
@@ -274,10 +372,13 @@ mod tests {
         }
         writer.commit().unwrap();
         let searcher = index.reader().unwrap().searcher();
-        let mut out = BTreeMap::new();
-        for segment in searcher.segment_readers() {
-            let inverted = segment.inverted_index(f.fields).unwrap();
+        let [segment] = searcher.segment_readers() else {
+            panic!("one segment")
+        };
+        let postings = |field| {
+            let inverted = segment.inverted_index(field).unwrap();
             let mut stream = inverted.terms().stream().unwrap();
+            let mut out = BTreeMap::new();
             while stream.advance() {
                 let mut postings = inverted
                     .read_postings_from_terminfo(stream.value(), Default::default())
@@ -289,8 +390,15 @@ mod tests {
                 }
                 out.insert(stream.key().to_vec(), docs);
             }
-        }
-        out
+            out
+        };
+        (postings(f.fields), postings(f.absent.unwrap()))
+    }
+
+    /// Is a `fields` term the one of strings with a digit, or a date (both found loosely)?
+    fn loose(term: &[u8]) -> bool {
+        let end = term.iter().position(|b| *b == 0).unwrap();
+        matches!(&term[end + 1..], [b's'] | [b'd', ..])
     }
 
     #[test]
@@ -307,6 +415,10 @@ mod tests {
                         "at": "2026-11-23T10:00:00Z",
                         "big": u64::MAX,
                         "path": if i < 3 { "/api/rare" } else { "/api/common" },
+                        // One term: tantivy makes integral floats integers.
+                        "n": if i % 3 == 0 { serde_json::json!(200.0) } else { serde_json::json!(200) },
+                        "dotted.key": if i < 15 { "v" } else { "w" },
+                        "flag": i < 12,
                         "none": null,
                         "empty": {},
                     }),
@@ -314,7 +426,7 @@ mod tests {
             })
             .collect();
         // Each record alone, its whole fields as tantivy reads them owned.
-        let reference = terms(
+        let (reference, _) = terms(
             records
                 .iter()
                 .map(|r| {
@@ -332,17 +444,28 @@ mod tests {
         documents(&f, &records, first, &mut |d| docs.push(d));
         assert_eq!(docs.len(), 21, "20 records and their chunk");
         let chunk = 20;
-        let got = terms(docs);
+        let (got, absent) = terms(docs);
         assert!(reference.len() > 10);
+        let mut lacking = BTreeMap::new();
         for (term, holders) in &reference {
             let want = if holders.len() * 2 <= records.len() {
                 holders.clone()
             } else {
+                if !loose(term) {
+                    let others = (0..chunk).filter(|d| !holders.contains(d)).collect();
+                    lacking.insert(term.clone(), others);
+                }
                 vec![chunk]
             };
             assert_eq!(got.get(term), Some(&want), "term {term:?}");
         }
         assert_eq!(got.len(), reference.len(), "no term of its own");
+        // Records lacking a common value say so; those with none to say have no term.
+        lacking.retain(|_, docs: &mut Vec<u32>| !docs.is_empty());
+        assert_eq!(absent, lacking);
+        // `http.status`, `path`, `dotted.key` and `flag`; not `n` (200 and 200.0 are one
+        // term), nor `tags` (all have "a").
+        assert_eq!(lacking.len(), 4, "{lacking:?}");
     }
 
     #[test]

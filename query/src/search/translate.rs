@@ -7,8 +7,10 @@
 //! is a candidate set: the records with all its words, each checked for the words in order.
 //! A structured field value is a term of the records that have it, or, when common in its
 //! chunk, of the chunk document only (see `firewatch_index::schema`): such a predicate runs on
-//! the chunks first, and its plan is exact when no chunk matches, else the records it matches
-//! plus the matching chunks' records ([`RecordsIn`]), a candidate set. `/regex/` is a candidate
+//! the chunks first. For one value (`http.method:GET`) the plan stays exact: the records it
+//! matches, plus the matching chunks' records ([`RecordsIn`]) but those whose `absent` field
+//! says they lack it. Otherwise (ranges, prefixes, indexes made before `absent`) it is exact
+//! when no chunk matches, else those records plus the chunks' records, a candidate set. `/regex/` is a candidate
 //! set too (everything), and a negated candidate set widens to everything, because the
 //! complement of a superset is not a superset.
 //!
@@ -122,7 +124,7 @@ fn leaf(field: &Field, pred: &Predicate, f: &Fields, at: Lookups<'_>) -> Plan {
     let keyword_field = match field {
         Field::Message => return message(pred, f.message),
         Field::Level => return level(pred, f),
-        Field::Path(path) => return structured(path, pred, f.fields, at),
+        Field::Path(path) => return structured(path, pred, f.fields, f.absent, at),
         Field::Service => f.service,
         Field::Host => f.host,
         Field::Source => f.source,
@@ -149,30 +151,62 @@ fn leaf(field: &Field, pred: &Predicate, f: &Fields, at: Lookups<'_>) -> Plan {
     }
 }
 
-/// A structured predicate as a plan. On record documents, `exact` matches precisely the records
-/// the predicate accepts and `loose` some that may; on chunk documents either only says that
-/// some record of the chunk may. Exact unless there are candidates: records of chunks that
-/// match, or records `loose` matches. Everything (to be checked) when a lookup failed.
+/// A structured predicate as a plan. On record documents, `terms` and `exact` match
+/// precisely the records the predicate accepts and `loose` some that may; on chunk documents
+/// either only says that some record of the chunk may. A term matched on chunks stays exact
+/// where the index says which of their records lack it (`absent`): their records but those.
+/// Other matches on chunks, and records `loose` matches, are candidates. Exact unless there
+/// are candidates; everything (to be checked) when a lookup failed.
 fn through_chunks(
+    terms: Vec<Term>,
     exact: Option<Box<dyn TQuery>>,
     loose: Option<Box<dyn TQuery>>,
     needles: Needles,
+    absent: Option<TField>,
     at: Lookups<'_>,
 ) -> Plan {
+    let everything = |needles| Plan {
+        needles,
+        ..Plan::candidates_all()
+    };
+    // Exact on record documents, and what to look up on chunks for candidates.
+    let mut parts: Vec<Box<dyn TQuery>> = Vec::new();
+    let mut lookups: Vec<(Box<dyn TQuery>, bool)> = Vec::new();
+    if let Some(q) = exact {
+        lookups.push((q.box_clone(), false));
+        parts.push(q);
+    }
+    for t in terms {
+        let q: Box<dyn TQuery> = Box::new(TermQuery::new(t.clone(), IndexRecordOption::Basic));
+        let Some(absent) = absent else {
+            lookups.push((q.box_clone(), false));
+            parts.push(q);
+            continue;
+        };
+        let Some(chunks) = (at.chunks)(q.as_ref(), ChunkHits { records_too: false }) else {
+            return everything(needles);
+        };
+        if !chunks.is_empty() {
+            let lacking = Term::from_field_bytes(absent, t.serialized_value_bytes());
+            parts.push(Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(RecordsIn(Arc::new(chunks)))),
+                (
+                    Occur::MustNot,
+                    Box::new(TermQuery::new(lacking, IndexRecordOption::Basic)),
+                ),
+            ])));
+        }
+        parts.push(q);
+    }
+    lookups.extend(loose.map(|q| (q, true)));
     let mut candidates = RecordSet::new();
-    for (q, records_too) in [(&exact, false), (&loose, true)] {
-        let Some(q) = q else { continue };
+    for (q, records_too) in lookups {
         match (at.chunks)(q.as_ref(), ChunkHits { records_too }) {
             Some(records) => candidates = union_all(vec![candidates, records]),
-            None => {
-                return Plan {
-                    needles,
-                    ..Plan::candidates_all()
-                }
-            }
+            None => return everything(needles),
         }
     }
-    let exact: Box<dyn TQuery> = exact.unwrap_or_else(|| Box::new(EmptyQuery));
+    let exact = should(parts).unwrap_or_else(|| Box::new(EmptyQuery));
     if candidates.is_empty() {
         return Plan {
             query: exact,
@@ -352,7 +386,13 @@ fn json_path_bytes(field: TField, path: &str) -> Vec<u8> {
         .to_vec()
 }
 
-fn structured(path: &str, pred: &Predicate, field: TField, at: Lookups<'_>) -> Plan {
+fn structured(
+    path: &str,
+    pred: &Predicate,
+    field: TField,
+    absent: Option<TField>,
+    at: Lookups<'_>,
+) -> Plan {
     let json = || Term::from_field_json_path(field, path, true);
     // String values with a digit are all the empty string term (`words::Values`); strings
     // tantivy reads as dates are date terms.
@@ -380,17 +420,7 @@ fn structured(path: &str, pred: &Predicate, field: TField, at: Lookups<'_>) -> P
     };
     // The empty string is also the term of every string with a digit: only ever loose.
     let loose_string = |v: &str| v.is_empty() || v.chars().any(char::is_numeric);
-    let should = |alternatives: Vec<Box<dyn TQuery>>| -> Option<Box<dyn TQuery>> {
-        (!alternatives.is_empty()).then(|| {
-            Box::new(BooleanQuery::new(
-                alternatives
-                    .into_iter()
-                    .map(|q| (Occur::Should, q))
-                    .collect(),
-            )) as Box<dyn TQuery>
-        })
-    };
-    let (exact, loose, needles) = match pred {
+    let (terms, exact, loose, needles) = match pred {
         Predicate::Exists => {
             // The path itself (…\0) or anything under it (…\1…).
             let mut lo = json_path_bytes(field, path);
@@ -401,25 +431,23 @@ fn structured(path: &str, pred: &Predicate, field: TField, at: Lookups<'_>) -> P
             lo.push(end);
             hi.push(end + 2);
             let q = bytes_range(field, B::Included(lo), B::Excluded(hi)).query;
-            (Some(q), None, Needles::default())
+            (Vec::new(), Some(q), None, Needles::default())
         }
         Predicate::Text(TextMatch::Exact(v)) => {
-            let mut alternatives: Vec<Box<dyn TQuery>> = Vec::new();
+            let mut terms = Vec::new();
             let loose = loose_string(v).then(digit_strings);
             if loose.is_none() {
                 let mut s = json();
                 s.append_type_and_str(v);
-                alternatives.push(Box::new(TermQuery::new(s, IndexRecordOption::Basic)));
+                terms.push(s);
             }
             let number = number_term(json(), v);
             let boolean = v.parse::<bool>().ok();
-            if let Some(n) = number.clone() {
-                alternatives.push(Box::new(TermQuery::new(n, IndexRecordOption::Basic)));
-            }
+            terms.extend(number.clone());
             if let Some(b) = boolean {
                 let mut t = json();
                 t.append_type_and_fast_value(b);
-                alternatives.push(Box::new(TermQuery::new(t, IndexRecordOption::Basic)));
+                terms.push(t);
             }
             // A number or a boolean may be written otherwise in the record's JSON, except an
             // integer written as serde_json writes it (`400`, or `400.0` for a float).
@@ -429,7 +457,7 @@ fn structured(path: &str, pred: &Predicate, field: TField, at: Lookups<'_>) -> P
             } else {
                 Needles::default()
             };
-            (should(alternatives), loose, needles)
+            (terms, None, loose, needles)
         }
         Predicate::Text(TextMatch::Prefix(p)) => {
             let exact = (!loose_string(p)).then(|| {
@@ -437,16 +465,30 @@ fn structured(path: &str, pred: &Predicate, field: TField, at: Lookups<'_>) -> P
                 s.append_type_and_str(p);
                 prefix(field, s.serialized_value_bytes().to_vec()).query
             });
-            (exact, Some(digit_strings()), json_needle(p))
+            (Vec::new(), exact, Some(digit_strings()), json_needle(p))
         }
         Predicate::Range(r) => {
             let loose = text_bounded(r).then(digit_strings);
             let exact: Box<dyn TQuery> = Box::new(structured_range(r, json));
-            (Some(exact), loose, Needles::default())
+            (Vec::new(), Some(exact), loose, Needles::default())
         }
         Predicate::Level(_) | Predicate::Regex(_) => return Plan::exact(EmptyQuery),
     };
-    through_chunks(exact, loose, needles, at)
+    through_chunks(terms, exact, loose, needles, absent, at)
+}
+
+/// Any of `alternatives`; `None` when there are none.
+fn should(alternatives: Vec<Box<dyn TQuery>>) -> Option<Box<dyn TQuery>> {
+    match alternatives.len() {
+        0 => None,
+        1 => alternatives.into_iter().next(),
+        _ => Some(Box::new(BooleanQuery::new(
+            alternatives
+                .into_iter()
+                .map(|q| (Occur::Should, q))
+                .collect(),
+        ))),
+    }
 }
 
 /// A needle for a string value, when the record's JSON holds it as written (no escapes).
