@@ -20,7 +20,7 @@ use tantivy::query::{
 };
 use tantivy::{BitSet, DocId, Score, SegmentOrdinal, SegmentReader};
 
-use super::scan::{u64_column, union_all, Ords, RecordSet};
+use super::scan::{u64_column, union_all, DocMaps, RecordSet};
 
 /// The records of every chunk document a query matches, and with `records_too` those of the
 /// record documents it matches.
@@ -87,61 +87,33 @@ impl SegmentCollector for ChunkHitsSegment {
 }
 
 /// The record documents of a set of records.
-#[derive(Debug, Clone)]
-pub struct RecordsIn(pub Arc<RecordSet>);
+#[derive(Clone)]
+pub struct RecordsIn {
+    pub set: Arc<RecordSet>,
+    pub maps: DocMaps,
+}
+
+impl std::fmt::Debug for RecordsIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let records: usize = self.set.values().map(|o| o.iter().count()).sum();
+        write!(f, "RecordsIn({records} records)")
+    }
+}
 
 impl Query for RecordsIn {
     fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
-        Ok(Box::new(RecordsInWeight(self.0.clone())))
+        Ok(Box::new(self.clone()))
     }
 }
 
-struct RecordsInWeight(Arc<RecordSet>);
-
-impl RecordsInWeight {
-    /// The documents of this tantivy segment whose record is in the set: a pass over its
-    /// pointer columns, cheap next to checking the candidates' records.
+impl RecordsIn {
     fn docs(&self, reader: &SegmentReader) -> tantivy::Result<BitSet> {
-        let segment = u64_column(reader, "segment")?;
-        // Only record documents have an `ord`.
-        let ord = u64_column(reader, "ord")?;
-        let mut docs = BitSet::with_max_value(reader.max_doc());
-        // Column values in batches of documents, which tantivy reads faster than one by one.
-        const BATCH: u32 = 1024;
-        let mut ids = Vec::with_capacity(BATCH as usize);
-        let (mut segments, mut ords) = (vec![None; BATCH as usize], vec![None; BATCH as usize]);
-        let mut start = 0;
-        while start < reader.max_doc() {
-            let end = start.saturating_add(BATCH).min(reader.max_doc());
-            ids.clear();
-            ids.extend(start..end);
-            let n = ids.len();
-            segment.first_vals(&ids, &mut segments[..n]);
-            ord.first_vals(&ids, &mut ords[..n]);
-            let mut current: Option<(u64, Option<&Ords>)> = None;
-            for i in 0..n {
-                let (Some(s), Some(o)) = (segments[i], ords[i]) else {
-                    continue;
-                };
-                let set = match current {
-                    Some((cs, set)) if cs == s => set,
-                    _ => {
-                        let set = self.0.get(&s);
-                        current = Some((s, set));
-                        set
-                    }
-                };
-                if set.is_some_and(|ords| ords.contains(o)) {
-                    docs.insert(ids[i]);
-                }
-            }
-            start = end;
-        }
-        Ok(docs)
+        let map = self.maps.of(reader)?;
+        Ok(map.docs_of(&self.set, reader.max_doc()))
     }
 }
 
-impl Weight for RecordsInWeight {
+impl Weight for RecordsIn {
     fn scorer(&self, reader: &SegmentReader, _: Score) -> tantivy::Result<Box<dyn Scorer>> {
         let docs = BitSetDocSet::from(self.docs(reader)?);
         Ok(Box::new(ConstScorer::new(docs, 1.0)))

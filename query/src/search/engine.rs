@@ -17,7 +17,7 @@ use tantivy::query::Query as TQuery;
 use super::chunks::{ChunkHits, Needles};
 use super::collect::{sort_keys, Candidates, Histogram, KeywordValues, Order, Ranked, TopKeys};
 use super::records::for_each_match;
-use super::scan::{ChunkDocs, Key, Ords, ScanCtx};
+use super::scan::{DocMaps, Key, Ords, ScanCtx};
 use super::time::InTime;
 use super::translate::{translate, Lookups};
 use super::values::{keyword_name, values_of};
@@ -122,7 +122,7 @@ impl Prepared {
 pub struct Engine {
     reader: Reader,
     candidate_bytes: usize,
-    chunk_docs: ChunkDocs,
+    maps: DocMaps,
 }
 
 impl Engine {
@@ -130,7 +130,7 @@ impl Engine {
         Engine {
             reader,
             candidate_bytes: MAX_CANDIDATE_BYTES,
-            chunk_docs: ChunkDocs::default(),
+            maps: DocMaps::default(),
         }
     }
 
@@ -144,6 +144,7 @@ impl Engine {
 
     fn prepare(&self, scope: &Scope, timeout: Duration) -> Prepared {
         let snapshot = self.reader.snapshot();
+        self.maps.forget_merged(&snapshot);
         let f = snapshot.fields();
         // Each structured predicate's candidates are held until the search ends; past a
         // budget, further ones become "every record, checked" so memory stays bounded.
@@ -162,6 +163,7 @@ impl Engine {
             Lookups {
                 locate: &|id| snapshot.locate(id),
                 chunks: &chunks,
+                maps: &self.maps,
             },
         );
         let query: Box<dyn TQuery> = match (scope.start, scope.end) {
@@ -177,7 +179,7 @@ impl Engine {
             query,
             ctx: Arc::new(ScanCtx {
                 snapshot,
-                chunk_docs: self.chunk_docs.clone(),
+                maps: self.maps.clone(),
                 deadline: Instant::now() + timeout,
                 timed_out: AtomicBool::new(false),
             }),

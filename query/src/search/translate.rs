@@ -40,7 +40,7 @@ use tantivy::schema::{Field as TField, IndexRecordOption};
 use tantivy::{DateTime, Term};
 
 use super::chunks::{ChunkHits, Needles, RecordsIn};
-use super::scan::{union_all, RecordSet};
+use super::scan::{union_all, DocMaps, RecordSet};
 use crate::lang::{tokens, Bound, Field, Predicate, Query, RangeBounds, Scalar, TextMatch};
 
 /// A tantivy query, whether its hits need checking with the evaluator, and literals every
@@ -80,6 +80,17 @@ pub type Chunks<'a> = &'a dyn Fn(&dyn TQuery, ChunkHits) -> Option<RecordSet>;
 pub struct Lookups<'a> {
     pub locate: Locate<'a>,
     pub chunks: Chunks<'a>,
+    /// Where each tantivy segment's record documents point.
+    pub maps: &'a DocMaps,
+}
+
+impl Lookups<'_> {
+    fn records_in(&self, set: RecordSet) -> RecordsIn {
+        RecordsIn {
+            set: Arc::new(set),
+            maps: self.maps.clone(),
+        }
+    }
 }
 
 /// Translates a parsed query for the index with fields `f`.
@@ -189,7 +200,7 @@ fn through_chunks(
         if !chunks.is_empty() {
             let lacking = Term::from_field_bytes(absent, t.serialized_value_bytes());
             parts.push(Box::new(BooleanQuery::new(vec![
-                (Occur::Must, Box::new(RecordsIn(Arc::new(chunks)))),
+                (Occur::Must, Box::new(at.records_in(chunks))),
                 (
                     Occur::MustNot,
                     Box::new(TermQuery::new(lacking, IndexRecordOption::Basic)),
@@ -217,7 +228,7 @@ fn through_chunks(
     Plan {
         query: Box::new(BooleanQuery::new(vec![
             (Occur::Should, exact),
-            (Occur::Should, Box::new(RecordsIn(Arc::new(candidates)))),
+            (Occur::Should, Box::new(at.records_in(candidates))),
         ])),
         exact: false,
         needles,
