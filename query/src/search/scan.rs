@@ -266,6 +266,24 @@ pub fn union_all(sets: Vec<RecordSet>) -> RecordSet {
     all
 }
 
+/// The records of `set` that are in `by`, and the others.
+pub fn split(set: RecordSet, by: &RecordSet) -> (RecordSet, RecordSet) {
+    let (mut inside, mut outside) = (RecordSet::new(), RecordSet::new());
+    for (segment, ords) in set {
+        let Some(by) = by.get(&segment) else {
+            outside.insert(segment, ords);
+            continue;
+        };
+        let (i, o) = ords.split(by);
+        for (part, ords) in [(&mut inside, i), (&mut outside, o)] {
+            if !ords.is_empty() {
+                part.insert(segment, ords);
+            }
+        }
+    }
+    (inside, outside)
+}
+
 /// A set of record ordinals within one archive segment.
 #[derive(Debug, Default, Clone)]
 pub struct Ords(Vec<u64>);
@@ -310,6 +328,18 @@ impl Ords {
                 })
             })
         })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+
+    /// The ordinals that are in `by`, and the others.
+    fn split(self, by: &Ords) -> (Ords, Ords) {
+        let word = |i: usize| by.0.get(i).copied().unwrap_or(0);
+        let inside = self.0.iter().enumerate().map(|(i, w)| w & word(i));
+        let outside = self.0.iter().enumerate().map(|(i, w)| w & !word(i));
+        (Ords(inside.collect()), Ords(outside.collect()))
     }
 
     pub fn union(&mut self, other: Ords) {

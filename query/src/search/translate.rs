@@ -7,10 +7,12 @@
 //! is a candidate set: the records with all its words, each checked for the words in order.
 //! A structured field value is a term of the records that have it, or, when common in its
 //! chunk, of the chunk document only (see `firewatch_index::schema`): such a predicate runs on
-//! the chunks first. For one value (`http.method:GET`) the plan stays exact: the records it
-//! matches, plus the matching chunks' records ([`RecordsIn`]) but those whose `absent` field
-//! says they lack it. Otherwise (ranges, prefixes, indexes made before `absent`) it is exact
-//! when no chunk matches, else those records plus the chunks' records, a candidate set. `/regex/` is a candidate
+//! the chunks first. The plan stays exact: the records it matches, plus the matching chunks'
+//! records ([`RecordsIn`]) but those whose `absent` field says they lack the value (or every
+//! value of a range, when the chunk has one common value at the path). Chunks with several
+//! common values at the path (arrays) in a range, values under a path (`http:*`) and indexes
+//! made before `absent` give candidates instead: exact when no chunk matches, else those
+//! records plus the chunks' records, a candidate set. `/regex/` is a candidate
 //! set too (everything), and a negated candidate set widens to everything, because the
 //! complement of a superset is not a superset.
 //!
@@ -29,7 +31,7 @@
 use std::ops::Bound as B;
 use std::sync::Arc;
 
-use firewatch_index::schema::severity;
+use firewatch_index::schema::{several_common, severity};
 use firewatch_index::words::{self, STEM_MARK};
 use firewatch_index::{Fields, RecordPtr, StoreError};
 use tantivy::query::{
@@ -40,7 +42,7 @@ use tantivy::schema::{Field as TField, IndexRecordOption};
 use tantivy::{DateTime, Term};
 
 use super::chunks::{ChunkHits, Needles, RecordsIn};
-use super::scan::{union_all, DocMaps, RecordSet};
+use super::scan::{split, union_all, DocMaps, RecordSet};
 use crate::lang::{tokens, Bound, Field, Predicate, Query, RangeBounds, Scalar, TextMatch};
 
 /// A tantivy query, whether its hits need checking with the evaluator, and literals every
@@ -55,6 +57,14 @@ impl Plan {
     fn exact(query: impl TQuery) -> Plan {
         Plan {
             query: Box::new(query),
+            exact: true,
+            needles: Needles::default(),
+        }
+    }
+
+    fn exact_boxed(query: Box<dyn TQuery>) -> Plan {
+        Plan {
+            query,
             exact: true,
             needles: Needles::default(),
         }
@@ -162,76 +172,120 @@ fn leaf(field: &Field, pred: &Predicate, f: &Fields, at: Lookups<'_>) -> Plan {
     }
 }
 
-/// A structured predicate as a plan. On record documents, `terms` and `exact` match
-/// precisely the records the predicate accepts and `loose` some that may; on chunk documents
-/// either only says that some record of the chunk may. A term matched on chunks stays exact
-/// where the index says which of their records lack it (`absent`): their records but those.
-/// Other matches on chunks, and records `loose` matches, are candidates. Exact unless there
-/// are candidates; everything (to be checked) when a lookup failed.
-fn through_chunks(
+/// A structured predicate over the `fields` terms of one path: on record documents, `terms`,
+/// `ranges` (of term bytes) and `exists` (paths under it) match precisely the records the
+/// predicate accepts, and `loose` some that may; on chunk documents either only says that
+/// some record of the chunk may.
+struct Structured {
+    /// The path's term bytes, end-of-path byte included.
+    path: Vec<u8>,
     terms: Vec<Term>,
-    exact: Option<Box<dyn TQuery>>,
+    ranges: Vec<ByteRange>,
+    /// Any value under the path (`http:*` for `http.status`).
+    exists: Option<Box<dyn TQuery>>,
     loose: Option<Box<dyn TQuery>>,
     needles: Needles,
-    absent: Option<TField>,
-    at: Lookups<'_>,
-) -> Plan {
-    let everything = |needles| Plan {
-        needles,
-        ..Plan::candidates_all()
-    };
-    // Exact on record documents, and what to look up on chunks for candidates.
-    let mut parts: Vec<Box<dyn TQuery>> = Vec::new();
-    let mut lookups: Vec<(Box<dyn TQuery>, bool)> = Vec::new();
-    if let Some(q) = exact {
-        lookups.push((q.box_clone(), false));
-        parts.push(q);
-    }
-    for t in terms {
-        let q: Box<dyn TQuery> = Box::new(TermQuery::new(t.clone(), IndexRecordOption::Basic));
-        let Some(absent) = absent else {
+}
+
+/// Bounds of term bytes.
+type ByteRange = (B<Vec<u8>>, B<Vec<u8>>);
+
+impl Structured {
+    /// The plan. A term matched on chunks stays exact where the index says which of their
+    /// records lack it (`absent`): their records but those. So do ranges, but on chunks with
+    /// several common values at the path, whose records are candidates (one may lack a value
+    /// and hold another). Other matches on chunks (values under the path, indexes made
+    /// before `absent`) and records `loose` matches are candidates. Exact unless there are
+    /// candidates; everything (to be checked) when a lookup failed.
+    fn plan(self, field: TField, absent: Option<TField>, at: Lookups<'_>) -> Plan {
+        let everything = Plan {
+            needles: self.needles.clone(),
+            ..Plan::candidates_all()
+        };
+        let basic =
+            |t| -> Box<dyn TQuery> { Box::new(TermQuery::new(t, IndexRecordOption::Basic)) };
+        let on = |field: TField, ranges: &[ByteRange]| {
+            should(
+                ranges
+                    .iter()
+                    .map(|(lo, hi)| bytes_range(field, lo.clone(), hi.clone()).query)
+                    .collect(),
+            )
+        };
+        let records_lacking = |records: RecordSet, lacking: Box<dyn TQuery>| -> Box<dyn TQuery> {
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(at.records_in(records))),
+                (Occur::MustNot, lacking),
+            ]))
+        };
+        let chunk_records = |q: &dyn TQuery| (at.chunks)(q, ChunkHits { records_too: false });
+        // Exact on record documents, and what to look up on chunks for candidates.
+        let mut parts: Vec<Box<dyn TQuery>> = Vec::new();
+        let mut lookups: Vec<(Box<dyn TQuery>, bool)> = Vec::new();
+        let mut candidates = RecordSet::new();
+        if let Some(q) = self.exists {
             lookups.push((q.box_clone(), false));
             parts.push(q);
-            continue;
-        };
-        let Some(chunks) = (at.chunks)(q.as_ref(), ChunkHits { records_too: false }) else {
-            return everything(needles);
-        };
-        if !chunks.is_empty() {
-            let lacking = Term::from_field_bytes(absent, t.serialized_value_bytes());
-            parts.push(Box::new(BooleanQuery::new(vec![
-                (Occur::Must, Box::new(at.records_in(chunks))),
-                (
-                    Occur::MustNot,
-                    Box::new(TermQuery::new(lacking, IndexRecordOption::Basic)),
-                ),
-            ])));
         }
-        parts.push(q);
-    }
-    lookups.extend(loose.map(|q| (q, true)));
-    let mut candidates = RecordSet::new();
-    for (q, records_too) in lookups {
-        match (at.chunks)(q.as_ref(), ChunkHits { records_too }) {
-            Some(records) => candidates = union_all(vec![candidates, records]),
-            None => return everything(needles),
+        for t in self.terms {
+            let Some(absent) = absent else {
+                lookups.push((basic(t.clone()), false));
+                parts.push(basic(t));
+                continue;
+            };
+            let Some(chunks) = chunk_records(basic(t.clone()).as_ref()) else {
+                return everything;
+            };
+            if !chunks.is_empty() {
+                let lacking = Term::from_field_bytes(absent, t.serialized_value_bytes());
+                parts.push(records_lacking(chunks, basic(lacking)));
+            }
+            parts.push(basic(t));
         }
-    }
-    let exact = should(parts).unwrap_or_else(|| Box::new(EmptyQuery));
-    if candidates.is_empty() {
-        return Plan {
-            query: exact,
-            exact: true,
-            needles: Needles::default(),
-        };
-    }
-    Plan {
-        query: Box::new(BooleanQuery::new(vec![
-            (Occur::Should, exact),
-            (Occur::Should, Box::new(at.records_in(candidates))),
-        ])),
-        exact: false,
-        needles,
+        if let Some(q) = on(field, &self.ranges) {
+            match absent.zip(absent.and_then(|a| on(a, &self.ranges))) {
+                None => {
+                    lookups.push((q.box_clone(), false));
+                    parts.push(q);
+                }
+                Some((absent, lacking)) => {
+                    let Some(chunks) = chunk_records(q.as_ref()) else {
+                        return everything;
+                    };
+                    if !chunks.is_empty() {
+                        let several = Term::from_field_bytes(absent, &several_common(&self.path));
+                        let Some(several) = chunk_records(basic(several).as_ref()) else {
+                            return everything;
+                        };
+                        let (several, single) = split(chunks, &several);
+                        candidates = union_all(vec![candidates, several]);
+                        if !single.is_empty() {
+                            parts.push(records_lacking(single, lacking));
+                        }
+                    }
+                    parts.push(q);
+                }
+            }
+        }
+        lookups.extend(self.loose.map(|q| (q, true)));
+        for (q, records_too) in lookups {
+            match (at.chunks)(q.as_ref(), ChunkHits { records_too }) {
+                Some(records) => candidates = union_all(vec![candidates, records]),
+                None => return everything,
+            }
+        }
+        let exact = should(parts).unwrap_or_else(|| Box::new(EmptyQuery));
+        if candidates.is_empty() {
+            return Plan::exact_boxed(exact);
+        }
+        Plan {
+            query: Box::new(BooleanQuery::new(vec![
+                (Occur::Should, exact),
+                (Occur::Should, Box::new(at.records_in(candidates))),
+            ])),
+            exact: false,
+            needles: self.needles,
+        }
     }
 }
 
@@ -370,12 +424,14 @@ fn bytes_range(field: TField, lo: B<Vec<u8>>, hi: B<Vec<u8>>) -> Plan {
 
 /// Every term starting with `bytes`.
 fn prefix(field: TField, bytes: Vec<u8>) -> Plan {
+    let (lo, hi) = prefix_range(bytes);
+    bytes_range(field, lo, hi)
+}
+
+/// The bounds of every term starting with `bytes`.
+fn prefix_range(bytes: Vec<u8>) -> ByteRange {
     let end = prefix_end(&bytes);
-    bytes_range(
-        field,
-        B::Included(bytes),
-        end.map_or(B::Unbounded, B::Excluded),
-    )
+    (B::Included(bytes), end.map_or(B::Unbounded, B::Excluded))
 }
 
 /// The smallest byte string greater than every string starting with `prefix`.
@@ -431,61 +487,68 @@ fn structured(
     };
     // The empty string is also the term of every string with a digit: only ever loose.
     let loose_string = |v: &str| v.is_empty() || v.chars().any(char::is_numeric);
-    let (terms, exact, loose, needles) = match pred {
+    let mut s = Structured {
+        path: json_path_bytes(field, path),
+        terms: Vec::new(),
+        ranges: Vec::new(),
+        exists: None,
+        loose: None,
+        needles: Needles::default(),
+    };
+    match pred {
         Predicate::Exists => {
-            // The path itself (…\0) or anything under it (…\1…).
-            let mut lo = json_path_bytes(field, path);
+            // A value at the path itself (…\0…), a range; or anything under it (…\1…).
+            let mut lo = s.path.clone();
             let Some(end) = lo.pop() else {
                 return Plan::exact(EmptyQuery);
             };
-            let mut hi = lo.clone();
-            lo.push(end);
-            hi.push(end + 2);
-            let q = bytes_range(field, B::Included(lo), B::Excluded(hi)).query;
-            (Vec::new(), Some(q), None, Needles::default())
+            let [at, under, past] = [end, end + 1, end + 2].map(|b| {
+                let mut bytes = lo.clone();
+                bytes.push(b);
+                bytes
+            });
+            s.ranges.push((B::Included(at), B::Excluded(under.clone())));
+            s.exists = Some(bytes_range(field, B::Included(under), B::Excluded(past)).query);
         }
         Predicate::Text(TextMatch::Exact(v)) => {
-            let mut terms = Vec::new();
-            let loose = loose_string(v).then(digit_strings);
-            if loose.is_none() {
-                let mut s = json();
-                s.append_type_and_str(v);
-                terms.push(s);
+            s.loose = loose_string(v).then(digit_strings);
+            if s.loose.is_none() {
+                let mut t = json();
+                t.append_type_and_str(v);
+                s.terms.push(t);
             }
             let number = number_term(json(), v);
             let boolean = v.parse::<bool>().ok();
-            terms.extend(number.clone());
+            s.terms.extend(number.clone());
             if let Some(b) = boolean {
                 let mut t = json();
                 t.append_type_and_fast_value(b);
-                terms.push(t);
+                s.terms.push(t);
             }
             // A number or a boolean may be written otherwise in the record's JSON, except an
             // integer written as serde_json writes it (`400`, or `400.0` for a float).
             let canonical_int = v.parse::<i64>().is_ok_and(|i| i.to_string() == *v);
-            let needles = if canonical_int || (number.is_none() && boolean.is_none()) {
-                json_needle(v)
-            } else {
-                Needles::default()
-            };
-            (terms, None, loose, needles)
+            if canonical_int || (number.is_none() && boolean.is_none()) {
+                s.needles = json_needle(v);
+            }
         }
         Predicate::Text(TextMatch::Prefix(p)) => {
-            let exact = (!loose_string(p)).then(|| {
-                let mut s = json();
-                s.append_type_and_str(p);
-                prefix(field, s.serialized_value_bytes().to_vec()).query
-            });
-            (Vec::new(), exact, Some(digit_strings()), json_needle(p))
+            if !loose_string(p) {
+                let mut t = json();
+                t.append_type_and_str(p);
+                s.ranges
+                    .push(prefix_range(t.serialized_value_bytes().to_vec()));
+            }
+            s.loose = Some(digit_strings());
+            s.needles = json_needle(p);
         }
         Predicate::Range(r) => {
-            let loose = text_bounded(r).then(digit_strings);
-            let exact: Box<dyn TQuery> = Box::new(structured_range(r, json));
-            (Vec::new(), Some(exact), loose, Needles::default())
+            s.loose = text_bounded(r).then(digit_strings);
+            s.ranges = structured_range(r, json);
         }
         Predicate::Level(_) | Predicate::Regex(_) => return Plan::exact(EmptyQuery),
-    };
-    through_chunks(terms, exact, loose, needles, absent, at)
+    }
+    s.plan(field, absent, at)
 }
 
 /// Any of `alternatives`; `None` when there are none.
@@ -540,42 +603,33 @@ fn number_term(mut t: Term, v: &str) -> Option<Term> {
     Some(t)
 }
 
-fn structured_range(r: &RangeBounds, json: impl Fn() -> Term) -> BooleanQuery {
+/// The term bytes of the values at a path within bounds.
+fn structured_range(r: &RangeBounds, json: impl Fn() -> Term) -> Vec<ByteRange> {
     let kind = |b: &Bound| match b {
         Bound::Unbounded => 0,
         Bound::Included(Scalar::Number(_)) | Bound::Excluded(Scalar::Number(_)) => 1,
         Bound::Included(Scalar::Text(_)) | Bound::Excluded(Scalar::Text(_)) => 2,
         _ => 3,
     };
-    let mut parts: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
+    let mut ranges = Vec::new();
     let (lower, upper) = (kind(&r.lower), kind(&r.upper));
     if lower <= 1 && upper <= 1 {
-        numeric_ranges(num(&r.lower), num(&r.upper), &json, &mut parts);
+        numeric_ranges(num(&r.lower), num(&r.upper), &json, &mut ranges);
     }
     if matches!(lower, 0 | 2) && matches!(upper, 0 | 2) {
-        parts.push((Occur::Should, string_range(r, &json).query));
+        ranges.push(string_range(r, &json));
     }
-    BooleanQuery::new(parts)
+    ranges
 }
 
 /// The numbers at a path within bounds: one term range per canonical number type.
-fn numeric_ranges(
-    lo: B<f64>,
-    hi: B<f64>,
-    json: &impl Fn() -> Term,
-    parts: &mut Vec<(Occur, Box<dyn TQuery>)>,
-) {
+fn numeric_ranges(lo: B<f64>, hi: B<f64>, json: &impl Fn() -> Term, ranges: &mut Vec<ByteRange>) {
     let typed = |v: &dyn Fn(&mut Term)| {
         let mut t = json();
         v(&mut t);
-        t
+        t.serialized_value_bytes().to_vec()
     };
-    let mut push = |lo: B<Term>, hi: B<Term>| {
-        parts.push((
-            Occur::Should,
-            Box::new(InvertedIndexRangeQuery::new(lo, hi)),
-        ))
-    };
+    let mut push = |lo, hi| ranges.push((lo, hi));
     if let Some((a, b)) = int_bounds(lo, hi, i64::MIN as f64, i64::MAX as f64) {
         push(
             B::Included(typed(&|t| t.append_type_and_fast_value(a as i64))),
@@ -599,7 +653,7 @@ fn numeric_ranges(
 }
 
 /// The strings at a path within text bounds, compared bytewise.
-fn string_range(r: &RangeBounds, json: &impl Fn() -> Term) -> Plan {
+fn string_range(r: &RangeBounds, json: &impl Fn() -> Term) -> ByteRange {
     let string = |s: &str| {
         let mut t = json();
         t.append_type_and_str(s);
@@ -618,7 +672,7 @@ fn string_range(r: &RangeBounds, json: &impl Fn() -> Term) -> Plan {
         B::Included(b) if b == all_start => B::Excluded(b),
         b => b,
     };
-    bytes_range(json().field(), lower, bound(&r.upper, end))
+    (lower, bound(&r.upper, end))
 }
 
 fn num(b: &Bound) -> B<f64> {

@@ -98,6 +98,16 @@ pub fn record(rng: &mut Rng, i: u64, seed: u64) -> LogRecord {
     if i % 11 == 0 {
         fields["status_text"] = json!(status.to_string());
     }
+    // Two values common together in every chunk: a record lacking one may hold the other.
+    fields["roles"] = match i % 10 {
+        0 => json!(["user"]),
+        1 => json!(["admin"]),
+        _ => json!(["user", "admin"]),
+    };
+    // Strings with a digit, common in every chunk, missing from some records.
+    if i % 10 != 5 {
+        fields["sku"] = json!(format!("A-{}", i % 7));
+    }
     match i % 13 {
         0 => fields["trace.id"] = json!(format!("t{}", rng.next() % 5)),
         1 => fields["trace"] = json!({"id": format!("t{}", rng.next() % 5)}),
