@@ -71,6 +71,15 @@ pub fn questions() -> Vec<Question> {
             rg: s(&["-c", r#"HTTP/1\.[01]" 502 "#, "--glob", "gateway.log"]),
         },
         Question {
+            key: "structured_common",
+            label: "structured range over common values, newest 100 (`http.status:[200 TO 299]`)",
+            api: "search",
+            q: "http.status:[200 TO 299]",
+            hour: false,
+            extra: &[("limit", "100")],
+            rg: s(&["-c", r#"HTTP/1\.[01]" 2\d\d "#, "--glob", "gateway.log"]),
+        },
+        Question {
             key: "histogram",
             label: "histogram of everything, 5 min buckets by level (rg: counts error lines)",
             api: "histogram",
