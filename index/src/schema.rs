@@ -49,7 +49,7 @@ use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{IndexSettings, TantivyDocument};
 
 mod documents;
-pub use documents::{documents, several_common};
+pub use documents::{documents, nothing_under, several_common};
 
 /// The fields of the record index, resolved once.
 #[derive(Debug, Clone, Copy)]

@@ -7,12 +7,14 @@
 //! - a value in at most half the records of the run is a term of those records' own
 //!   documents: a query for it is answered exactly, without reading a record;
 //! - a value in more than half is a term of the chunk document only, once, and each record
-//!   of the run that lacks it has its term in `absent`: a query for the value takes the
-//!   chunk's records but those, still exact. A range, a prefix or `path:*` takes the records
-//!   of the chunks with a value in it but those with an `absent` term in it, which is exact
-//!   when the chunk has one common value at the path; a chunk with several (arrays) says so
+//!   of the run that lacks it has its term in `absent` ([`nothing_under`] its path or a
+//!   path above instead, when it has no value there at all): a query for the value takes
+//!   the chunk's records but those, still exact. A range or a prefix takes the records of the
+//!   chunks with a value in it but those with an `absent` term in it, which is exact when the
+//!   chunk has one common value at the path; a chunk with several (arrays) says so
 //!   ([`several_common`]), and its records are candidates, checked (more than half of them
-//!   hold a value, so fewer than two checks per match).
+//!   hold a value, so fewer than two checks per match). `path:*` leaves out the records with
+//!   nothing under the path.
 //!
 //! Posting the common values once per chunk keeps the index small (an access log's
 //! `status: 200` would otherwise cost a posting per record); posting the others per record
@@ -43,6 +45,23 @@ pub fn several_common(path: &[u8]) -> Vec<u8> {
     term
 }
 
+/// The `absent` term of a record with no value at or under a path (`path` as tantivy writes
+/// it, end-of-path byte included) where its chunk has a common value, the highest such path:
+/// the record has none of the common values at or under any path below it either, and no
+/// term for those. No value term has it.
+pub fn nothing_under(path: &[u8]) -> Vec<u8> {
+    let mut term = path.to_vec();
+    term.push(b'>');
+    term
+}
+
+/// A path as tantivy writes it in terms, with its end-of-path byte.
+fn ended(path: &[u8]) -> Vec<u8> {
+    let mut ended = path.to_vec();
+    ended.push(0);
+    ended
+}
+
 /// Hands `add` the documents of `records`, stored from `first` on at consecutive ordinals:
 /// each run's record documents, then its chunk document.
 pub fn documents(
@@ -67,20 +86,52 @@ pub fn documents(
         };
         leaves.collect(run);
         let rare = (len / 2).max(1);
-        // The common values a record can lack, as terms. (Strings with a digit are all one
-        // term, the empty string's, whichever the chunk has: its absence answers `path:*`.)
-        let markers: Vec<(&Leaf, Vec<u8>)> = match f.absent {
-            Some(_) => leaves.common(rare).map(|l| (l, leaves.term(l))).collect(),
+        let common: Vec<&Leaf> = match f.absent {
+            Some(_) => leaves.common(rare).collect(),
             None => Vec::new(),
         };
+        // The common values a record can lack, as terms (strings with a digit are all one
+        // term, always checked: no use saying which records lack it).
+        let markers: Vec<(&Leaf, Vec<u8>)> = common
+            .iter()
+            .filter(|l| !matches!(l.canon, Canon::Digits))
+            .map(|l| (*l, leaves.term(l)))
+            .collect();
+        // The paths with a common value and the objects holding them, which a record can
+        // have nothing under.
+        let mut paths: Vec<&[u8]> = Vec::new();
+        for leaf in &common {
+            let path = leaves.path_bytes(leaf);
+            let ends = path.iter().enumerate().filter(|(_, b)| **b == SEGMENT_SEP);
+            for end in ends.map(|(n, _)| n).chain([path.len()]) {
+                if !paths.contains(&&path[..end]) {
+                    paths.push(&path[..end]);
+                }
+            }
+        }
         for (i, rec) in run.iter().enumerate() {
             let mut doc = document(f, rec, ptr(i));
             for leaf in leaves.of(i).filter(|l| l.count <= rare) {
                 doc.add_field_value(f.fields, Path(leaves.path(leaf), leaf.value));
             }
             if let Some(absent) = f.absent {
+                let has_under = |path: &[u8]| {
+                    leaves.of(i).any(|l| {
+                        let p = leaves.path_bytes(l);
+                        p.starts_with(path) && p.get(path.len()).is_none_or(|b| *b == SEGMENT_SEP)
+                    })
+                };
+                // Nothing under a path says nothing under any path below it: only the
+                // highest is a term.
+                for path in &paths {
+                    let parent = path.iter().rposition(|b| *b == SEGMENT_SEP);
+                    if !has_under(path) && parent.is_none_or(|end| has_under(&path[..end])) {
+                        doc.add_bytes(absent, nothing_under(&ended(path)).as_slice());
+                    }
+                }
                 for (common, term) in &markers {
-                    if !leaves.of(i).any(|l| leaves.same_term(l, common)) {
+                    let lacks = !leaves.of(i).any(|l| leaves.same_term(l, common));
+                    if lacks && has_under(leaves.path_bytes(common)) {
                         doc.add_bytes(absent, term.as_slice());
                     }
                 }
@@ -102,7 +153,8 @@ pub fn documents(
                 let first = markers.iter().position(|(l, _)| leaves.path(l) == path);
                 let again = markers[n + 1..].iter().any(|(l, _)| leaves.path(l) == path);
                 if first == Some(n) && again {
-                    chunk.add_bytes(absent, several_common(&leaves.path_bytes(leaf)).as_slice());
+                    let path = ended(leaves.path_bytes(leaf));
+                    chunk.add_bytes(absent, several_common(&path).as_slice());
                 }
             }
         }
@@ -116,11 +168,13 @@ pub fn documents(
 
 /// What separates a JSON path's segments in tantivy's terms (not exported by tantivy; the
 /// tests compare [`Leaves::term`] with the terms tantivy writes).
-const SEGMENT_SEP: char = '\u{1}';
+const SEGMENT_SEP: u8 = 1;
 
 /// A leaf of a record's fields: a value that is not an object or an array.
 struct Leaf<'r> {
     path: Range<usize>,
+    /// Its path as tantivy writes it in terms (dots expanded), in [`Leaves::paths`].
+    bytes: Range<usize>,
     value: &'r JsonValue,
     /// The term it becomes.
     canon: Canon<'r>,
@@ -136,6 +190,8 @@ struct Leaf<'r> {
 struct Leaves<'r> {
     /// The paths of all leaves, back to back.
     segments: Vec<&'r str>,
+    /// The same as tantivy writes them, back to back.
+    paths: Vec<u8>,
     all: Vec<Leaf<'r>>,
     /// Where each record's leaves start in `all`.
     starts: Vec<usize>,
@@ -147,6 +203,7 @@ struct Leaves<'r> {
 impl<'r> Leaves<'r> {
     fn collect(&mut self, run: &'r [LogRecord]) {
         self.segments.clear();
+        self.paths.clear();
         self.all.clear();
         self.starts.clear();
         let mut path = Vec::new();
@@ -184,11 +241,21 @@ impl<'r> Leaves<'r> {
             JsonValue::Null => {}
             JsonValue::String(_) | JsonValue::Number(_) | JsonValue::Bool(_) => {
                 let canon = Canon::of(v);
-                let key = self.key(path, canon);
+                let from = self.paths.len();
+                for (n, key) in path.iter().enumerate() {
+                    if n > 0 {
+                        self.paths.push(SEGMENT_SEP);
+                    }
+                    let key = key.bytes().map(|b| if b == b'.' { SEGMENT_SEP } else { b });
+                    self.paths.extend(key);
+                }
+                let bytes = from..self.paths.len();
+                let key = self.key(bytes.clone(), canon);
                 let from = self.segments.len();
                 self.segments.extend_from_slice(path);
                 self.all.push(Leaf {
                     path: from..self.segments.len(),
+                    bytes,
                     value: v,
                     canon,
                     key,
@@ -198,14 +265,13 @@ impl<'r> Leaves<'r> {
         }
     }
 
-    fn key(&mut self, path: &[&str], canon: Canon) -> u64 {
+    /// A hash of a leaf's path (in `paths`) and term.
+    fn key(&mut self, path: Range<usize>, canon: Canon) -> u64 {
         let buf = &mut self.buf;
         buf.clear();
-        for key in path {
-            buf.extend_from_slice(str::as_bytes(key));
-            // Never in UTF-8.
-            buf.push(0xff);
-        }
+        buf.extend_from_slice(&self.paths[path]);
+        // Never in UTF-8.
+        buf.push(0xff);
         match canon {
             Canon::Digits => buf.push(b'd'),
             Canon::Str(s) => {
@@ -231,11 +297,11 @@ impl<'r> Leaves<'r> {
 
     /// Do two leaves become the same term?
     fn same_term(&self, a: &Leaf, b: &Leaf) -> bool {
-        a.key == b.key && a.canon == b.canon && self.path(a) == self.path(b)
+        a.key == b.key && a.canon == b.canon && self.path_bytes(a) == self.path_bytes(b)
     }
 
-    /// A leaf's term of the `fields` field, as tantivy writes it: the path, its segments'
-    /// dots expanded, then the typed value.
+    /// A leaf's term of the `fields` field, as tantivy writes it: the path, then the typed
+    /// value.
     fn term(&self, leaf: &Leaf) -> Vec<u8> {
         // An empty path segment list, so the value bytes follow the end-of-path byte.
         let mut value = Term::from_field_json_path(Field::from_field_id(0), "", false);
@@ -247,26 +313,14 @@ impl<'r> Leaves<'r> {
             Canon::F64(x) => value.append_type_and_fast_value(x),
             Canon::Bool(b) => value.append_type_and_fast_value(b),
         }
-        let mut bytes = self.path_bytes(leaf);
-        bytes.pop();
+        let mut bytes = self.path_bytes(leaf).to_vec();
         bytes.extend_from_slice(value.serialized_value_bytes());
         bytes
     }
 
-    /// A leaf's path as tantivy writes it in its terms, end-of-path byte included.
-    fn path_bytes(&self, leaf: &Leaf) -> Vec<u8> {
-        let mut path = String::new();
-        for (n, key) in self.path(leaf).iter().enumerate() {
-            if n > 0 {
-                path.push(SEGMENT_SEP);
-            }
-            path.extend(key.chars().map(|c| match c {
-                '.' => SEGMENT_SEP,
-                c => c,
-            }));
-        }
-        path.push('\0');
-        path.into_bytes()
+    /// A leaf's path as tantivy writes it in its terms, without the end-of-path byte.
+    fn path_bytes(&self, leaf: &Leaf) -> &[u8] {
+        &self.paths[leaf.bytes.clone()]
     }
 
     /// The leaves of the run's record `i`.
@@ -294,7 +348,7 @@ impl<'r> Leaves<'r> {
 }
 
 /// The term a leaf becomes, as the `values` tokenizer and tantivy's JSON indexing make it:
-/// strings with a digit are all one term per path (the empty string; tantivy makes dates of
+/// strings with a digit are all one term per path (the empty string's; tantivy makes dates of
 /// some, found the same way), and a number is an i64 when it can be, then a u64, then an f64.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Canon<'r> {
@@ -310,7 +364,10 @@ impl<'r> Canon<'r> {
     /// The term of a string, number or boolean.
     fn of(v: &'r JsonValue) -> Canon<'r> {
         match v {
-            JsonValue::String(s) if s.chars().any(char::is_numeric) => Canon::Digits,
+            // The empty string has that term too.
+            JsonValue::String(s) if s.is_empty() || s.chars().any(char::is_numeric) => {
+                Canon::Digits
+            }
             JsonValue::String(s) => Canon::Str(s),
             JsonValue::Bool(b) => Canon::Bool(*b),
             JsonValue::Number(n) => {
@@ -447,6 +504,10 @@ mod tests {
                         // Two common values at one path.
                         "multi": if i == 0 { vec!["x"] } else { vec!["x", "y"] },
                         "code": if i < 16 { serde_json::json!(format!("E{i}")) } else { JsonValue::Null },
+                        "obj": if i < 15 { serde_json::json!({"a": "q"}) } else { serde_json::json!({}) },
+                        // One path, written two ways: nobody lacks `k.j: z`.
+                        "k": if i % 2 == 0 { serde_json::json!({"j": "z"}) } else { JsonValue::Null },
+                        "k.j": if i % 2 == 1 { "z" } else { "" },
                         "none": null,
                         "empty": {},
                     }),
@@ -490,15 +551,18 @@ mod tests {
         assert_eq!(got.len(), reference.len(), "no term of its own");
         // Records lacking a common value say so; those with none to say have no term.
         lacking.retain(|_, docs: &mut Vec<u32>| !docs.is_empty());
-        // Records lacking a string with a digit where those are common have the empty
-        // string's term, whichever string the chunk holds.
-        lacking.insert(b"code\0s".to_vec(), vec![16, 17, 18, 19]);
-        // And the chunk says `multi` and `tags` (`a` and strings with a digit) have several.
+        // Records with nothing at a path with a common value say so (here strings with a
+        // digit, which have no term of their own in `absent`).
+        lacking.insert(nothing_under(b"code\0"), vec![16, 17, 18, 19]);
+        // Only the highest path a record has nothing under, and no value term below it.
+        lacking.insert(nothing_under(b"obj\0"), vec![15, 16, 17, 18, 19]);
+        assert!(lacking.remove(b"obj\x01a\0sq".as_slice()).is_some());
+        // And the chunk says `multi` has several (not `tags`: `a`, and strings with a digit).
         lacking.insert(several_common(b"multi\0"), vec![chunk]);
-        lacking.insert(several_common(b"tags\0"), vec![chunk]);
         assert_eq!(absent, lacking);
-        // `http.status`, `path`, `dotted.key`, `flag`, `multi` (`y`) and `code`, and the
-        // chunk twice; not `n` (200 and 200.0 are one term), nor `tags` (all have "a").
+        // `http.status`, `path`, `dotted.key`, `flag`, `multi` (`y`), nothing at `code` and
+        // `obj`, and the chunk; not `n` (200 and 200.0 are one term), nor `tags` (all have
+        // "a"), nor `k.j`.
         assert_eq!(lacking.len(), 8, "{lacking:?}");
     }
 

@@ -8,11 +8,11 @@
 //! A structured field value is a term of the records that have it, or, when common in its
 //! chunk, of the chunk document only (see `firewatch_index::schema`): such a predicate runs on
 //! the chunks first. The plan stays exact: the records it matches, plus the matching chunks'
-//! records ([`RecordsIn`]) but those whose `absent` field says they lack the value (or every
-//! value of a range, when the chunk has one common value at the path). Chunks with several
-//! common values at the path (arrays) in a range, values under a path (`http:*`) and indexes
-//! made before `absent` give candidates instead: exact when no chunk matches, else those
-//! records plus the chunks' records, a candidate set. `/regex/` is a candidate
+//! records ([`RecordsIn`]) but those whose `absent` field says they lack the value (every
+//! value of a range, when the chunk has one common value at the path; anything at or under
+//! the path, for `path:*`). Chunks with several common values at the path (arrays) in a range
+//! and indexes made before `absent` give candidates instead: exact when no chunk matches,
+//! else those records plus the chunks' records, a candidate set. `/regex/` is a candidate
 //! set too (everything), and a negated candidate set widens to everything, because the
 //! complement of a superset is not a superset.
 //!
@@ -31,7 +31,7 @@
 use std::ops::Bound as B;
 use std::sync::Arc;
 
-use firewatch_index::schema::{several_common, severity};
+use firewatch_index::schema::{nothing_under, several_common, severity};
 use firewatch_index::words::{self, STEM_MARK};
 use firewatch_index::{Fields, RecordPtr, StoreError};
 use tantivy::query::{
@@ -173,16 +173,16 @@ fn leaf(field: &Field, pred: &Predicate, f: &Fields, at: Lookups<'_>) -> Plan {
 }
 
 /// A structured predicate over the `fields` terms of one path: on record documents, `terms`,
-/// `ranges` (of term bytes) and `exists` (paths under it) match precisely the records the
-/// predicate accepts, and `loose` some that may; on chunk documents either only says that
-/// some record of the chunk may.
+/// `ranges` (of term bytes) and `exists` match precisely the records the predicate accepts,
+/// and `loose` some that may; on chunk documents either only says that some record of the
+/// chunk may.
 struct Structured {
     /// The path's term bytes, end-of-path byte included.
     path: Vec<u8>,
     terms: Vec<Term>,
     ranges: Vec<ByteRange>,
-    /// Any value under the path (`http:*` for `http.status`).
-    exists: Option<Box<dyn TQuery>>,
+    /// Any value at or under the path (`http:*` for `http.status`).
+    exists: Option<ByteRange>,
     loose: Option<Box<dyn TQuery>>,
     needles: Needles,
 }
@@ -194,9 +194,10 @@ impl Structured {
     /// The plan. A term matched on chunks stays exact where the index says which of their
     /// records lack it (`absent`): their records but those. So do ranges, but on chunks with
     /// several common values at the path, whose records are candidates (one may lack a value
-    /// and hold another). Other matches on chunks (values under the path, indexes made
-    /// before `absent`) and records `loose` matches are candidates. Exact unless there are
-    /// candidates; everything (to be checked) when a lookup failed.
+    /// and hold another); and `path:*`, leaving out the records with nothing at or under the
+    /// path. Other matches on chunks (indexes made before `absent`) and records `loose`
+    /// matches are candidates. Exact unless there are candidates; everything (to be checked)
+    /// when a lookup failed.
     fn plan(self, field: TField, absent: Option<TField>, at: Lookups<'_>) -> Plan {
         let everything = Plan {
             needles: self.needles.clone(),
@@ -212,20 +213,43 @@ impl Structured {
                     .collect(),
             )
         };
-        let records_lacking = |records: RecordSet, lacking: Box<dyn TQuery>| -> Box<dyn TQuery> {
-            Box::new(BooleanQuery::new(vec![
-                (Occur::Must, Box::new(at.records_in(records))),
-                (Occur::MustNot, lacking),
-            ]))
+        // The records of `records` but those lacking a value: those with an `absent` term
+        // (`lacking`, when it is not just having nothing at the path), or with nothing at or
+        // under the path or a path above it.
+        let nothing: Vec<Vec<u8>> = path_and_above(&self.path)
+            .map(|p| nothing_under(&p))
+            .collect();
+        let records_lacking = |absent, records, lacking: Option<Box<dyn TQuery>>| {
+            let mut out: Vec<(Occur, Box<dyn TQuery>)> =
+                vec![(Occur::Must, Box::new(at.records_in(records)))];
+            out.extend(lacking.map(|q| (Occur::MustNot, q)));
+            for term in &nothing {
+                let term = Term::from_field_bytes(absent, term);
+                out.push((Occur::MustNot, basic(term)));
+            }
+            Box::new(BooleanQuery::new(out)) as Box<dyn TQuery>
         };
         let chunk_records = |q: &dyn TQuery| (at.chunks)(q, ChunkHits { records_too: false });
         // Exact on record documents, and what to look up on chunks for candidates.
         let mut parts: Vec<Box<dyn TQuery>> = Vec::new();
         let mut lookups: Vec<(Box<dyn TQuery>, bool)> = Vec::new();
         let mut candidates = RecordSet::new();
-        if let Some(q) = self.exists {
-            lookups.push((q.box_clone(), false));
-            parts.push(q);
+        if let Some(q) = self.exists.and_then(|r| on(field, &[r])) {
+            match absent {
+                None => {
+                    lookups.push((q.box_clone(), false));
+                    parts.push(q);
+                }
+                Some(absent) => {
+                    let Some(chunks) = chunk_records(q.as_ref()) else {
+                        return everything;
+                    };
+                    if !chunks.is_empty() {
+                        parts.push(records_lacking(absent, chunks, None));
+                    }
+                    parts.push(q);
+                }
+            }
         }
         for t in self.terms {
             let Some(absent) = absent else {
@@ -238,7 +262,7 @@ impl Structured {
             };
             if !chunks.is_empty() {
                 let lacking = Term::from_field_bytes(absent, t.serialized_value_bytes());
-                parts.push(records_lacking(chunks, basic(lacking)));
+                parts.push(records_lacking(absent, chunks, Some(basic(lacking))));
             }
             parts.push(basic(t));
         }
@@ -260,7 +284,7 @@ impl Structured {
                         let (several, single) = split(chunks, &several);
                         candidates = union_all(vec![candidates, several]);
                         if !single.is_empty() {
-                            parts.push(records_lacking(single, lacking));
+                            parts.push(records_lacking(absent, single, Some(lacking)));
                         }
                     }
                     parts.push(q);
@@ -497,18 +521,15 @@ fn structured(
     };
     match pred {
         Predicate::Exists => {
-            // A value at the path itself (…\0…), a range; or anything under it (…\1…).
+            // The path itself (…\0…) or anything under it (…\1…).
             let mut lo = s.path.clone();
             let Some(end) = lo.pop() else {
                 return Plan::exact(EmptyQuery);
             };
-            let [at, under, past] = [end, end + 1, end + 2].map(|b| {
-                let mut bytes = lo.clone();
-                bytes.push(b);
-                bytes
-            });
-            s.ranges.push((B::Included(at), B::Excluded(under.clone())));
-            s.exists = Some(bytes_range(field, B::Included(under), B::Excluded(past)).query);
+            let mut hi = lo.clone();
+            lo.push(end);
+            hi.push(end + 2);
+            s.exists = Some((B::Included(lo), B::Excluded(hi)));
         }
         Predicate::Text(TextMatch::Exact(v)) => {
             s.loose = loose_string(v).then(digit_strings);
@@ -549,6 +570,14 @@ fn structured(
         Predicate::Level(_) | Predicate::Regex(_) => return Plan::exact(EmptyQuery),
     }
     s.plan(field, absent, at)
+}
+
+/// A path's term bytes (end-of-path byte included), then those of each path above it.
+fn path_and_above(path: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
+    let path = path.strip_suffix(&[0]).unwrap_or(path);
+    let above = path.iter().enumerate().filter(|(_, b)| **b == 1);
+    let ends = [path.len()].into_iter().chain(above.map(|(n, _)| n));
+    ends.map(|end| [&path[..end], &[0]].concat())
 }
 
 /// Any of `alternatives`; `None` when there are none.
@@ -703,6 +732,12 @@ fn int_bounds(lo: B<f64>, hi: B<f64>, min: f64, max: f64) -> Option<(f64, f64)> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_is_followed_by_the_paths_above_it() {
+        let paths: Vec<Vec<u8>> = path_and_above(b"a\x01bc\x01d\0").collect();
+        assert_eq!(paths, [&b"a\x01bc\x01d\0"[..], b"a\0", b"a\x01bc\0"]);
+    }
 
     #[test]
     fn prefix_end_is_the_first_string_past_the_prefix() {

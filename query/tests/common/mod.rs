@@ -104,6 +104,10 @@ pub fn record(rng: &mut Rng, i: u64, seed: u64) -> LogRecord {
         1 => json!(["admin"]),
         _ => json!(["user", "admin"]),
     };
+    // An object common in every chunk, missing from some records.
+    if i % 10 != 7 {
+        fields["client"] = json!({"os": "linux", "name": if i % 3 == 0 { "web" } else { "ios" }});
+    }
     // Strings with a digit, common in every chunk, missing from some records.
     if i % 10 != 5 {
         fields["sku"] = json!(format!("A-{}", i % 7));
