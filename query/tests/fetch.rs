@@ -152,7 +152,8 @@ async fn field_values_rare_in_their_chunk_are_answered_by_the_index_alone() {
         fn method(r: &LogRecord) -> Option<&str> {
             r.fields.get("http").and_then(|h| h["method"].as_str())
         }
-        let cases: [(&str, fn(&str) -> bool); 2] = [
+        type Accepts = fn(&str) -> bool;
+        let cases: [(&str, Accepts); 2] = [
             ("http.method:>=GET", |m| m >= "GET"),
             ("http.method:G*", |m| m.starts_with('G')),
         ];
