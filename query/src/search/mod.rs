@@ -8,6 +8,7 @@ pub mod collect;
 mod engine;
 mod records;
 mod scan;
+mod structured;
 mod time;
 pub mod translate;
 mod values;

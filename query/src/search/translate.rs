@@ -5,16 +5,9 @@
 //! must then be checked against with the evaluator. Time, level, service, host, source and
 //! message words are on the record documents. The index keeps no word positions, so a phrase
 //! is a candidate set: the records with all its words, each checked for the words in order.
-//! A structured field value is a term of the records that have it, or, when common in its
-//! chunk, of the chunk document only (see `firewatch_index::schema`): such a predicate runs on
-//! the chunks first. The plan stays exact: the records it matches, plus the matching chunks'
-//! records ([`RecordsIn`]) but those whose `absent` field says they lack the value (every
-//! value of a range, when the chunk has one common value at the path; anything at or under
-//! the path, for `path:*`). Chunks with several common values at the path (arrays) in a range
-//! and indexes made before `absent` give candidates instead: exact when no chunk matches,
-//! else those records plus the chunks' records, a candidate set. `/regex/` is a candidate
-//! set too (everything), and a negated candidate set widens to everything, because the
-//! complement of a superset is not a superset.
+//! Structured fields (the `structured` module) are looked up on chunk documents first, and
+//! are exact but for a few cases. `/regex/` is a candidate set (everything), and a negated
+//! candidate set widens to everything, because the complement of a superset is not a superset.
 //!
 //! Words and string values with a digit are not terms (see `firewatch_index::words`): a word
 //! with one is looked up through its stem, a value with one through the empty term its path
@@ -23,15 +16,11 @@
 //!
 //! Record ids are not indexed: `id:<value>` is looked up in the archives' id tables
 //! ([`Locate`]) and becomes a query for that one record's pointer.
-//!
-//! Ranges over structured fields run on the inverted index: tantivy stores JSON numbers in a
-//! canonical typed form (integral values as i64, larger as u64, the rest as f64) whose byte
-//! encoding sorts like the numbers, so a numeric range is a union of three term ranges.
 
 use std::ops::Bound as B;
 use std::sync::Arc;
 
-use firewatch_index::schema::{nothing_under, several_common, severity};
+use firewatch_index::schema::severity;
 use firewatch_index::words::{self, STEM_MARK};
 use firewatch_index::{Fields, RecordPtr, StoreError};
 use tantivy::query::{
@@ -39,11 +28,12 @@ use tantivy::query::{
     RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field as TField, IndexRecordOption};
-use tantivy::{DateTime, Term};
+use tantivy::Term;
 
 use super::chunks::{ChunkHits, Needles, RecordsIn};
-use super::scan::{split, union_all, DocMaps, RecordSet};
-use crate::lang::{tokens, Bound, Field, Predicate, Query, RangeBounds, Scalar, TextMatch};
+use super::scan::{DocMaps, RecordSet};
+use super::structured::structured;
+use crate::lang::{tokens, Bound, Field, Predicate, Query, Scalar, TextMatch};
 
 /// A tantivy query, whether its hits need checking with the evaluator, and literals every
 /// match contains.
@@ -54,7 +44,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    fn exact(query: impl TQuery) -> Plan {
+    pub(super) fn exact(query: impl TQuery) -> Plan {
         Plan {
             query: Box::new(query),
             exact: true,
@@ -62,7 +52,7 @@ impl Plan {
         }
     }
 
-    fn exact_boxed(query: Box<dyn TQuery>) -> Plan {
+    pub(super) fn exact_boxed(query: Box<dyn TQuery>) -> Plan {
         Plan {
             query,
             exact: true,
@@ -70,7 +60,7 @@ impl Plan {
         }
     }
 
-    fn candidates_all() -> Plan {
+    pub(super) fn candidates_all() -> Plan {
         Plan {
             query: Box::new(AllQuery),
             exact: false,
@@ -95,7 +85,7 @@ pub struct Lookups<'a> {
 }
 
 impl Lookups<'_> {
-    fn records_in(&self, set: RecordSet) -> RecordsIn {
+    pub(super) fn records_in(&self, set: RecordSet) -> RecordsIn {
         RecordsIn {
             set: Arc::new(set),
             maps: self.maps.clone(),
@@ -169,147 +159,6 @@ fn leaf(field: &Field, pred: &Predicate, f: &Fields, at: Lookups<'_>) -> Plan {
             }
         }
         Predicate::Level(_) | Predicate::Regex(_) => Plan::exact(EmptyQuery),
-    }
-}
-
-/// A structured predicate over the `fields` terms of one path: on record documents, `terms`,
-/// `ranges` (of term bytes) and `exists` match precisely the records the predicate accepts,
-/// and `loose` some that may; on chunk documents either only says that some record of the
-/// chunk may.
-struct Structured {
-    /// The path's term bytes, end-of-path byte included.
-    path: Vec<u8>,
-    terms: Vec<Term>,
-    ranges: Vec<ByteRange>,
-    /// Any value at or under the path (`http:*` for `http.status`).
-    exists: Option<ByteRange>,
-    loose: Option<Box<dyn TQuery>>,
-    needles: Needles,
-}
-
-/// Bounds of term bytes.
-type ByteRange = (B<Vec<u8>>, B<Vec<u8>>);
-
-impl Structured {
-    /// The plan. A term matched on chunks stays exact where the index says which of their
-    /// records lack it (`absent`): their records but those. So do ranges, but on chunks with
-    /// several common values at the path, whose records are candidates (one may lack a value
-    /// and hold another); and `path:*`, leaving out the records with nothing at or under the
-    /// path. Other matches on chunks (indexes made before `absent`) and records `loose`
-    /// matches are candidates. Exact unless there are candidates; everything (to be checked)
-    /// when a lookup failed.
-    fn plan(self, field: TField, absent: Option<TField>, at: Lookups<'_>) -> Plan {
-        let everything = Plan {
-            needles: self.needles.clone(),
-            ..Plan::candidates_all()
-        };
-        let basic =
-            |t| -> Box<dyn TQuery> { Box::new(TermQuery::new(t, IndexRecordOption::Basic)) };
-        let on = |field: TField, ranges: &[ByteRange]| {
-            should(
-                ranges
-                    .iter()
-                    .map(|(lo, hi)| bytes_range(field, lo.clone(), hi.clone()).query)
-                    .collect(),
-            )
-        };
-        // The records of `records` but those lacking a value: those with an `absent` term
-        // (`lacking`, when it is not just having nothing at the path), or with nothing at or
-        // under the path or a path above it.
-        let nothing: Vec<Vec<u8>> = path_and_above(&self.path)
-            .map(|p| nothing_under(&p))
-            .collect();
-        let records_lacking = |absent, records, lacking: Option<Box<dyn TQuery>>| {
-            let mut out: Vec<(Occur, Box<dyn TQuery>)> =
-                vec![(Occur::Must, Box::new(at.records_in(records)))];
-            out.extend(lacking.map(|q| (Occur::MustNot, q)));
-            for term in &nothing {
-                let term = Term::from_field_bytes(absent, term);
-                out.push((Occur::MustNot, basic(term)));
-            }
-            Box::new(BooleanQuery::new(out)) as Box<dyn TQuery>
-        };
-        let chunk_records = |q: &dyn TQuery| (at.chunks)(q, ChunkHits { records_too: false });
-        // Exact on record documents, and what to look up on chunks for candidates.
-        let mut parts: Vec<Box<dyn TQuery>> = Vec::new();
-        let mut lookups: Vec<(Box<dyn TQuery>, bool)> = Vec::new();
-        let mut candidates = RecordSet::new();
-        if let Some(q) = self.exists.and_then(|r| on(field, &[r])) {
-            match absent {
-                None => {
-                    lookups.push((q.box_clone(), false));
-                    parts.push(q);
-                }
-                Some(absent) => {
-                    let Some(chunks) = chunk_records(q.as_ref()) else {
-                        return everything;
-                    };
-                    if !chunks.is_empty() {
-                        parts.push(records_lacking(absent, chunks, None));
-                    }
-                    parts.push(q);
-                }
-            }
-        }
-        for t in self.terms {
-            let Some(absent) = absent else {
-                lookups.push((basic(t.clone()), false));
-                parts.push(basic(t));
-                continue;
-            };
-            let Some(chunks) = chunk_records(basic(t.clone()).as_ref()) else {
-                return everything;
-            };
-            if !chunks.is_empty() {
-                let lacking = Term::from_field_bytes(absent, t.serialized_value_bytes());
-                parts.push(records_lacking(absent, chunks, Some(basic(lacking))));
-            }
-            parts.push(basic(t));
-        }
-        if let Some(q) = on(field, &self.ranges) {
-            match absent.zip(absent.and_then(|a| on(a, &self.ranges))) {
-                None => {
-                    lookups.push((q.box_clone(), false));
-                    parts.push(q);
-                }
-                Some((absent, lacking)) => {
-                    let Some(chunks) = chunk_records(q.as_ref()) else {
-                        return everything;
-                    };
-                    if !chunks.is_empty() {
-                        let several = Term::from_field_bytes(absent, &several_common(&self.path));
-                        let Some(several) = chunk_records(basic(several).as_ref()) else {
-                            return everything;
-                        };
-                        let (several, single) = split(chunks, &several);
-                        candidates = union_all(vec![candidates, several]);
-                        if !single.is_empty() {
-                            parts.push(records_lacking(absent, single, Some(lacking)));
-                        }
-                    }
-                    parts.push(q);
-                }
-            }
-        }
-        lookups.extend(self.loose.map(|q| (q, true)));
-        for (q, records_too) in lookups {
-            match (at.chunks)(q.as_ref(), ChunkHits { records_too }) {
-                Some(records) => candidates = union_all(vec![candidates, records]),
-                None => return everything,
-            }
-        }
-        let exact = should(parts).unwrap_or_else(|| Box::new(EmptyQuery));
-        if candidates.is_empty() {
-            return Plan::exact_boxed(exact);
-        }
-        Plan {
-            query: Box::new(BooleanQuery::new(vec![
-                (Occur::Should, exact),
-                (Occur::Should, Box::new(at.records_in(candidates))),
-            ])),
-            exact: false,
-            needles: self.needles,
-        }
     }
 }
 
@@ -441,10 +290,13 @@ fn level(pred: &Predicate, f: &Fields) -> Plan {
 }
 
 /// A term range on raw value bytes (the inverted index compares terms bytewise).
-fn bytes_range(field: TField, lo: B<Vec<u8>>, hi: B<Vec<u8>>) -> Plan {
+pub(super) fn bytes_range(field: TField, lo: B<Vec<u8>>, hi: B<Vec<u8>>) -> Plan {
     let t = |b: Vec<u8>| Term::from_field_bytes(field, &b);
     Plan::exact(InvertedIndexRangeQuery::new(lo.map(t), hi.map(t)))
 }
+
+/// Bounds of term bytes.
+pub(super) type ByteRange = (B<Vec<u8>>, B<Vec<u8>>);
 
 /// Every term starting with `bytes`.
 fn prefix(field: TField, bytes: Vec<u8>) -> Plan {
@@ -453,13 +305,13 @@ fn prefix(field: TField, bytes: Vec<u8>) -> Plan {
 }
 
 /// The bounds of every term starting with `bytes`.
-fn prefix_range(bytes: Vec<u8>) -> ByteRange {
+pub(super) fn prefix_range(bytes: Vec<u8>) -> ByteRange {
     let end = prefix_end(&bytes);
     (B::Included(bytes), end.map_or(B::Unbounded, B::Excluded))
 }
 
 /// The smallest byte string greater than every string starting with `prefix`.
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < u8::MAX {
@@ -470,274 +322,9 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// The bytes every term of a JSON path starts with: the path, then its end marker.
-fn json_path_bytes(field: TField, path: &str) -> Vec<u8> {
-    Term::from_field_json_path(field, path, true)
-        .serialized_value_bytes()
-        .to_vec()
-}
-
-fn structured(
-    path: &str,
-    pred: &Predicate,
-    field: TField,
-    absent: Option<TField>,
-    at: Lookups<'_>,
-) -> Plan {
-    let json = || Term::from_field_json_path(field, path, true);
-    // String values with a digit are all the empty string term (`words::Values`); strings
-    // tantivy reads as dates are date terms.
-    let digit_strings = || -> Box<dyn TQuery> {
-        let mut empty = json();
-        empty.append_type_and_str("");
-        let date = |d: i64| {
-            let mut t = json();
-            t.append_type_and_fast_value(DateTime::from_timestamp_nanos(d));
-            t
-        };
-        Box::new(BooleanQuery::new(vec![
-            (
-                Occur::Should,
-                Box::new(TermQuery::new(empty, IndexRecordOption::Basic)),
-            ),
-            (
-                Occur::Should,
-                Box::new(InvertedIndexRangeQuery::new(
-                    B::Included(date(i64::MIN)),
-                    B::Included(date(i64::MAX)),
-                )),
-            ),
-        ]))
-    };
-    // The empty string is also the term of every string with a digit: only ever loose.
-    let loose_string = |v: &str| v.is_empty() || v.chars().any(char::is_numeric);
-    let mut s = Structured {
-        path: json_path_bytes(field, path),
-        terms: Vec::new(),
-        ranges: Vec::new(),
-        exists: None,
-        loose: None,
-        needles: Needles::default(),
-    };
-    match pred {
-        Predicate::Exists => {
-            // The path itself (…\0…) or anything under it (…\1…).
-            let mut lo = s.path.clone();
-            let Some(end) = lo.pop() else {
-                return Plan::exact(EmptyQuery);
-            };
-            let mut hi = lo.clone();
-            lo.push(end);
-            hi.push(end + 2);
-            s.exists = Some((B::Included(lo), B::Excluded(hi)));
-        }
-        Predicate::Text(TextMatch::Exact(v)) => {
-            s.loose = loose_string(v).then(digit_strings);
-            if s.loose.is_none() {
-                let mut t = json();
-                t.append_type_and_str(v);
-                s.terms.push(t);
-            }
-            let number = number_term(json(), v);
-            let boolean = v.parse::<bool>().ok();
-            s.terms.extend(number.clone());
-            if let Some(b) = boolean {
-                let mut t = json();
-                t.append_type_and_fast_value(b);
-                s.terms.push(t);
-            }
-            // A number or a boolean may be written otherwise in the record's JSON, except an
-            // integer written as serde_json writes it (`400`, or `400.0` for a float).
-            let canonical_int = v.parse::<i64>().is_ok_and(|i| i.to_string() == *v);
-            if canonical_int || (number.is_none() && boolean.is_none()) {
-                s.needles = json_needle(v);
-            }
-        }
-        Predicate::Text(TextMatch::Prefix(p)) => {
-            if !loose_string(p) {
-                let mut t = json();
-                t.append_type_and_str(p);
-                s.ranges
-                    .push(prefix_range(t.serialized_value_bytes().to_vec()));
-            }
-            s.loose = Some(digit_strings());
-            s.needles = json_needle(p);
-        }
-        Predicate::Range(r) => {
-            s.loose = text_bounded(r).then(digit_strings);
-            s.ranges = structured_range(r, json);
-        }
-        Predicate::Level(_) | Predicate::Regex(_) => return Plan::exact(EmptyQuery),
-    }
-    s.plan(field, absent, at)
-}
-
-/// A path's term bytes (end-of-path byte included), then those of each path above it.
-fn path_and_above(path: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
-    let path = path.strip_suffix(&[0]).unwrap_or(path);
-    let above = path.iter().enumerate().filter(|(_, b)| **b == 1);
-    let ends = [path.len()].into_iter().chain(above.map(|(n, _)| n));
-    ends.map(|end| [&path[..end], &[0]].concat())
-}
-
-/// Any of `alternatives`; `None` when there are none.
-fn should(alternatives: Vec<Box<dyn TQuery>>) -> Option<Box<dyn TQuery>> {
-    match alternatives.len() {
-        0 => None,
-        1 => alternatives.into_iter().next(),
-        _ => Some(Box::new(BooleanQuery::new(
-            alternatives
-                .into_iter()
-                .map(|q| (Occur::Should, q))
-                .collect(),
-        ))),
-    }
-}
-
-/// A needle for a string value, when the record's JSON holds it as written (no escapes).
-fn json_needle(v: &str) -> Needles {
-    if v.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
-        return Needles::default();
-    }
-    Needles::of(v)
-}
-
-/// Does a range include strings (bounded by text, or unbounded on both sides)?
-fn text_bounded(r: &RangeBounds) -> bool {
-    let text_or_open = |b: &Bound| {
-        matches!(
-            b,
-            Bound::Unbounded | Bound::Included(Scalar::Text(_)) | Bound::Excluded(Scalar::Text(_))
-        )
-    };
-    text_or_open(&r.lower) && text_or_open(&r.upper)
-}
-
-/// A JSON number term in tantivy's canonical form, when `v` reads as a number.
-fn number_term(mut t: Term, v: &str) -> Option<Term> {
-    if let Ok(i) = v.parse::<i64>() {
-        t.append_type_and_fast_value(i);
-    } else if let Ok(u) = v.parse::<u64>() {
-        t.append_type_and_fast_value(u);
-    } else {
-        let x = v.parse::<f64>().ok().filter(|x| x.is_finite())?;
-        if x.fract() == 0.0 && x >= i64::MIN as f64 && x < i64::MAX as f64 {
-            t.append_type_and_fast_value(x as i64);
-        } else if x.fract() == 0.0 && x >= 0.0 && x < u64::MAX as f64 {
-            t.append_type_and_fast_value(x as u64);
-        } else {
-            t.append_type_and_fast_value(x);
-        }
-    }
-    Some(t)
-}
-
-/// The term bytes of the values at a path within bounds.
-fn structured_range(r: &RangeBounds, json: impl Fn() -> Term) -> Vec<ByteRange> {
-    let kind = |b: &Bound| match b {
-        Bound::Unbounded => 0,
-        Bound::Included(Scalar::Number(_)) | Bound::Excluded(Scalar::Number(_)) => 1,
-        Bound::Included(Scalar::Text(_)) | Bound::Excluded(Scalar::Text(_)) => 2,
-        _ => 3,
-    };
-    let mut ranges = Vec::new();
-    let (lower, upper) = (kind(&r.lower), kind(&r.upper));
-    if lower <= 1 && upper <= 1 {
-        numeric_ranges(num(&r.lower), num(&r.upper), &json, &mut ranges);
-    }
-    if matches!(lower, 0 | 2) && matches!(upper, 0 | 2) {
-        ranges.push(string_range(r, &json));
-    }
-    ranges
-}
-
-/// The numbers at a path within bounds: one term range per canonical number type.
-fn numeric_ranges(lo: B<f64>, hi: B<f64>, json: &impl Fn() -> Term, ranges: &mut Vec<ByteRange>) {
-    let typed = |v: &dyn Fn(&mut Term)| {
-        let mut t = json();
-        v(&mut t);
-        t.serialized_value_bytes().to_vec()
-    };
-    let mut push = |lo, hi| ranges.push((lo, hi));
-    if let Some((a, b)) = int_bounds(lo, hi, i64::MIN as f64, i64::MAX as f64) {
-        push(
-            B::Included(typed(&|t| t.append_type_and_fast_value(a as i64))),
-            B::Included(typed(&|t| t.append_type_and_fast_value(b as i64))),
-        );
-    }
-    if let Some((a, b)) = int_bounds(lo, hi, 9_223_372_036_854_775_808.0, u64::MAX as f64) {
-        push(
-            B::Included(typed(&|t| t.append_type_and_fast_value(a as u64))),
-            B::Included(typed(&|t| t.append_type_and_fast_value(b as u64))),
-        );
-    }
-    let float = |b: B<f64>, edge: f64| {
-        let b = match b {
-            B::Unbounded => B::Included(edge),
-            other => other,
-        };
-        b.map(|x| typed(&|t| t.append_type_and_fast_value(x)))
-    };
-    push(float(lo, f64::NEG_INFINITY), float(hi, f64::INFINITY));
-}
-
-/// The strings at a path within text bounds, compared bytewise.
-fn string_range(r: &RangeBounds, json: &impl Fn() -> Term) -> ByteRange {
-    let string = |s: &str| {
-        let mut t = json();
-        t.append_type_and_str(s);
-        t.serialized_value_bytes().to_vec()
-    };
-    let all_start = string("");
-    let bound = |b: &Bound, edge: B<Vec<u8>>| match b {
-        Bound::Included(Scalar::Text(s)) => B::Included(string(s)),
-        Bound::Excluded(Scalar::Text(s)) => B::Excluded(string(s)),
-        _ => edge,
-    };
-    let end = prefix_end(&all_start).map_or(B::Unbounded, B::Excluded);
-    // Not the empty string, which is also the term of every string with a digit: those are
-    // the caller's to check.
-    let lower = match bound(&r.lower, B::Excluded(all_start.clone())) {
-        B::Included(b) if b == all_start => B::Excluded(b),
-        b => b,
-    };
-    (lower, bound(&r.upper, end))
-}
-
-fn num(b: &Bound) -> B<f64> {
-    match b {
-        Bound::Included(Scalar::Number(x)) => B::Included(*x),
-        Bound::Excluded(Scalar::Number(x)) => B::Excluded(*x),
-        _ => B::Unbounded,
-    }
-}
-
-/// The integers in `[min, max]` that satisfy both bounds, as an inclusive pair.
-fn int_bounds(lo: B<f64>, hi: B<f64>, min: f64, max: f64) -> Option<(f64, f64)> {
-    let a = match lo {
-        B::Included(x) => x.ceil(),
-        B::Excluded(x) => x.floor() + 1.0,
-        B::Unbounded => min,
-    }
-    .max(min);
-    let b = match hi {
-        B::Included(x) => x.floor(),
-        B::Excluded(x) => x.ceil() - 1.0,
-        B::Unbounded => max,
-    }
-    .min(max);
-    (a <= b).then_some((a, b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_path_is_followed_by_the_paths_above_it() {
-        let paths: Vec<Vec<u8>> = path_and_above(b"a\x01bc\x01d\0").collect();
-        assert_eq!(paths, [&b"a\x01bc\x01d\0"[..], b"a\0", b"a\x01bc\0"]);
-    }
 
     #[test]
     fn prefix_end_is_the_first_string_past_the_prefix() {
@@ -745,32 +332,5 @@ mod tests {
         assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
         assert_eq!(prefix_end(b"\xff\xff"), None);
         assert_eq!(prefix_end(b""), None);
-    }
-
-    #[test]
-    fn integer_bounds_round_inwards() {
-        let (min, max) = (i64::MIN as f64, i64::MAX as f64);
-        assert_eq!(
-            int_bounds(B::Included(1.5), B::Included(4.5), min, max),
-            Some((2.0, 4.0))
-        );
-        assert_eq!(
-            int_bounds(B::Excluded(2.0), B::Excluded(5.0), min, max),
-            Some((3.0, 4.0))
-        );
-        assert_eq!(
-            int_bounds(B::Excluded(2.5), B::Excluded(3.0), min, max),
-            None
-        );
-        assert_eq!(
-            int_bounds(B::Unbounded, B::Included(-1.0), min, max),
-            Some((min, -1.0))
-        );
-        // Only values above i64::MAX are stored as u64.
-        let u = 9_223_372_036_854_775_808.0;
-        assert_eq!(
-            int_bounds(B::Included(0.0), B::Included(10.0), u, u64::MAX as f64),
-            None
-        );
     }
 }
