@@ -9,20 +9,21 @@
 //! - a **chunk** document per run of up to [`CHUNK_RECORDS`] consecutive records of one source
 //!   in one batch, for the structured field values common in the run. It has `chunk_ord` and
 //!   `records` (where the run starts, its length) and no `ord`, which is how readers tell the
-//!   kinds apart; searches pass over chunk documents. (Sharing `ord` cost 2.5 MB per million records: the column
-//!   would no longer grow by one per document, and bit-packed it is 20 bits each.) A chunk also
-//!   carries its first record's time, level, service, host and source: columns that every
-//!   document has are smaller, and read without looking up which documents have a value.
+//!   kinds apart; searches pass over chunk documents. (Sharing `ord` cost 2.5 MB per million
+//!   records: the column would no longer grow by one per document, and bit-packed it is 20
+//!   bits each.) A chunk also carries its first record's time, level, service, host and
+//!   source: columns that every document has are smaller, and read without looking up which
+//!   documents have a value.
 //!
 //! A structured field value is a term of the records that have it when it is in at most half
 //! the records of its run, else of the chunk only ([`documents`]). A value matched on a chunk
 //! says that most records of the run have it; each record of the run that lacks it has the
 //! value's term in `absent`, so a query for a value or a range is still answered exactly: the
-//! chunks' records but those (see the query crate's plans). Field values are many per record and
-//! often repeat within a run: one posting per chunk instead of per record took the index of a
-//! mixed 1 M-line corpus from 21.5 to 13.1 MB (27.9 MB before variables left the terms, see
-//! [`crate::words`]); keeping the values that are not common per record costs 3% of that back,
-//! and `absent` terms 1.5%. Message words, the most searched text, are exact per record.
+//! chunks' records but those (see the query crate's plans). Field values are many per record
+//! and often repeat within a run: one posting per chunk instead of per record took the index
+//! of a mixed 1 M-line corpus from 21.5 to 13.1 MB (27.9 MB before variables left the terms,
+//! see [`crate::words`]); keeping the values that are not common per record costs 3% of that
+//! back, and `absent` terms 1.5%. Message words, the most searched text, are exact per record.
 //!
 //! | field | type | on | how it is indexed | for |
 //! |---|---|---|---|---|
@@ -140,9 +141,10 @@ fn schema(with_absent: bool) -> (Schema, Fields) {
 /// Settings of a new index. Nothing is stored in tantivy's doc store (records live in the
 /// archive), yet it keeps a 4-byte offset per document, 0, 1, 2, … for empty documents. Only
 /// zstd's slowest levels see through that sequence: on a 1 M-line corpus the store took
-/// 2.5 MB at levels 3 to 16 and 1.0 MB at level 18, for about 2% more node CPU, merges
-/// included (blocks hold about 100 k documents, compressed off the indexing threads). It is
-/// never read, so it costs a query nothing.
+/// 2.5 MB at levels 3 to 16 and 1.0 MB at level 18, for about 2% more node CPU end to end,
+/// merges included (blocks hold about 100 k documents, compressed off the indexing threads),
+/// though a perf profile of ingest puts the compression at 6% of node CPU. It is never read,
+/// so it costs a query nothing.
 pub fn index_settings() -> IndexSettings {
     IndexSettings {
         docstore_compression: Compressor::Zstd(ZstdCompressor {

@@ -86,13 +86,11 @@ pub fn documents(
         };
         leaves.collect(run);
         let rare = (len / 2).max(1);
-        let common: Vec<&Leaf> = match f.absent {
-            Some(_) => leaves.common(rare).collect(),
-            None => Vec::new(),
-        };
+        let common: Vec<&Leaf> = leaves.common(rare).collect();
+        let lackable = if f.absent.is_some() { &common[..] } else { &[] };
         // The common values a record can lack, as terms (strings with a digit are all one
         // term, always checked: no use saying which records lack it).
-        let markers: Vec<(&Leaf, Vec<u8>)> = common
+        let markers: Vec<(&Leaf, Vec<u8>)> = lackable
             .iter()
             .filter(|l| !matches!(l.canon, Canon::Digits))
             .map(|l| (*l, leaves.term(l)))
@@ -100,7 +98,7 @@ pub fn documents(
         // The paths with a common value and the objects holding them, which a record can
         // have nothing under.
         let mut paths: Vec<&[u8]> = Vec::new();
-        for leaf in &common {
+        for leaf in lackable {
             let path = leaves.path_bytes(leaf);
             let ends = path.iter().enumerate().filter(|(_, b)| **b == SEGMENT_SEP);
             for end in ends.map(|(n, _)| n).chain([path.len()]) {
@@ -158,7 +156,7 @@ pub fn documents(
                 }
             }
         }
-        for leaf in leaves.common(rare) {
+        for leaf in &common {
             chunk.add_field_value(f.fields, Path(leaves.path(leaf), leaf.value));
         }
         add(chunk);

@@ -47,6 +47,17 @@ struct Structured {
     needles: Needles,
 }
 
+/// What an alternative of a structured predicate asks for.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// Anything at or under the path: a record lacks it when it has nothing there.
+    Exists,
+    /// One value.
+    Value,
+    /// Values within bounds, of which a chunk may hold several in common.
+    Range,
+}
+
 impl Structured {
     /// The plan. A term matched on chunks stays exact where the index says which of their
     /// records lack it (`absent`): their records but those. So do ranges, but on chunks with
@@ -87,65 +98,56 @@ impl Structured {
             Box::new(BooleanQuery::new(out)) as Box<dyn TQuery>
         };
         let chunk_records = |q: &dyn TQuery| (at.chunks)(q, ChunkHits { records_too: false });
+        // Each alternative, as bounds of `fields` terms; in `absent` the same bounds are the
+        // values a record of a matching chunk lacks.
+        let mut alternatives: Vec<(Vec<ByteRange>, Kind)> = Vec::new();
+        alternatives.extend(self.exists.map(|r| (vec![r], Kind::Exists)));
+        for t in &self.terms {
+            let bytes = t.serialized_value_bytes().to_vec();
+            let one = (B::Included(bytes.clone()), B::Included(bytes));
+            alternatives.push((vec![one], Kind::Value));
+        }
+        if !self.ranges.is_empty() {
+            alternatives.push((self.ranges, Kind::Range));
+        }
         // Exact on record documents, and what to look up on chunks for candidates.
         let mut parts: Vec<Box<dyn TQuery>> = Vec::new();
         let mut lookups: Vec<(Box<dyn TQuery>, bool)> = Vec::new();
         let mut candidates = RecordSet::new();
-        if let Some(q) = self.exists.and_then(|r| on(field, &[r])) {
-            match absent {
-                None => {
-                    lookups.push((q.box_clone(), false));
-                    parts.push(q);
-                }
-                Some(absent) => {
-                    let Some(chunks) = chunk_records(q.as_ref()) else {
-                        return everything;
-                    };
-                    if !chunks.is_empty() {
-                        parts.push(records_lacking(absent, chunks, None));
-                    }
-                    parts.push(q);
-                }
-            }
-        }
-        for t in self.terms {
-            let Some(absent) = absent else {
-                lookups.push((basic(t.clone()), false));
-                parts.push(basic(t));
+        for (ranges, kind) in alternatives {
+            let Some(q) = on(field, &ranges) else {
                 continue;
             };
-            let Some(chunks) = chunk_records(basic(t.clone()).as_ref()) else {
+            let Some(absent) = absent else {
+                lookups.push((q.box_clone(), false));
+                parts.push(q);
+                continue;
+            };
+            let Some(chunks) = chunk_records(q.as_ref()) else {
                 return everything;
             };
-            if !chunks.is_empty() {
-                let lacking = Term::from_field_bytes(absent, t.serialized_value_bytes());
-                parts.push(records_lacking(absent, chunks, Some(basic(lacking))));
+            parts.push(q);
+            if chunks.is_empty() {
+                continue;
             }
-            parts.push(basic(t));
-        }
-        if let Some(q) = on(field, &self.ranges) {
-            match absent.zip(absent.and_then(|a| on(a, &self.ranges))) {
-                None => {
-                    lookups.push((q.box_clone(), false));
-                    parts.push(q);
-                }
-                Some((absent, lacking)) => {
-                    let Some(chunks) = chunk_records(q.as_ref()) else {
-                        return everything;
-                    };
-                    if !chunks.is_empty() {
-                        let several = Term::from_field_bytes(absent, &several_common(&self.path));
-                        let Some(several) = chunk_records(basic(several).as_ref()) else {
-                            return everything;
-                        };
-                        let (several, single) = split(chunks, &several);
-                        candidates = union_all(vec![candidates, several]);
-                        if !single.is_empty() {
-                            parts.push(records_lacking(absent, single, Some(lacking)));
-                        }
-                    }
-                    parts.push(q);
-                }
+            // A chunk with several common values in a range: a record lacking one may hold
+            // another, so its records are candidates.
+            let chunks = if kind == Kind::Range {
+                let several = Term::from_field_bytes(absent, &several_common(&self.path));
+                let Some(several) = chunk_records(basic(several).as_ref()) else {
+                    return everything;
+                };
+                let (several, single) = split(chunks, &several);
+                candidates = union_all(vec![candidates, several]);
+                single
+            } else {
+                chunks
+            };
+            if !chunks.is_empty() {
+                let lacking = (kind != Kind::Exists)
+                    .then(|| on(absent, &ranges))
+                    .flatten();
+                parts.push(records_lacking(absent, chunks, lacking));
             }
         }
         lookups.extend(self.loose.map(|q| (q, true)));
