@@ -26,6 +26,8 @@ pub struct Event<'a> {
     pub service: &'a str,
     /// Log time of the record.
     pub time: Nanos,
+    /// The HTTP status the record carries ([`http_status`]).
+    pub status: Option<u16>,
     /// Level error or worse, or an HTTP status ≥ 500.
     pub error: bool,
 }
@@ -91,11 +93,14 @@ impl Engine {
     pub fn observe(&mut self, rec: &LogRecord) -> Vec<Alert> {
         let mut out = Vec::new();
         let service = service_of(rec);
+        // Looked up once: several detectors read it.
+        let status = http_status(rec);
         let ev = Event {
             rec,
             service: &service,
             time: rec.timestamp,
-            error: is_error_event(rec),
+            status,
+            error: is_error(rec.level, status),
         };
         // Event time drives resolution and eviction too, so a replay behaves like live.
         if ev.time >= self.last_tick.saturating_add(MINUTE) {
@@ -180,7 +185,11 @@ pub fn http_status(rec: &LogRecord) -> Option<u16> {
 
 /// An error event: level error or worse, or an HTTP status ≥ 500.
 pub fn is_error_event(rec: &LogRecord) -> bool {
-    rec.level >= Level::Error || http_status(rec).is_some_and(|s| s >= 500)
+    is_error(rec.level, http_status(rec))
+}
+
+fn is_error(level: Level, status: Option<u16>) -> bool {
+    level >= Level::Error || status.is_some_and(|s| s >= 500)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use firewatch_ingest::Nanos;
 use serde_json::Value;
 
 use crate::alert::{evidence_lines, Alert, AlertKind, AlertState, Severity, MAX_EVIDENCE};
-use crate::engine::{http_status, Detector, EngineConfig, Event, MINUTE};
+use crate::engine::{Detector, EngineConfig, Event, MINUTE};
 use crate::fingerprint::{error_header, shape_of, ErrorShape};
 use crate::signatures::{Signature, SignaturePack};
 
@@ -98,7 +98,7 @@ impl SignatureDetector {
 
 impl Detector for SignatureDetector {
     fn observe(&mut self, ev: &Event<'_>, out: &mut Vec<Alert>) {
-        let sig = self.pack.classify(ev.rec, http_status(ev.rec));
+        let sig = self.pack.classify(ev.rec, ev.status);
         if sig.is_none() && !self.services.contains_key(ev.service) {
             return;
         }
@@ -252,6 +252,7 @@ fn flush_pending(
         rec: &rec,
         service,
         time: rec_time,
+        status: None,
         error: true,
     };
     record(state, &ev, p.kind, &shape, p.evidence, config, out);

@@ -31,6 +31,7 @@ fn spikes(records: &[LogRecord]) -> Vec<Alert> {
             rec: r,
             service: "svc",
             time: r.timestamp,
+            status: None,
             error: r.level >= Level::Error,
         };
         d.observe(&ev, &mut out);
