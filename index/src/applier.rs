@@ -40,8 +40,9 @@ use crate::wal;
 pub(crate) enum ApplyMsg {
     Batch {
         seq: u64,
-        records: Vec<LogRecord>,
-        jsons: Vec<Vec<u8>>,
+        records: Vec<Arc<LogRecord>>,
+        /// The bytes of each record's JSON line.
+        sizes: Vec<usize>,
         durable_at: Instant,
     },
     Stop,
@@ -175,8 +176,8 @@ impl Applier {
     pub fn apply(
         &mut self,
         seq: u64,
-        records: Vec<LogRecord>,
-        jsons: Vec<Vec<u8>>,
+        records: Vec<Arc<LogRecord>>,
+        sizes: Vec<usize>,
         durable_at: Instant,
     ) -> Result<(), StoreError> {
         if self.sh.cfg.faults.crashed() {
@@ -203,18 +204,18 @@ impl Applier {
         if let Some(e) = add_err {
             return Err(e.into());
         }
-        for (rec, json) in records.into_iter().zip(jsons) {
+        for (rec, size) in records.into_iter().zip(sizes) {
             info.records += 1;
-            info.raw_bytes += json.len() as u64 + 1;
+            info.raw_bytes += size as u64 + 1;
             info.min_ts = info.min_ts.min(rec.timestamp);
             info.max_ts = info.max_ts.max(rec.timestamp);
             self.sh.metrics.records_accepted.fetch_add(1, Relaxed);
             self.sh
                 .metrics
                 .bytes_accepted
-                .fetch_add(json.len() as u64 + 1, Relaxed);
+                .fetch_add(size as u64 + 1, Relaxed);
             self.uncommitted.push(rec.id.clone());
-            self.active.archive.append(rec, json.len());
+            self.active.archive.append(rec, size);
         }
         drop(info);
         self.applied_seq = self.applied_seq.max(seq);
@@ -351,10 +352,10 @@ impl Applier {
                 Ok(ApplyMsg::Batch {
                     seq,
                     records,
-                    jsons,
+                    sizes,
                     durable_at,
                 }) => {
-                    if let Err(e) = self.apply(seq, records, jsons, durable_at) {
+                    if let Err(e) = self.apply(seq, records, sizes, durable_at) {
                         error!(error = %e, "indexing failed");
                         self.apply_failed = true;
                         self.sh.healthy.store(false, Relaxed);

@@ -19,7 +19,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use firewatch_ingest::LogRecord;
 use memmap2::Mmap;
@@ -58,7 +58,8 @@ enum Data {
     Active {
         file: File,
         end: u64,
-        pending: Vec<LogRecord>,
+        /// Shared with the subscribers of durable records, who may still hold them.
+        pending: Vec<Arc<LogRecord>>,
         /// JSON bytes of the pending records: a block is written past `block_bytes`.
         pending_bytes: usize,
         /// Ids of the pending records and their place among them.
@@ -160,7 +161,8 @@ impl Archive {
 
     /// Appends one record (`json_len`: the size of its JSON, for block sizing) and returns its
     /// ordinal. The record is readable at once; [`Archive::flush_full`] writes full blocks out.
-    pub fn append(&self, rec: LogRecord, json_len: usize) -> u64 {
+    pub fn append(&self, rec: impl Into<Arc<LogRecord>>, json_len: usize) -> u64 {
+        let rec = rec.into();
         let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
         let ord = st.records;
         if let Data::Active {
@@ -333,7 +335,7 @@ impl Archive {
         }
         if let Data::Active { pending, .. } = &st.data {
             for rec in pending {
-                f(ord, rec.clone());
+                f(ord, LogRecord::clone(rec));
                 ord += 1;
             }
         }

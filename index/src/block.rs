@@ -27,6 +27,8 @@
 
 mod fields;
 
+use std::borrow::Borrow;
+
 use firewatch_ingest::{Level, LogRecord};
 
 use crate::ids::parse_file_id;
@@ -43,25 +45,26 @@ pub(crate) enum Layout {
 }
 
 /// Encodes records into a block body.
-pub fn encode(records: &[LogRecord], out: &mut Vec<u8>) {
+pub fn encode<R: Borrow<LogRecord>>(records: &[R], out: &mut Vec<u8>) {
     encode_as(records, out, Layout::Templates);
 }
 
-fn encode_as(records: &[LogRecord], out: &mut Vec<u8>, layout: Layout) {
+fn encode_as<R: Borrow<LogRecord>>(records: &[R], out: &mut Vec<u8>, layout: Layout) {
+    let records = || records.iter().map(Borrow::borrow);
     match layout {
         Layout::Legacy => {}
         Layout::ObservedDeltas => out.extend_from_slice(&[0, 1]),
         Layout::Templates => out.extend_from_slice(&[0, 2]),
     }
-    put_varint(out, records.len() as u64);
-    encode_ids(records, out);
+    put_varint(out, records().len() as u64);
+    encode_ids(records(), out);
     let mut prev = 0i64;
-    for r in records {
+    for r in records() {
         put_varint(out, zigzag(r.timestamp.wrapping_sub(prev)));
         prev = r.timestamp;
     }
     let mut prev = 0i64;
-    for r in records {
+    for r in records() {
         let base = match layout {
             Layout::Legacy => r.timestamp,
             Layout::ObservedDeltas | Layout::Templates => prev,
@@ -69,19 +72,19 @@ fn encode_as(records: &[LogRecord], out: &mut Vec<u8>, layout: Layout) {
         put_varint(out, zigzag(r.observed.wrapping_sub(base)));
         prev = r.observed;
     }
-    for r in records {
+    for r in records() {
         put_str(out, &r.service);
     }
-    for r in records {
+    for r in records() {
         put_str(out, &r.host);
     }
-    for r in records {
+    for r in records() {
         put_str(out, &r.source);
     }
-    for r in records {
+    for r in records() {
         out.push(Level::ALL.iter().position(|l| *l == r.level).unwrap_or(2) as u8);
     }
-    for r in records {
+    for r in records() {
         match &r.level_raw {
             None => put_str(out, ""),
             Some(raw) => {
@@ -92,13 +95,13 @@ fn encode_as(records: &[LogRecord], out: &mut Vec<u8>, layout: Layout) {
         }
     }
     if layout == Layout::Templates {
-        fields::encode(records, out);
+        fields::encode(records(), out);
         return;
     }
-    for r in records {
+    for r in records() {
         put_str(out, &r.message);
     }
-    for r in records {
+    for r in records() {
         if r.fields.is_empty() {
             put_str(out, "");
         } else {
@@ -325,8 +328,11 @@ pub fn decode_ids(mut b: &[u8]) -> Option<Vec<String>> {
     decode_ids_from(b, n, None)
 }
 
-fn encode_ids(records: &[LogRecord], out: &mut Vec<u8>) {
-    let keys: Vec<Option<(u64, u64)>> = records.iter().map(|r| parse_file_id(&r.id)).collect();
+fn encode_ids<'r>(
+    records: impl ExactSizeIterator<Item = &'r LogRecord> + Clone,
+    out: &mut Vec<u8>,
+) {
+    let keys: Vec<Option<(u64, u64)>> = records.clone().map(|r| parse_file_id(&r.id)).collect();
     // Fingerprint → (its index + 1, the last offset seen); few per block.
     let mut fps: Vec<(u64, u64)> = Vec::new();
     for (fp, _) in keys.iter().flatten() {
@@ -338,7 +344,7 @@ fn encode_ids(records: &[LogRecord], out: &mut Vec<u8>) {
     for (fp, _) in &fps {
         out.extend_from_slice(&fp.to_le_bytes());
     }
-    for (r, key) in records.iter().zip(&keys) {
+    for (r, key) in records.zip(&keys) {
         match key {
             Some((fp, off)) => {
                 let k = fps.iter().position(|(f, _)| f == fp).unwrap_or(0);

@@ -26,6 +26,8 @@
 //! assert!(!f.may_contain(b"UnhandledPromiseRejection"));
 //! ```
 
+use std::borrow::Borrow;
+
 use firewatch_ingest::LogRecord;
 
 #[cfg(any(doc, test))]
@@ -140,11 +142,12 @@ impl FilterBuilder {
 
     /// The filter of a block of `records`: the parts of their text that `grep` searches
     /// verbatim (service, message, fields as compact JSON, as [`BlockText`] renders them).
-    pub fn build_for_records(&mut self, records: &[LogRecord]) -> Vec<u8> {
+    pub fn build_for_records<R: Borrow<LogRecord>>(&mut self, records: &[R]) -> Vec<u8> {
+        let records = || records.iter().map(Borrow::borrow);
         // Every record's fields JSON, end to end in one buffer: one allocation per block.
         let mut json = Vec::new();
-        let mut ends = Vec::with_capacity(records.len());
-        for r in records {
+        let mut ends = Vec::with_capacity(records().len());
+        for r in records() {
             if !r.fields.is_empty() {
                 // Writing into a Vec cannot fail.
                 let _ = serde_json::to_writer(&mut json, &r.fields);
@@ -152,7 +155,7 @@ impl FilterBuilder {
             ends.push(json.len());
         }
         let mut start = 0;
-        let parts = records.iter().zip(ends).flat_map(|(r, end)| {
+        let parts = records().zip(ends).flat_map(|(r, end)| {
             let fields = &json[start..end];
             start = end;
             [r.service.as_bytes(), r.message.as_bytes(), fields]

@@ -1,14 +1,14 @@
 //! The store as the ingest endpoint's [`RecordSink`].
 
 use firewatch_ingest::endpoint::{RecordSink, SinkError, Stored};
-use firewatch_ingest::LogRecord;
+use firewatch_ingest::Encoded;
 
 use crate::error::StoreError;
 use crate::store::Store;
 
 impl RecordSink for Store {
-    async fn append(&self, records: Vec<LogRecord>) -> Result<Stored, SinkError> {
-        match Store::append(self, records).await {
+    async fn append(&self, records: Vec<Encoded>) -> Result<Stored, SinkError> {
+        match Store::append_encoded(self, records).await {
             Ok(o) => Ok(Stored {
                 accepted: o.accepted,
                 duplicates: o.duplicates,

@@ -19,7 +19,7 @@ use std::sync::{mpsc as std_mpsc, Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use firewatch_ingest::LogRecord;
+use firewatch_ingest::{Encoded, LogRecord};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{info, warn};
 
@@ -59,10 +59,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Splits `records` into new ones (reserved as pending) and the number of duplicates.
-    pub fn reserve_new(
-        &self,
-        records: Vec<LogRecord>,
-    ) -> Result<(Vec<LogRecord>, u64), StoreError> {
+    pub fn reserve_new(&self, records: Vec<Encoded>) -> Result<(Vec<Encoded>, u64), StoreError> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         // Read the view only now: an id leaves `pending` after the segment that holds it is in
         // the view.
@@ -75,13 +72,14 @@ impl Shared {
         let mut dup = vec![false; records.len()];
         let mut seen = HashSet::with_capacity(records.len());
         for (i, rec) in records.iter().enumerate() {
-            dup[i] = pending.contains(&rec.id) || !seen.insert(rec.id.as_str());
+            let id = rec.record.id.as_str();
+            dup[i] = pending.contains(id) || !seen.insert(id);
         }
         let (todo, ids): (Vec<usize>, Vec<&str>) = records
             .iter()
             .enumerate()
             .filter(|(i, _)| !dup[*i])
-            .map(|(i, r)| (i, r.id.as_str()))
+            .map(|(i, r)| (i, r.record.id.as_str()))
             .unzip();
         let mut found = vec![false; ids.len()];
         for seg in segments.values() {
@@ -96,7 +94,7 @@ impl Shared {
             if is_dup {
                 dups += 1;
             } else {
-                pending.insert(rec.id.clone());
+                pending.insert(rec.record.id.clone());
                 fresh.push(rec);
             }
         }
@@ -132,7 +130,7 @@ impl Shared {
 
 enum WalMsg {
     Batch {
-        records: Vec<LogRecord>,
+        records: Vec<Arc<LogRecord>>,
         jsons: Vec<Vec<u8>>,
         reply: oneshot::Sender<Result<(), String>>,
     },
@@ -161,10 +159,15 @@ impl Store {
         let mut replayed = Vec::new();
         let mut bad = None;
         let report = wal::replay(&wal_dir, |seq, body| {
-            let records: Result<Vec<LogRecord>, _> = body
+            let records: Result<Vec<Encoded>, _> = body
                 .split(|b| *b == b'\n')
                 .filter(|l| !l.is_empty())
-                .map(serde_json::from_slice)
+                .map(|line| {
+                    serde_json::from_slice(line).map(|record| Encoded {
+                        record,
+                        json: line.to_vec(),
+                    })
+                })
                 .collect();
             match records {
                 Ok(records) => replayed.push((seq, records)),
@@ -185,11 +188,11 @@ impl Store {
                 .metrics
                 .queue_records
                 .fetch_add(fresh.len() as u64, Relaxed);
-            let jsons = fresh
-                .iter()
-                .map(serde_json::to_vec)
-                .collect::<Result<_, _>>()?;
-            applier.apply(seq, fresh, jsons, Instant::now())?;
+            let (records, sizes) = fresh
+                .into_iter()
+                .map(|e| (Arc::new(e.record), e.json.len()))
+                .unzip();
+            applier.apply(seq, records, sizes, Instant::now())?;
         }
         applier.commit()?;
         info!(
@@ -231,6 +234,15 @@ impl Store {
 
     /// Stores the new records of a batch; returns once they are durable.
     pub async fn append(&self, records: Vec<LogRecord>) -> Result<AppendOutcome, StoreError> {
+        let encoded = records
+            .into_iter()
+            .map(Encoded::new)
+            .collect::<Result<_, _>>()?;
+        self.append_encoded(encoded).await
+    }
+
+    /// [`Store::append`] for records that come with their JSON text, written to the WAL as is.
+    pub async fn append_encoded(&self, records: Vec<Encoded>) -> Result<AppendOutcome, StoreError> {
         let sh = &self.shared;
         if sh.closing.load(SeqCst) {
             return Err(StoreError::ShuttingDown);
@@ -257,14 +269,12 @@ impl Store {
                 duplicates,
             });
         }
-        let jsons = match fresh.iter().map(serde_json::to_vec).collect() {
-            Ok(j) => j,
-            Err(e) => {
-                sh.release(fresh.iter().map(|r| &r.id));
-                return Err(StoreError::Json(e));
-            }
-        };
-        let ids: Vec<String> = fresh.iter().map(|r| r.id.clone()).collect();
+        let (fresh, jsons): (Vec<_>, _) = fresh
+            .into_iter()
+            .map(|e| (Arc::new(e.record), e.json))
+            .unzip();
+        // To release their ids if the write fails.
+        let held = fresh.clone();
         m.queue_records.fetch_add(accepted, Relaxed);
         let (reply, answer) = oneshot::channel();
         let msg = WalMsg::Batch {
@@ -290,7 +300,7 @@ impl Store {
                 m.queue_records.fetch_sub(accepted, Relaxed);
                 m.write_errors.fetch_add(1, Relaxed);
                 sh.healthy.store(false, Relaxed);
-                sh.release(ids.iter());
+                sh.release(held.iter().map(|r| &r.id));
                 Err(if sh.closing.load(SeqCst) {
                     StoreError::ShuttingDown
                 } else {
@@ -424,13 +434,14 @@ fn wal_loop(
                 for (records, jsons, reply) in group {
                     if sh.durable.receiver_count() > 0 {
                         for r in &records {
-                            let _ = sh.durable.send(Arc::new(r.clone()));
+                            let _ = sh.durable.send(r.clone());
                         }
                     }
+                    // The lines are written: only their sizes go on.
                     let msg = ApplyMsg::Batch {
                         seq: next_seq,
                         records,
-                        jsons,
+                        sizes: jsons.iter().map(Vec::len).collect(),
                         durable_at,
                     };
                     next_seq += 1;

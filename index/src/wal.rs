@@ -7,6 +7,8 @@
 //! len u32 LE | crc32 u32 LE (of the payload) | payload = seq u64 LE ++ NDJSON of the records
 //! ```
 //!
+//! A record's line is the one it arrived as, when it arrived as NDJSON (see
+//! [`firewatch_ingest::Encoded`]): it parses to the same record, so replay is the same.
 //! Persist policy: entries are appended and the file is `fdatasync`ed before any of them is
 //! acknowledged; concurrent batches share one fsync (group commit, see the store). On open, every
 //! file is replayed; the first entry that is short, too long or fails its checksum ends the

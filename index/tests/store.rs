@@ -277,6 +277,47 @@ fn wal_left_by_a_crash_is_replayed_once_and_the_store_takes_writes() {
     store.close();
 }
 
+/// A record that arrived as an NDJSON line is logged as that line, not serialized again, and
+/// replays to the record that was acknowledged.
+#[test]
+fn records_are_logged_as_received_and_replay_to_the_same_record() {
+    use firewatch_ingest::Encoded;
+    let dir = tempfile::tempdir().unwrap();
+    // Spaces, integer times, an unknown key, keys out of order: valid, not canonical.
+    let line = br#"{ "message": "disk 93% full", "id": "raw:1", "timestamp": 5, "observed": 6, "level": "warn", "extra": [1, 2], "fields": {"b": 2, "a": {"c": "x"}} }"#;
+    let record: LogRecord = serde_json::from_slice(line).unwrap();
+    let store = Store::open(cfg(dir.path())).unwrap();
+    let rt = rt();
+    let encoded = Encoded {
+        record: record.clone(),
+        json: line.to_vec(),
+    };
+    let out = rt.block_on(store.append_encoded(vec![encoded])).unwrap();
+    assert_eq!((out.accepted, out.duplicates), (1, 0));
+    let mut logged = Vec::new();
+    firewatch_index::wal::replay(&dir.path().join("wal"), |_, body| {
+        logged.extend_from_slice(body)
+    })
+    .unwrap();
+    let mut want = line.to_vec();
+    want.push(b'\n');
+    assert_eq!(logged, want, "the wal holds the line as received");
+    store.close();
+    // As after a crash before the record reached a segment: only the WAL holds it.
+    let again = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(again.path().join("wal")).unwrap();
+    let mut w = firewatch_index::wal::WalWriter::create(&again.path().join("wal"), 1).unwrap();
+    let mut buf = Vec::new();
+    firewatch_index::wal::encode_entry(1, &logged, &mut buf);
+    w.append_durable(&buf).unwrap();
+    drop(w);
+    let store = Store::open(cfg(again.path())).unwrap();
+    let snap = store.reader().snapshot();
+    let ptr = snap.locate("raw:1").unwrap().expect("replayed");
+    assert_eq!(snap.fetch_ptr(ptr).unwrap(), record);
+    store.close();
+}
+
 #[test]
 fn resent_file_records_are_duplicates_in_any_segment_after_restart() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@ use firewatch_detectors::{AlertSender, Alerting, Engine};
 use firewatch_index::store::Durable;
 use firewatch_index::Store;
 use firewatch_ingest::endpoint::{RecordSink, SinkError, Stored};
-use firewatch_ingest::{LogRecord, Nanos};
+use firewatch_ingest::{Encoded, Nanos};
 
 /// How often quiet alerts are checked for resolution and counts refreshed.
 const TICK: Duration = Duration::from_secs(5);
@@ -62,7 +62,7 @@ pub struct NodeSink {
 }
 
 impl RecordSink for NodeSink {
-    async fn append(&self, records: Vec<LogRecord>) -> Result<Stored, SinkError> {
+    async fn append(&self, records: Vec<Encoded>) -> Result<Stored, SinkError> {
         RecordSink::append(&self.store, records).await
     }
 

@@ -219,9 +219,12 @@ impl Archive {
         };
         rows.iter()
             .map(|&r| {
-                pending.get(r).cloned().ok_or(StoreError::NotFound {
-                    ord: first_ord + r as u64,
-                })
+                pending
+                    .get(r)
+                    .map(|r| LogRecord::clone(r))
+                    .ok_or(StoreError::NotFound {
+                        ord: first_ord + r as u64,
+                    })
             })
             .collect()
     }

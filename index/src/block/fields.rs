@@ -83,7 +83,7 @@ struct ColumnOut<'r> {
 const RECENT_SHAPES: usize = 8;
 
 /// Appends the layout-2 columns of `records` (the part after `level_raw`).
-pub(super) fn encode<'r>(records: &'r [LogRecord], out: &mut Vec<u8>) {
+pub(super) fn encode<'r>(records: impl Iterator<Item = &'r LogRecord>, out: &mut Vec<u8>) {
     let mut columns: Vec<ColumnOut<'r>> = Vec::new();
     let mut column_of: HashMap<(Vec<&'r str>, Kind), usize> = HashMap::new();
     let mut shapes: Vec<Vec<usize>> = Vec::new();
@@ -651,7 +651,7 @@ mod tests {
             })
             .collect();
         let mut out = Vec::new();
-        encode(&records, &mut out);
+        encode(records.iter(), &mut out);
         let mut reader = Reader::new(&mut &out[..], records.len()).unwrap();
         for (i, r) in records.iter().enumerate() {
             let mut text = Vec::new();

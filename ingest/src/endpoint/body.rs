@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use crate::protocol::Rejection;
-use crate::record::LogRecord;
+use crate::record::{Encoded, LogRecord};
 
 /// Record ids longer than this are refused.
 pub const MAX_ID_BYTES: usize = 256;
@@ -32,9 +32,9 @@ pub fn decode_zstd(body: &[u8], limit: usize) -> Result<Vec<u8>, BodyError> {
     Ok(out)
 }
 
-/// The records of an NDJSON body and the lines refused, by 0-based line number. Blank lines
-/// are skipped.
-pub fn parse_ndjson(body: &[u8], max_record_bytes: usize) -> (Vec<LogRecord>, Vec<Rejection>) {
+/// The records of an NDJSON body, each with its line, and the lines refused, by 0-based line
+/// number. Blank lines are skipped.
+pub fn parse_ndjson(body: &[u8], max_record_bytes: usize) -> (Vec<Encoded>, Vec<Rejection>) {
     let mut records = Vec::new();
     let mut rejected = Vec::new();
     for (n, line) in body.split(|b| *b == b'\n').enumerate() {
@@ -43,7 +43,10 @@ pub fn parse_ndjson(body: &[u8], max_record_bytes: usize) -> (Vec<LogRecord>, Ve
             continue;
         }
         match parse_line(line, max_record_bytes) {
-            Ok(rec) => records.push(rec),
+            Ok(record) => records.push(Encoded {
+                record,
+                json: line.to_vec(),
+            }),
             Err(error) => rejected.push(Rejection {
                 line: n as u64,
                 error,
@@ -85,6 +88,14 @@ mod tests {
         );
         let (records, rejected) = parse_ndjson(body.as_bytes(), 1 << 20);
         assert_eq!(records.len(), 2);
+        // Each record keeps its line, without the line end, for the node's log.
+        for r in &records {
+            assert_eq!(r.json, GOOD.as_bytes());
+            assert_eq!(
+                serde_json::from_slice::<LogRecord>(&r.json).unwrap(),
+                r.record
+            );
+        }
         assert_eq!(
             rejected.iter().map(|r| r.line).collect::<Vec<_>>(),
             vec![2, 3]

@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
 use crate::protocol::{ErrorBody, IngestResponse, BATCH_ID_HEADER, INGEST_PATH};
-use crate::record::LogRecord;
+use crate::record::Encoded;
 use body::BodyError;
 
 /// What the sink did with a batch's valid records.
@@ -52,7 +52,7 @@ pub trait RecordSink: Send + Sync + 'static {
     /// Stores the records that are new; resolves once they are durable.
     fn append(
         &self,
-        records: Vec<LogRecord>,
+        records: Vec<Encoded>,
     ) -> impl Future<Output = Result<Stored, SinkError>> + Send;
     /// Can the sink take writes now (readiness)?
     fn ready(&self) -> bool;

@@ -16,14 +16,14 @@ struct MemSink {
 }
 
 impl RecordSink for MemSink {
-    async fn append(&self, records: Vec<LogRecord>) -> Result<Stored, SinkError> {
+    async fn append(&self, records: Vec<Encoded>) -> Result<Stored, SinkError> {
         if let Some(e) = self.fail.lock().unwrap().clone() {
             return Err(e);
         }
         let mut ids = self.ids.lock().unwrap();
         let mut s = Stored::default();
         for r in records {
-            if ids.insert(r.id) {
+            if ids.insert(r.record.id) {
                 s.accepted += 1;
             } else {
                 s.duplicates += 1;
