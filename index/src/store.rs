@@ -59,7 +59,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Splits `records` into new ones (reserved as pending) and the number of duplicates.
-    pub fn reserve_new(&self, records: Vec<Encoded>) -> Result<(Vec<Encoded>, u64), StoreError> {
+    pub fn reserve_new(
+        &self,
+        mut records: Vec<Encoded>,
+    ) -> Result<(Vec<Encoded>, u64), StoreError> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         // Read the view only now: an id leaves `pending` after the segment that holds it is in
         // the view.
@@ -69,7 +72,8 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .segments
             .clone();
-        let mut dup = vec![false; records.len()];
+        let offered = records.len();
+        let mut dup = vec![false; offered];
         let mut seen = HashSet::with_capacity(records.len());
         for (i, rec) in records.iter().enumerate() {
             let id = rec.record.id.as_str();
@@ -88,17 +92,17 @@ impl Shared {
         for (i, f) in todo.into_iter().zip(found) {
             dup[i] |= f;
         }
-        let mut fresh = Vec::with_capacity(records.len());
-        let mut dups = 0;
-        for (rec, is_dup) in records.into_iter().zip(dup) {
-            if is_dup {
-                dups += 1;
-            } else {
+        // In place: a batch without duplicates (the usual one) moves no record.
+        let mut is_dup = dup.into_iter();
+        records.retain(|rec| {
+            let dup = is_dup.next().unwrap_or(true);
+            if !dup {
                 pending.insert(rec.record.id.clone());
-                fresh.push(rec);
             }
-        }
-        Ok((fresh, dups))
+            !dup
+        });
+        let dups = (offered - records.len()) as u64;
+        Ok((records, dups))
     }
 
     /// Is a record with this id stored (durable), or on its way?
