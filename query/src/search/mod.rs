@@ -11,6 +11,7 @@ mod scan;
 mod structured;
 mod time;
 pub mod translate;
+mod value_terms;
 mod values;
 
 pub use collect::Order;

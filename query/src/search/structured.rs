@@ -14,9 +14,7 @@
 //! is looked up through the empty term its path gets, and becomes [`Needles`] that rule out
 //! archive blocks and records before the records are checked.
 //!
-//! Ranges run on the inverted index: tantivy stores JSON numbers in a canonical typed form
-//! (integral values as i64, larger as u64, the rest as f64) whose byte encoding sorts like the
-//! numbers, so a numeric range is a union of three term ranges.
+//! Values and ranges become term bytes in [`value_terms`](super::value_terms).
 
 use std::ops::Bound as B;
 
@@ -29,7 +27,8 @@ use tantivy::{DateTime, Term};
 
 use super::chunks::{ChunkHits, Needles};
 use super::scan::{split, union_all, RecordSet};
-use super::translate::{bytes_range, prefix_end, prefix_range, ByteRange, Lookups, Plan};
+use super::translate::{bytes_range, prefix_range, ByteRange, Lookups, Plan};
+use super::value_terms::{number_term, structured_range};
 use crate::lang::{Bound, Predicate, RangeBounds, Scalar, TextMatch};
 
 /// A structured predicate over the `fields` terms of one path: on record documents, `terms`,
@@ -315,122 +314,6 @@ fn text_bounded(r: &RangeBounds) -> bool {
     text_or_open(&r.lower) && text_or_open(&r.upper)
 }
 
-/// A JSON number term in tantivy's canonical form, when `v` reads as a number.
-fn number_term(mut t: Term, v: &str) -> Option<Term> {
-    if let Ok(i) = v.parse::<i64>() {
-        t.append_type_and_fast_value(i);
-    } else if let Ok(u) = v.parse::<u64>() {
-        t.append_type_and_fast_value(u);
-    } else {
-        let x = v.parse::<f64>().ok().filter(|x| x.is_finite())?;
-        if x.fract() == 0.0 && x >= i64::MIN as f64 && x < i64::MAX as f64 {
-            t.append_type_and_fast_value(x as i64);
-        } else if x.fract() == 0.0 && x >= 0.0 && x < u64::MAX as f64 {
-            t.append_type_and_fast_value(x as u64);
-        } else {
-            t.append_type_and_fast_value(x);
-        }
-    }
-    Some(t)
-}
-
-/// The term bytes of the values at a path within bounds.
-fn structured_range(r: &RangeBounds, json: impl Fn() -> Term) -> Vec<ByteRange> {
-    let kind = |b: &Bound| match b {
-        Bound::Unbounded => 0,
-        Bound::Included(Scalar::Number(_)) | Bound::Excluded(Scalar::Number(_)) => 1,
-        Bound::Included(Scalar::Text(_)) | Bound::Excluded(Scalar::Text(_)) => 2,
-        _ => 3,
-    };
-    let mut ranges = Vec::new();
-    let (lower, upper) = (kind(&r.lower), kind(&r.upper));
-    if lower <= 1 && upper <= 1 {
-        numeric_ranges(num(&r.lower), num(&r.upper), &json, &mut ranges);
-    }
-    if matches!(lower, 0 | 2) && matches!(upper, 0 | 2) {
-        ranges.push(string_range(r, &json));
-    }
-    ranges
-}
-
-/// The numbers at a path within bounds: one term range per canonical number type.
-fn numeric_ranges(lo: B<f64>, hi: B<f64>, json: &impl Fn() -> Term, ranges: &mut Vec<ByteRange>) {
-    let typed = |v: &dyn Fn(&mut Term)| {
-        let mut t = json();
-        v(&mut t);
-        t.serialized_value_bytes().to_vec()
-    };
-    let mut push = |lo, hi| ranges.push((lo, hi));
-    if let Some((a, b)) = int_bounds(lo, hi, i64::MIN as f64, i64::MAX as f64) {
-        push(
-            B::Included(typed(&|t| t.append_type_and_fast_value(a as i64))),
-            B::Included(typed(&|t| t.append_type_and_fast_value(b as i64))),
-        );
-    }
-    if let Some((a, b)) = int_bounds(lo, hi, 9_223_372_036_854_775_808.0, u64::MAX as f64) {
-        push(
-            B::Included(typed(&|t| t.append_type_and_fast_value(a as u64))),
-            B::Included(typed(&|t| t.append_type_and_fast_value(b as u64))),
-        );
-    }
-    let float = |b: B<f64>, edge: f64| {
-        let b = match b {
-            B::Unbounded => B::Included(edge),
-            other => other,
-        };
-        b.map(|x| typed(&|t| t.append_type_and_fast_value(x)))
-    };
-    push(float(lo, f64::NEG_INFINITY), float(hi, f64::INFINITY));
-}
-
-/// The strings at a path within text bounds, compared bytewise.
-fn string_range(r: &RangeBounds, json: &impl Fn() -> Term) -> ByteRange {
-    let string = |s: &str| {
-        let mut t = json();
-        t.append_type_and_str(s);
-        t.serialized_value_bytes().to_vec()
-    };
-    let all_start = string("");
-    let bound = |b: &Bound, edge: B<Vec<u8>>| match b {
-        Bound::Included(Scalar::Text(s)) => B::Included(string(s)),
-        Bound::Excluded(Scalar::Text(s)) => B::Excluded(string(s)),
-        _ => edge,
-    };
-    let end = prefix_end(&all_start).map_or(B::Unbounded, B::Excluded);
-    // Not the empty string, which is also the term of every string with a digit: those are
-    // the caller's to check.
-    let lower = match bound(&r.lower, B::Excluded(all_start.clone())) {
-        B::Included(b) if b == all_start => B::Excluded(b),
-        b => b,
-    };
-    (lower, bound(&r.upper, end))
-}
-
-fn num(b: &Bound) -> B<f64> {
-    match b {
-        Bound::Included(Scalar::Number(x)) => B::Included(*x),
-        Bound::Excluded(Scalar::Number(x)) => B::Excluded(*x),
-        _ => B::Unbounded,
-    }
-}
-
-/// The integers in `[min, max]` that satisfy both bounds, as an inclusive pair.
-fn int_bounds(lo: B<f64>, hi: B<f64>, min: f64, max: f64) -> Option<(f64, f64)> {
-    let a = match lo {
-        B::Included(x) => x.ceil(),
-        B::Excluded(x) => x.floor() + 1.0,
-        B::Unbounded => min,
-    }
-    .max(min);
-    let b = match hi {
-        B::Included(x) => x.floor(),
-        B::Excluded(x) => x.ceil() - 1.0,
-        B::Unbounded => max,
-    }
-    .min(max);
-    (a <= b).then_some((a, b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,32 +322,5 @@ mod tests {
     fn a_path_is_followed_by_the_paths_above_it() {
         let paths: Vec<Vec<u8>> = path_and_above(b"a\x01bc\x01d\0").collect();
         assert_eq!(paths, [&b"a\x01bc\x01d\0"[..], b"a\0", b"a\x01bc\0"]);
-    }
-
-    #[test]
-    fn integer_bounds_round_inwards() {
-        let (min, max) = (i64::MIN as f64, i64::MAX as f64);
-        assert_eq!(
-            int_bounds(B::Included(1.5), B::Included(4.5), min, max),
-            Some((2.0, 4.0))
-        );
-        assert_eq!(
-            int_bounds(B::Excluded(2.0), B::Excluded(5.0), min, max),
-            Some((3.0, 4.0))
-        );
-        assert_eq!(
-            int_bounds(B::Excluded(2.5), B::Excluded(3.0), min, max),
-            None
-        );
-        assert_eq!(
-            int_bounds(B::Unbounded, B::Included(-1.0), min, max),
-            Some((min, -1.0))
-        );
-        // Only values above i64::MAX are stored as u64.
-        let u = 9_223_372_036_854_775_808.0;
-        assert_eq!(
-            int_bounds(B::Included(0.0), B::Included(10.0), u, u64::MAX as f64),
-            None
-        );
     }
 }
