@@ -15,10 +15,18 @@ pub mod ticker;
 pub mod up;
 pub mod watch;
 
+/// tantivy warns that the doc store's zstd level is slow each time it reads the index's
+/// settings, once per commit: every second while a node ingests. The level is chosen on purpose
+/// (see `firewatch_index::schema::index_settings`), so the warning is only noise.
+const QUIET: &str = "tantivy::store::compressors=error";
+
 /// firewatch's own logs go to stderr, so stdout stays clean for data (`--json`, `jsonl`).
 pub fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    if let Ok(quiet) = QUIET.parse() {
+        filter = filter.add_directive(quiet);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -211,6 +211,47 @@ fn retried_batches_are_stored_once_across_restarts() {
     verify(&data, &all);
 }
 
+/// At the default level a healthy node logs what it does and nothing that looks like trouble:
+/// no warning on every commit (tantivy's about the doc store's zstd level once was one).
+#[test]
+fn a_healthy_node_logs_no_warnings_across_commits() {
+    use crate::util::firewatch;
+    use std::io::{BufRead, BufReader};
+    let dir = fresh_dir();
+    let log = dir.path().join("serve.log");
+    let mut child = firewatch()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env_remove("RUST_LOG")
+        .env("FIREWATCH_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start firewatch serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = format!("http://{}", line.trim().strip_prefix("listening ").unwrap());
+    let node = Node { child, url };
+    let c = client();
+    for round in 0..3 {
+        let ids: Vec<String> = (0..50).map(|i| format!("r{round}:{i}")).collect();
+        let r = post(&c, &node.url, &ids).and_then(|r| r.1).expect("200");
+        assert_eq!(r.accepted, 50);
+        // Past the commit interval (500 ms), so each round is its own commit and reload.
+        thread::sleep(Duration::from_millis(1200));
+    }
+    node.sigterm();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("serving"), "info lines are logged: {text}");
+    let noisy: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect();
+    assert!(noisy.is_empty(), "warnings from a healthy node: {noisy:#?}");
+}
+
 #[test]
 fn overload_is_pushed_back_and_nothing_acknowledged_is_lost() {
     let dir = fresh_dir();
