@@ -2,6 +2,8 @@
 //! `watch` holds the node's detector wiring and `node` the running node, shared by the
 //! subcommands that run a node (`serve`, `up`); `demo` and `ticker` belong to `up`.
 
+use std::io::IsTerminal;
+
 pub mod alerts;
 pub mod analyze;
 pub mod demo;
@@ -16,7 +18,7 @@ pub mod up;
 pub mod watch;
 
 /// tantivy warns that the doc store's zstd level is slow each time it reads the index's
-/// settings, once per commit: every second while a node ingests. The level is chosen on purpose
+/// settings, once per commit: every 500 ms while a node ingests. The level is chosen on purpose
 /// (see `firewatch_index::schema::index_settings`), so the warning is only noise.
 const QUIET: &str = "tantivy::store::compressors=error";
 
@@ -27,8 +29,11 @@ pub fn init_logging(filter: &str) {
     if let Ok(quiet) = QUIET.parse() {
         filter = filter.add_directive(quiet);
     }
+    // Colours only on a terminal: a log file or journald would keep the escape codes.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();

@@ -212,7 +212,8 @@ fn retried_batches_are_stored_once_across_restarts() {
 }
 
 /// At the default level a healthy node logs what it does and nothing that looks like trouble:
-/// no warning on every commit (tantivy's about the doc store's zstd level once was one).
+/// no warning on every commit (tantivy's about the doc store's zstd level once was one), and
+/// no colour codes when its stderr is a file.
 #[test]
 fn a_healthy_node_logs_no_warnings_across_commits() {
     use crate::util::firewatch;
@@ -245,6 +246,10 @@ fn a_healthy_node_logs_no_warnings_across_commits() {
     node.sigterm();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("serving"), "info lines are logged: {text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in a log file: {text:?}"
+    );
     let noisy: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("WARN") || l.contains("ERROR"))
