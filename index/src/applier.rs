@@ -22,7 +22,7 @@ use tantivy::directory::MmapDirectory;
 use tantivy::query::RangeQuery;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use tokio::sync::broadcast;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::archive::Archive;
 use crate::catalog::{
@@ -129,7 +129,9 @@ impl Applier {
         let active = new_segment(&seg_root, active_id, &cfg)?;
         segments.insert(active_id, active.clone());
         if leftovers > 0 {
-            info!(leftovers, "unsealed segment dropped, wal will restore it");
+            // Every run leaves its active segment unsealed, empty after a clean stop; what one
+            // held after a crash is in the WAL, whose replay is logged with what it restored.
+            debug!(leftovers, "unsealed segment removed");
         }
         let view = View {
             searcher: reader.searcher(),

@@ -216,29 +216,47 @@ fn retried_batches_are_stored_once_across_restarts() {
 }
 
 /// At the default level a healthy node logs what it does and nothing that looks like trouble:
-/// no warning on every commit (tantivy's about the doc store's zstd level once was one), and
-/// no colour codes when its stderr is a file.
+/// no warning on every commit (tantivy's about the doc store's zstd level once was one), no
+/// colour codes when its stderr is a file, and no talk of dropped segments after a clean stop.
 #[test]
 fn a_healthy_node_logs_no_warnings_across_commits() {
     use crate::util::firewatch;
     use std::io::{BufRead, BufReader};
     let dir = fresh_dir();
-    let log = dir.path().join("serve.log");
-    let mut child = firewatch()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .env_remove("RUST_LOG")
-        .env("FIREWATCH_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start firewatch serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = format!("http://{}", line.trim().strip_prefix("listening ").unwrap());
-    let node = Node { child, url };
+    // Runs `serve` at the default level, logging to `log`.
+    let start = |log: &Path| {
+        let mut child = firewatch()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .env_remove("RUST_LOG")
+            .env_remove("FIREWATCH_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .expect("start firewatch serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = format!("http://{}", line.trim().strip_prefix("listening ").unwrap());
+        Node { child, url }
+    };
+    let quiet = |log: &Path| {
+        let text = std::fs::read_to_string(log).unwrap();
+        assert!(text.contains("serving"), "info lines are logged: {text}");
+        assert!(
+            !text.contains('\u{1b}'),
+            "colour codes in a log file: {text:?}"
+        );
+        let noisy: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+            .collect();
+        assert!(noisy.is_empty(), "warnings from a healthy node: {noisy:#?}");
+        text
+    };
+    let first = dir.path().join("first.log");
+    let node = start(&first);
     let c = client();
     for round in 0..3 {
         let ids: Vec<String> = (0..50).map(|i| format!("r{round}:{i}")).collect();
@@ -248,17 +266,15 @@ fn a_healthy_node_logs_no_warnings_across_commits() {
         thread::sleep(Duration::from_millis(1200));
     }
     node.sigterm();
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("serving"), "info lines are logged: {text}");
+    quiet(&first);
+    let second = dir.path().join("second.log");
+    start(&second).sigterm();
+    let text = quiet(&second);
+    assert!(text.contains("restored=0"), "nothing to restore: {text}");
     assert!(
-        !text.contains('\u{1b}'),
-        "colour codes in a log file: {text:?}"
+        !text.contains("dropped"),
+        "a clean stop drops nothing: {text}"
     );
-    let noisy: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-        .collect();
-    assert!(noisy.is_empty(), "warnings from a healthy node: {noisy:#?}");
 }
 
 #[test]
