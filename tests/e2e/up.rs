@@ -195,12 +195,21 @@ fn lines_appended_live_reach_the_webhook_and_the_alert_list() {
         .expect("listed");
     assert_eq!(a["service"], "checkout");
     assert_eq!(a["state"], "firing");
-    // The alert's search link finds its evidence records.
-    let search: serde_json::Value = reqwest::blocking::get(a["search_url"].as_str().expect("url"))
-        .expect("search")
-        .json()
-        .expect("search json");
-    assert!(search["total"].as_u64().unwrap_or(0) >= 1, "{search}");
+    // The alert's search link finds its evidence records. Detectors see records once durable,
+    // the search once committed (every 500 ms): give it the freshness bound and a margin.
+    let url = a["search_url"].as_str().expect("url");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let search: serde_json::Value = reqwest::blocking::get(url)
+            .expect("search")
+            .json()
+            .expect("search json");
+        if search["total"].as_u64().unwrap_or(0) >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "evidence never found: {search}");
+        thread::sleep(Duration::from_millis(100));
+    }
 
     let table = firewatch()
         .args(["alerts", "--color", "never", "--server", &up.url()])
