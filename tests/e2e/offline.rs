@@ -9,7 +9,7 @@ use std::time::Duration;
 use firewatch_query::analyze::RecordStream;
 use firewatch_query::input::expand;
 
-use crate::util::{data, firewatch, fresh_dir, start_node};
+use crate::util::{data, firewatch, fresh_dir, start_node, KillOnDrop};
 
 fn stdout_of(cmd: &mut Command) -> String {
     let out = cmd.output().expect("run firewatch");
@@ -53,7 +53,7 @@ fn ship(raw: &Path, url: &str) {
     }
 }
 
-fn stop(mut child: std::process::Child) {
+fn stop(mut child: KillOnDrop) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

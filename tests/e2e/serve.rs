@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -12,10 +11,10 @@ use std::time::{Duration, Instant};
 use firewatch_index::{Store, StoreConfig};
 use firewatch_ingest::protocol::IngestResponse;
 
-use crate::util::{fresh_dir, start_node};
+use crate::util::{fresh_dir, start_node, KillOnDrop};
 
 struct Node {
-    child: Child,
+    child: KillOnDrop,
     url: String,
 }
 
@@ -239,7 +238,10 @@ fn a_healthy_node_logs_no_warnings_across_commits() {
             .read_line(&mut line)
             .unwrap();
         let url = format!("http://{}", line.trim().strip_prefix("listening ").unwrap());
-        Node { child, url }
+        Node {
+            child: KillOnDrop(child),
+            url,
+        }
     };
     let quiet = |log: &Path| {
         let text = std::fs::read_to_string(log).unwrap();

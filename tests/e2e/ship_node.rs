@@ -6,14 +6,14 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use firewatch_index::{Store, StoreConfig};
 
-use crate::util::{firewatch, fresh_dir, start_node};
+use crate::util::{firewatch, fresh_dir, start_node, KillOnDrop};
 
-fn start_shipper(dir: &Path, n: u32) -> Child {
+fn start_shipper(dir: &Path, n: u32) -> KillOnDrop {
     let log = fs::File::create(dir.join(format!("ship-{n}.log"))).unwrap();
     let child = firewatch()
         .args(["--log", "info", "ship", "--config"])
@@ -30,10 +30,10 @@ fn start_shipper(dir: &Path, n: u32) -> Child {
     {
         std::thread::sleep(Duration::from_millis(5));
     }
-    child
+    KillOnDrop(child)
 }
 
-fn sigterm(mut c: Child) {
+fn sigterm(mut c: KillOnDrop) {
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &c.id().to_string()])
         .status();
@@ -41,7 +41,7 @@ fn sigterm(mut c: Child) {
     assert!(status.success(), "graceful exit: {status}");
 }
 
-fn sigkill(mut c: Child) {
+fn sigkill(mut c: KillOnDrop) {
     let _ = c.kill();
     let _ = c.wait();
 }

@@ -5,17 +5,17 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::alerts::{receiver, receiver_on};
-use crate::util::{data, firewatch, fresh_dir};
+use crate::util::{data, firewatch, fresh_dir, KillOnDrop};
 
 /// A running `firewatch up` and its stdout, line by line.
 struct Up {
-    child: Child,
+    child: KillOnDrop,
     addr: String,
     lines: mpsc::Receiver<String>,
 }
@@ -48,7 +48,11 @@ impl Up {
             .strip_prefix("listening ")
             .expect("listening line")
             .to_string();
-        Up { child, addr, lines }
+        Up {
+            child: KillOnDrop(child),
+            addr,
+            lines,
+        }
     }
 
     fn url(&self) -> String {
@@ -83,9 +87,8 @@ impl Up {
         }
     }
 
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn kill(self) {
+        drop(self);
     }
 }
 

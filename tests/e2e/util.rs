@@ -25,14 +25,33 @@ pub fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A child process killed when dropped, so that a test failing half way leaves none behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `firewatch serve --data-dir DATA --listen LISTEN` plus `extra` arguments, with
 /// firewatch's own logs silenced, and returns the process and the address it bound (read from
 /// its `listening ADDR` line, so `127.0.0.1:0` works).
-pub fn start_node(
-    data: &std::path::Path,
-    listen: &str,
-    extra: &[&str],
-) -> (std::process::Child, String) {
+pub fn start_node(data: &std::path::Path, listen: &str, extra: &[&str]) -> (KillOnDrop, String) {
     use std::io::{BufRead, BufReader};
     let mut child = firewatch()
         .args(["serve", "--listen", listen, "--data-dir"])
@@ -52,5 +71,5 @@ pub fn start_node(
         .strip_prefix("listening ")
         .expect("listening line")
         .to_string();
-    (child, addr)
+    (KillOnDrop(child), addr)
 }
