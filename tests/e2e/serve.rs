@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use firewatch_index::{Store, StoreConfig};
 use firewatch_ingest::protocol::IngestResponse;
 
-use crate::util::{fresh_dir, start_node, KillOnDrop};
+use crate::util::{fresh_dir, start_node, start_node_logging_to, KillOnDrop};
 
 struct Node {
     child: KillOnDrop,
@@ -219,28 +219,12 @@ fn retried_batches_are_stored_once_across_restarts() {
 /// colour codes when its stderr is a file, and no talk of dropped segments after a clean stop.
 #[test]
 fn a_healthy_node_logs_no_warnings_across_commits() {
-    use crate::util::firewatch;
-    use std::io::{BufRead, BufReader};
     let dir = fresh_dir();
-    // Runs `serve` at the default level, logging to `log`.
     let start = |log: &Path| {
-        let mut child = firewatch()
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .env_remove("RUST_LOG")
-            .env_remove("FIREWATCH_LOG")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .expect("start firewatch serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = format!("http://{}", line.trim().strip_prefix("listening ").unwrap());
+        let (child, addr) = start_node_logging_to(&dir.path().join("data"), log);
         Node {
-            child: KillOnDrop(child),
-            url,
+            child,
+            url: format!("http://{addr}"),
         }
     };
     let quiet = |log: &Path| {

@@ -52,14 +52,37 @@ impl Drop for KillOnDrop {
 /// firewatch's own logs silenced, and returns the process and the address it bound (read from
 /// its `listening ADDR` line, so `127.0.0.1:0` works).
 pub fn start_node(data: &std::path::Path, listen: &str, extra: &[&str]) -> (KillOnDrop, String) {
+    let mut cmd = firewatch();
+    cmd.env("FIREWATCH_LOG", "warn")
+        .stderr(std::process::Stdio::null());
+    spawn_node(cmd, data, listen, extra)
+}
+
+/// [`start_node`] on loopback with firewatch's own logs at their default level, written to
+/// `log`.
+pub fn start_node_logging_to(
+    data: &std::path::Path,
+    log: &std::path::Path,
+) -> (KillOnDrop, String) {
+    let mut cmd = firewatch();
+    cmd.env_remove("RUST_LOG")
+        .env_remove("FIREWATCH_LOG")
+        .stderr(std::fs::File::create(log).expect("create log file"));
+    spawn_node(cmd, data, "127.0.0.1:0", &[])
+}
+
+fn spawn_node(
+    mut cmd: Command,
+    data: &std::path::Path,
+    listen: &str,
+    extra: &[&str],
+) -> (KillOnDrop, String) {
     use std::io::{BufRead, BufReader};
-    let mut child = firewatch()
+    let mut child = cmd
         .args(["serve", "--listen", listen, "--data-dir"])
         .arg(data)
         .args(extra)
-        .env("FIREWATCH_LOG", "warn")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start firewatch serve");
     let mut line = String::new();
