@@ -27,7 +27,7 @@
 //!
 //! | field | type | on | how it is indexed | for |
 //! |---|---|---|---|---|
-//! | `timestamp` | i64 ns | both | fast | time ranges, newest first, histograms |
+//! | `timestamp` | i64 ns, to the ms ([`indexed_time`]) | both | fast | time ranges, newest first, histograms |
 //! | `severity` | u64 0–5 | both | fast | `level:>=warn` ([`Level`] order) |
 //! | `level`, `service`, `host`, `source` | text, raw | both | term (docs only) + fast | filters, top values |
 //! | `message` | text, [`words`](crate::words) | record | docs only | full text |
@@ -160,6 +160,38 @@ pub fn severity(level: Level) -> u64 {
     Level::ALL.iter().position(|l| *l == level).unwrap_or(2) as u64
 }
 
+/// How finely the index tells times apart: a millisecond, in nanoseconds.
+pub const TIME_PRECISION: i64 = 1_000_000;
+
+/// A record's time as indexed: floored to the millisecond (the archive keeps it exact).
+///
+/// tantivy stores a column in multiples of its values' common divisor. Times read from logs are
+/// whole milliseconds or seconds, but one record stamped with the time it was read (a line
+/// without a time of its own) has nanoseconds, and makes every time of its index segment cost
+/// 20 bits more: the column took 32.1 MB on a 10 M-line corpus with 0.1% such lines, 3.3 bytes
+/// per record. Queries see times to the millisecond: ranges are widened to whole milliseconds
+/// ([`widen_range`]), and records of one millisecond come in the order they were stored.
+pub fn indexed_time(t: i64) -> i64 {
+    // Saturating: a hostile time near i64::MIN must not overflow.
+    t.div_euclid(TIME_PRECISION).saturating_mul(TIME_PRECISION)
+}
+
+/// A time range (`start` inclusive, `end` exclusive) widened to whole milliseconds, the
+/// precision of the index: an indexed time is in the widened range exactly when the record's
+/// time is in it.
+pub fn widen_range(start: Option<i64>, end: Option<i64>) -> (Option<i64>, Option<i64>) {
+    // Past the last whole millisecond an i64 holds, the end bounds nothing.
+    let up = |t: i64| {
+        let floor = indexed_time(t);
+        if floor == t {
+            Some(t)
+        } else {
+            floor.checked_add(TIME_PRECISION)
+        }
+    };
+    (start.map(indexed_time), end.and_then(up))
+}
+
 /// Where a record lives: its segment and its ordinal in the segment's archive.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RecordPtr {
@@ -182,7 +214,7 @@ fn document(f: &Fields, rec: &LogRecord, ptr: RecordPtr) -> TantivyDocument {
 /// A document with a record's time, level, service, host and source.
 fn record_fields(f: &Fields, rec: &LogRecord) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
-    doc.add_i64(f.timestamp, rec.timestamp);
+    doc.add_i64(f.timestamp, indexed_time(rec.timestamp));
     doc.add_u64(f.severity, severity(rec.level));
     doc.add_text(f.level, rec.level.as_str());
     doc.add_text(f.service, &rec.service);
@@ -200,6 +232,42 @@ mod tests {
         assert_eq!(severity(Level::Trace), 0);
         assert_eq!(severity(Level::Info), 2);
         assert_eq!(severity(Level::Fatal), 5);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_widened_range_holds_an_indexed_time_exactly_when_it_holds_the_time(
+            t in proptest::prelude::any::<i64>(),
+            start in proptest::option::of(proptest::prelude::any::<i64>()),
+            end in proptest::option::of(proptest::prelude::any::<i64>()),
+        ) {
+            let (s, e) = widen_range(start, end);
+            let holds = |t: i64| s.is_none_or(|s| t >= s) && e.is_none_or(|e| t < e);
+            proptest::prop_assert_eq!(holds(indexed_time(t)), holds(t));
+            // Widening never drops a time the range held.
+            let held = start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e);
+            proptest::prop_assert!(!held || holds(t));
+        }
+    }
+
+    #[test]
+    fn indexed_times_are_whole_milliseconds() {
+        assert_eq!(
+            indexed_time(1_795_512_826_767_876_614),
+            1_795_512_826_767_000_000
+        );
+        assert_eq!(indexed_time(-1), -TIME_PRECISION);
+        assert_eq!(indexed_time(i64::MIN), i64::MIN);
+        assert_eq!(indexed_time(i64::MAX), i64::MAX - i64::MAX % TIME_PRECISION);
+        assert_eq!(
+            widen_range(Some(1_500_000), Some(2_500_000)),
+            (Some(1_000_000), Some(3_000_000))
+        );
+        assert_eq!(
+            widen_range(Some(2_000_000), Some(3_000_000)),
+            (Some(2_000_000), Some(3_000_000))
+        );
+        assert_eq!(widen_range(None, Some(i64::MAX)), (None, None));
     }
 
     #[test]

@@ -211,6 +211,49 @@ async fn pages_ascending_and_first_page_is_the_newest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_are_told_apart_to_the_millisecond_and_kept_exact() {
+    // Records 0.25 ms apart: four per millisecond, stored in time order.
+    let mut records = corpus(6, 40);
+    for (i, r) in records.iter_mut().enumerate() {
+        r.timestamp = T0 + i as i64 * 250_000;
+    }
+    let node = node(records, ApiConfig::default()).await;
+    let ms = 1_000_000;
+    let ids = |hits: &Value| -> Vec<String> {
+        let hits: Vec<LogRecord> = serde_json::from_value(hits["hits"].clone()).unwrap();
+        hits.into_iter().map(|h| h.id).collect()
+    };
+    // Bounds inside a millisecond are widened to it: nothing asked for is left out.
+    let (s, e) = (T0 + 2 * ms + 600_000, T0 + 4 * ms + 100_000);
+    let uri = format!(
+        "/api/v1/search?order=asc&start={}&end={}",
+        enc(&rfc3339_nanos::format(s)),
+        enc(&rfc3339_nanos::format(e))
+    );
+    let (status, body) = node.get(&uri).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let want: Vec<String> = (8..20).map(|i| format!("0006:{i}")).collect();
+    assert_eq!(ids(&body), want);
+    // Hits carry their exact times, and the records of one millisecond come in stored order.
+    let (_, body) = node.get("/api/v1/search?order=asc&limit=6").await;
+    let hits: Vec<LogRecord> = serde_json::from_value(body["hits"].clone()).unwrap();
+    let times: Vec<i64> = hits.iter().map(|h| h.timestamp - T0).collect();
+    assert_eq!(times, [0, 250_000, 500_000, 750_000, ms, ms + 250_000]);
+    let (_, body) = node.get("/api/v1/search?limit=3").await;
+    assert_eq!(ids(&body), ["0006:39", "0006:38", "0006:37"]);
+    // Histogram buckets of 1 ms hold four records each.
+    let (status, body) = node.get("/api/v1/histogram?interval=1ms").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let counts: Vec<u64> = body["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [4; 10]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pagination_while_ingest_continues_returns_every_record_once() {
     let mut node = node(corpus(3, 1000), ApiConfig::default()).await;
     let original: HashSet<String> = node.records.iter().map(|r| r.id.clone()).collect();
