@@ -10,7 +10,9 @@
 
 use firewatch_ingest::Level;
 
-use crate::block::{get_str, get_varint, header, skip_ids, skip_str, texts, unzigzag, TextColumns};
+use crate::block::{
+    get_str, get_varint, header, skip_ids, skip_str, texts, timestamps, TextColumns,
+};
 
 /// The columns of a block that make up a record's text line, plus its source, row by row.
 pub struct BlockText<'a> {
@@ -31,12 +33,7 @@ impl<'a> BlockText<'a> {
             return None;
         }
         skip_ids(b, n)?;
-        let mut timestamps = Vec::with_capacity(n);
-        let mut prev = 0i64;
-        for _ in 0..n {
-            prev = prev.wrapping_add(unzigzag(get_varint(b)?));
-            timestamps.push(prev);
-        }
+        let timestamps = timestamps(b, n, layout)?;
         // observed
         for _ in 0..n {
             get_varint(b)?;
