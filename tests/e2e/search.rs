@@ -9,7 +9,7 @@ use firewatch_index::{Store, StoreConfig};
 use firewatch_ingest::LogRecord;
 use firewatch_query::api::{router, ApiConfig};
 
-use crate::util::{firewatch, fresh_dir, start_node};
+use crate::util::{firewatch, fresh_dir, start_node, KillOnDrop};
 
 /// A store with a few records and the query API served on 127.0.0.1:0, on its own runtime.
 struct Server {
@@ -170,11 +170,14 @@ fn search_reports_errors_with_exit_code_2() {
 fn follow_prints_new_matching_records() {
     let server = serve(vec![record("c:1", 5, "info", "api", "old news")]);
     let url = format!("http://{}", server.addr);
-    let mut child = firewatch()
-        .args(["search", "news", "--follow", "--json", "--server", &url])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Stopped on drop too, so a failed assertion does not leave it following.
+    let mut child = KillOnDrop(
+        firewatch()
+            .args(["search", "news", "--follow", "--json", "--server", &url])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     // Give the tail time to subscribe, then add records; only the matching one is printed.
     thread::sleep(Duration::from_millis(500));
     server
