@@ -6,7 +6,7 @@
 //! smaller than zstd on the same records as NDJSON).
 //!
 //! ```text
-//! 0x00 0x03             (layout 3; layout 1 stores message and fields as below, layouts 1 and
+//! 0x00 0x04             (layout 4; layout 1 stores message and fields as below, layouts 1 and
 //!                        2 timestamps in one column, and blocks written before layout markers
 //!                        start with their count, which is never 0, and store observed as an
 //!                        offset from the record's timestamp)
@@ -17,26 +17,29 @@
 //!                        k = 0 is any other id, as varint length + bytes like every string)
 //! timestamp × count     (zigzag varint delta of its whole milliseconds from the previous
 //!                        record's; before layout 3, of the nanoseconds)
-//! sub-ms × count        (layout 3: varint nanoseconds past the millisecond, mostly 0)
+//! sub-ms × count        (from layout 3: varint nanoseconds past the millisecond, mostly 0)
 //! observed × count      (zigzag varint delta from the previous record's: records read together
 //!                        share it, where an offset from each timestamp was ~2 bytes of noise)
 //! service, host, source × count
 //! level × count         (one byte: index in Level::ALL)
-//! level_raw × count     (empty string = absent; 0x00 prefix marks a present empty one)
+//! level_raw × count     (empty string = absent; 0x00 prefix marks a present empty one;
+//!                        layout 4: a spelling per level, then mostly 0s: see [`raw_levels`])
 //! message × count       (layout 1 and before; layout 2 stores fields as typed columns and
 //! fields × count         messages as templates over them: see [`fields`])
 //!                       (JSON object text; empty = no fields)
 //! ```
 
 mod fields;
+mod raw_levels;
 
 use std::borrow::Borrow;
 
 use firewatch_ingest::{Level, LogRecord};
 
 use crate::ids::parse_file_id;
+pub(crate) use raw_levels::RawLevels;
 
-/// How a block stores the observed column; older blocks are read as they were written.
+/// How a block is laid out; older blocks are read as they were written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Layout {
     /// Before layout markers: observed minus the record's own timestamp.
@@ -49,11 +52,13 @@ pub(crate) enum Layout {
     /// nanoseconds that are whole milliseconds are 4-byte varints zstd sees no pattern in:
     /// the column was 15% of a compressed block of the 10 M-line benchmark corpus.
     MillisTimes,
+    /// Layout 4: raw levels predicted from the level ([`raw_levels`]).
+    RawLevels,
 }
 
 /// Encodes records into a block body.
 pub fn encode<R: Borrow<LogRecord>>(records: &[R], out: &mut Vec<u8>) {
-    encode_as(records, out, Layout::MillisTimes);
+    encode_as(records, out, Layout::RawLevels);
 }
 
 fn encode_as<R: Borrow<LogRecord>>(records: &[R], out: &mut Vec<u8>, layout: Layout) {
@@ -63,6 +68,7 @@ fn encode_as<R: Borrow<LogRecord>>(records: &[R], out: &mut Vec<u8>, layout: Lay
         Layout::ObservedDeltas => out.extend_from_slice(&[0, 1]),
         Layout::Templates => out.extend_from_slice(&[0, 2]),
         Layout::MillisTimes => out.extend_from_slice(&[0, 3]),
+        Layout::RawLevels => out.extend_from_slice(&[0, 4]),
     }
     put_varint(out, records().len() as u64);
     encode_ids(records(), out);
@@ -104,13 +110,17 @@ fn encode_as<R: Borrow<LogRecord>>(records: &[R], out: &mut Vec<u8>, layout: Lay
     for r in records() {
         out.push(Level::ALL.iter().position(|l| *l == r.level).unwrap_or(2) as u8);
     }
-    for r in records() {
-        match &r.level_raw {
-            None => put_str(out, ""),
-            Some(raw) => {
-                put_varint(out, raw.len() as u64 + 1);
-                out.push(0);
-                out.extend_from_slice(raw.as_bytes());
+    if layout >= Layout::RawLevels {
+        raw_levels::encode(records(), out);
+    } else {
+        for r in records() {
+            match &r.level_raw {
+                None => put_str(out, ""),
+                Some(raw) => {
+                    put_varint(out, raw.len() as u64 + 1);
+                    out.push(0);
+                    out.extend_from_slice(raw.as_bytes());
+                }
             }
         }
     }
@@ -161,6 +171,7 @@ pub(crate) fn header(b: &mut &[u8]) -> Option<(usize, Layout)> {
             1 => Layout::ObservedDeltas,
             2 => Layout::Templates,
             3 => Layout::MillisTimes,
+            4 => Layout::RawLevels,
             _ => return None,
         };
         n = get_varint(b)?;
@@ -246,13 +257,24 @@ pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
         }
         Some(())
     })?;
-    column(b, n, rows, |b, keep| match keep {
-        Some(j) => {
-            recs[j].level_raw = get_str(b)?.strip_prefix('\0').map(str::to_string);
-            Some(())
-        }
-        None => skip_str(b),
-    })?;
+    if layout >= Layout::RawLevels {
+        let raw = RawLevels::new(b)?;
+        column(b, n, rows, |b, keep| match keep {
+            Some(j) => {
+                recs[j].level_raw = raw.read(b, recs[j].level)?;
+                Some(())
+            }
+            None => RawLevels::skip(b),
+        })?;
+    } else {
+        column(b, n, rows, |b, keep| match keep {
+            Some(j) => {
+                recs[j].level_raw = get_str(b)?.strip_prefix('\0').map(str::to_string);
+                Some(())
+            }
+            None => skip_str(b),
+        })?;
+    }
     if layout >= Layout::Templates {
         let mut reader = fields::Reader::new(b, n)?;
         let mut next = 0;
@@ -678,6 +700,23 @@ mod tests {
     }
 
     #[test]
+    fn layout_3_blocks_still_decode() {
+        let records: Vec<_> = (0..60)
+            .map(|i| rec(i, [None, Some(""), Some("ERR")][i as usize % 3]))
+            .collect();
+        let mut old = Vec::new();
+        encode_as(&records, &mut old, Layout::MillisTimes);
+        assert_eq!(&old[..2], &[0, 3]);
+        assert_eq!(decode(&old).unwrap(), records);
+        assert_eq!(
+            decode_rows(&old, &[1, 2, 59]).unwrap(),
+            vec![records[1].clone(), records[2].clone(), records[59].clone()]
+        );
+        let text = crate::BlockText::decode(&old).unwrap();
+        assert_eq!(text.levels[5], records[5].level);
+    }
+
+    #[test]
     fn millisecond_times_are_stored_as_milliseconds() {
         // Log times are whole milliseconds, some 0 to 300 ms apart; one line without a time
         // of its own carries the nanoseconds it was read at.
@@ -700,7 +739,7 @@ mod tests {
             })
             .collect();
         let (mut new, mut old) = (Vec::new(), Vec::new());
-        encode(&records, &mut new);
+        encode_as(&records, &mut new, Layout::MillisTimes);
         encode_as(&records, &mut old, Layout::Templates);
         assert_eq!(decode(&new).unwrap(), records);
         assert_eq!(
@@ -743,8 +782,8 @@ mod tests {
     fn unknown_layouts_are_refused() {
         let mut body = Vec::new();
         encode(&[rec(1, None)], &mut body);
-        assert_eq!(&body[..2], &[0, 3]);
-        body[1] = 4;
+        assert_eq!(&body[..2], &[0, 4]);
+        body[1] = 5;
         assert!(count(&body).is_none());
         assert!(decode(&body).is_none());
         assert!(decode_ids(&body).is_none());

@@ -11,7 +11,8 @@
 use firewatch_ingest::Level;
 
 use crate::block::{
-    get_str, get_varint, header, skip_ids, skip_str, texts, timestamps, TextColumns,
+    get_str, get_varint, header, skip_ids, skip_str, texts, timestamps, Layout, RawLevels,
+    TextColumns,
 };
 
 /// The columns of a block that make up a record's text line, plus its source, row by row.
@@ -47,7 +48,12 @@ impl<'a> BlockText<'a> {
             .iter()
             .map(|&i| Level::ALL.get(i as usize).copied())
             .collect::<Option<Vec<Level>>>()?;
-        skip_strs(b, n)?; // level_raw
+        if layout >= Layout::RawLevels {
+            RawLevels::new(b)?;
+            (0..n).try_for_each(|_| RawLevels::skip(b))?;
+        } else {
+            skip_strs(b, n)?; // level_raw
+        }
         let texts = texts(b, n, layout)?;
         Some(BlockText {
             timestamps,
