@@ -2,7 +2,8 @@
 //! generated corpus, every figure next to a baseline (ripgrep, the zstd CLI) measured in the
 //! same run, printed as one Markdown table.
 //!
-//! `cargo bench --bench pipeline -- [--lines 1000000] [--runs 3] [--reps 20] [--dir DIR]`
+//! `cargo bench --bench pipeline -- [--lines 1000000] [--runs 3] [--reps 20] [--dir DIR]
+//! [--real DIR]`
 //!
 //! It measures what users run (the binary, its processes, its HTTP API) rather than crate
 //! internals. Baselines run only where installed. It measures and never asserts timings.
@@ -17,6 +18,7 @@ mod ingest;
 mod machine;
 mod node;
 mod proc;
+mod real;
 mod report;
 mod run;
 mod search;
@@ -28,17 +30,20 @@ mod storage;
 use stats::Figures;
 
 const USAGE: &str = "\
-usage: cargo bench --bench pipeline -- [--lines N] [--runs N] [--reps N] [--dir DIR]
+usage: cargo bench --bench pipeline -- [--lines N] [--runs N] [--reps N] [--dir DIR] [--real DIR]
   --lines N   corpus size in lines (default 1000000: the quick run; 10000000: the full one)
   --runs N    runs to take medians over (default 3)
   --reps N    repetitions of each search per run (default 20)
-  --dir DIR   where the corpus and data directories go (default: the temp dir), removed after";
+  --dir DIR   where the corpus and data directories go (default: the temp dir), removed after
+  --real DIR  also measure storage on the real log files under DIR (names with .log, or .txt;
+              e.g. ../shared/data)";
 
 pub struct Options {
     pub lines: u64,
     pub runs: usize,
     pub reps: usize,
     pub dir: Option<PathBuf>,
+    pub real: Option<PathBuf>,
 }
 
 fn options() -> Result<Options, String> {
@@ -47,6 +52,7 @@ fn options() -> Result<Options, String> {
         runs: 3,
         reps: 20,
         dir: None,
+        real: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -58,6 +64,7 @@ fn options() -> Result<Options, String> {
             "--runs" => o.runs = num(&value("--runs")?)? as usize,
             "--reps" => o.reps = num(&value("--reps")?)? as usize,
             "--dir" => o.dir = Some(PathBuf::from(value("--dir")?)),
+            "--real" => o.real = Some(PathBuf::from(value("--real")?)),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -123,7 +130,7 @@ fn bench(opts: &Options) -> Result<(), String> {
     let zst = match &zstd {
         Some(_) => {
             say(t0, "zstd -3 and -19 of the corpus");
-            match storage::zstd(&corpus, &zst_dir, &mut figs) {
+            match storage::zstd("storage", &corpus, &zst_dir, &mut figs) {
                 Ok(()) => Some(zst_dir.as_path()),
                 Err(e) => {
                     figs.note("storage.zstd", format!("n/a: {e}"));
@@ -153,6 +160,27 @@ fn bench(opts: &Options) -> Result<(), String> {
         reps: opts.reps,
         t0,
     };
+    if let Some(dir) = &opts.real {
+        say(t0, &format!("real logs under {}", dir.display()));
+        let r = real::collect(dir, &work.path().join("real")).and_then(|c| {
+            real::measure(bin, &c, work.path(), zstd.is_some(), &mut figs).map(|()| c)
+        });
+        match r {
+            Ok(c) => figs.note(
+                "real.corpus",
+                format!(
+                    "{} files, {:.1} MiB, {} lines",
+                    c.files.len(),
+                    c.bytes as f64 / (1 << 20) as f64,
+                    c.lines
+                ),
+            ),
+            Err(e) => {
+                say(t0, &format!("real logs failed: {e}"));
+                figs.note("real", format!("n/a: {e}"));
+            }
+        }
+    }
     let mut ctx = context(opts, &corpus, bin, load_before, [rg, zstd]);
     for r in 0..opts.runs {
         say(t0, &format!("run {}/{}", r + 1, opts.runs));
@@ -180,8 +208,14 @@ fn context(
 ) -> report::Context {
     report::Context {
         command: format!(
-            "cargo bench --bench pipeline -- --lines {} --runs {} --reps {}",
-            opts.lines, opts.runs, opts.reps
+            "cargo bench --bench pipeline -- --lines {} --runs {} --reps {}{}",
+            opts.lines,
+            opts.runs,
+            opts.reps,
+            opts.real
+                .as_ref()
+                .map(|d| format!(" --real {}", d.display()))
+                .unwrap_or_default()
         ),
         lines: corpus.lines,
         bytes: corpus.bytes,

@@ -164,32 +164,71 @@ fn index_rows(t: &mut Table, f: &Figures) {
         String::new(),
         String::new(),
     );
-    let pct = |k: &str| f.median(k).map(|v| format!("{:.1}%", v * 100.0));
-    t.row(
+    storage_row(
+        t,
+        f,
         "storage",
-        "(archive + index) / raw",
+        "storage",
+        "(archive + index) / raw".into(),
+        note,
+    );
+    if let Some(what) = f.get_note("real.corpus") {
+        let figure = format!("(archive + index) / raw, real logs ({what})");
+        storage_row(
+            t,
+            f,
+            "real",
+            "storage, real logs",
+            figure,
+            f.get_note("real"),
+        );
+    } else if let Some(failed) = f.get_note("real") {
+        t.row(
+            "storage, real logs",
+            "(archive + index) / raw",
+            failed.into(),
+            String::new(),
+            String::new(),
+        );
+    }
+}
+
+/// The storage figures under `prefix`, next to the zstd CLI's on the same files.
+fn storage_row(
+    t: &mut Table,
+    f: &Figures,
+    prefix: &str,
+    area: &str,
+    figure: String,
+    note: Option<&str>,
+) {
+    let pct = |k: &str| {
+        f.median(&format!("{prefix}.{k}"))
+            .map(|v| format!("{:.1}%", v * 100.0))
+    };
+    t.row(
+        area,
+        &figure,
         or_na(
-            pct("storage.total").map(|tot| {
+            pct("total").map(|tot| {
                 format!(
                     "{tot} (archive {}, index {}; WAL left at shutdown {})",
-                    pct("storage.archive").unwrap_or_default(),
-                    pct("storage.index").unwrap_or_default(),
-                    pct("storage.wal").unwrap_or_default()
+                    pct("archive").unwrap_or_default(),
+                    pct("index").unwrap_or_default(),
+                    pct("wal").unwrap_or_default()
                 )
             }),
             note,
         ),
         or_na(
-            pct("storage.zstd3")
-                .zip(pct("storage.zstd19"))
-                .map(|(a, b)| {
-                    format!("`zstd -3` {a}, `zstd -19` {b} (compression only, no index)")
-                }),
-            f.get_note("storage.zstd"),
+            pct("zstd3").zip(pct("zstd19")).map(|(a, b)| {
+                format!("`zstd -3` {a}, `zstd -19` {b} (compression only, no index)")
+            }),
+            f.get_note(&format!("{prefix}.zstd")),
         ),
         ratio(
-            f.median("storage.total"),
-            f.median("storage.zstd3"),
+            f.median(&format!("{prefix}.total")),
+            f.median(&format!("{prefix}.zstd3")),
             "zstd -3 size",
         ),
     );

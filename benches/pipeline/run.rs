@@ -119,7 +119,7 @@ fn node_pass(env: &Env, dir: &Path, figs: &mut Figures) -> Result<(), String> {
             "node did not stop cleanly; storage measured anyway",
         );
     }
-    storage::node(&data, env.corpus, figs);
+    storage::node("storage", &data, env.corpus, figs);
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! Bytes on disk: the node's archive and index after a graceful stop, and the zstd CLI on the
-//! same raw files (`-3`, its default, and `-19`, near its best) as the baseline.
+//! same raw files (`-3`, its default, and `-19`, near its best) as the baseline. Figures are
+//! put under a prefix: `storage` for the generated corpus, `real` for real logs.
 
 use std::path::Path;
 use std::process::Command;
@@ -9,20 +10,20 @@ use crate::proc;
 use crate::stats::Figures;
 
 /// Sizes of a stopped node's data directory, as shares of the raw corpus.
-pub fn node(data: &Path, corpus: &Corpus, figs: &mut Figures) {
+pub fn node(prefix: &str, data: &Path, corpus: &Corpus, figs: &mut Figures) {
     let archive = proc::dir_bytes(&data.join("segments"));
     let index = proc::dir_bytes(&data.join("index"));
     let wal = proc::dir_bytes(&data.join("wal"));
     let raw = corpus.bytes as f64;
-    figs.put("storage.archive", archive as f64 / raw);
-    figs.put("storage.index", index as f64 / raw);
-    figs.put("storage.total", (archive + index) as f64 / raw);
-    figs.put("storage.wal", wal as f64 / raw);
+    figs.put(&format!("{prefix}.archive"), archive as f64 / raw);
+    figs.put(&format!("{prefix}.index"), index as f64 / raw);
+    figs.put(&format!("{prefix}.total"), (archive + index) as f64 / raw);
+    figs.put(&format!("{prefix}.wal"), wal as f64 / raw);
 }
 
 /// `zstd -3` of every corpus file into `out` (kept for the archive grep), and `zstd -19` to a
 /// pipe, counted. Sizes are deterministic, so this runs once.
-pub fn zstd(corpus: &Corpus, out: &Path, figs: &mut Figures) -> Result<(), String> {
+pub fn zstd(prefix: &str, corpus: &Corpus, out: &Path, figs: &mut Figures) -> Result<(), String> {
     std::fs::create_dir_all(out).map_err(|e| format!("create {}: {e}", out.display()))?;
     let raw = corpus.bytes as f64;
     let (mut b3, mut cpu3, mut b19, mut cpu19) = (0u64, 0.0, 0u64, 0.0);
@@ -52,9 +53,9 @@ pub fn zstd(corpus: &Corpus, out: &Path, figs: &mut Figures) -> Result<(), Strin
         b19 += r.stdout_bytes;
         cpu19 += r.cpu_secs;
     }
-    figs.put("storage.zstd3", b3 as f64 / raw);
-    figs.put("storage.zstd19", b19 as f64 / raw);
-    figs.put("storage.zstd3_mb_per_cpu_s", raw / 1e6 / cpu3);
-    figs.put("storage.zstd19_mb_per_cpu_s", raw / 1e6 / cpu19);
+    figs.put(&format!("{prefix}.zstd3"), b3 as f64 / raw);
+    figs.put(&format!("{prefix}.zstd19"), b19 as f64 / raw);
+    figs.put(&format!("{prefix}.zstd3_mb_per_cpu_s"), raw / 1e6 / cpu3);
+    figs.put(&format!("{prefix}.zstd19_mb_per_cpu_s"), raw / 1e6 / cpu19);
     Ok(())
 }
