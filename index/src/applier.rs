@@ -90,18 +90,21 @@ impl Applier {
                 .open_or_create(dir.clone())
                 .map(|index| (index, fields))
         };
-        let (index, fields) = open(schema::build())
-            .or_else(|e| match e {
-                tantivy::TantivyError::SchemaError(_) => open(schema::without_absent()),
-                e => Err(e),
-            })
-            .map_err(|e| match e {
-                // The index of an older format (ids and positions indexed).
-                tantivy::TantivyError::SchemaError(m) => StoreError::Unsupported {
-                    what: format!("index: {m}"),
-                },
-                e => e.into(),
-            })?;
+        // An index keeps the schema it was made with: the newest that opens it.
+        let [newest, older @ ..] = schema::every_version();
+        let mut opened = open(newest);
+        for version in older {
+            if let Err(tantivy::TantivyError::SchemaError(_)) = opened {
+                opened = open(version);
+            }
+        }
+        let (index, fields) = opened.map_err(|e| match e {
+            // The index of an older format (ids and positions indexed).
+            tantivy::TantivyError::SchemaError(m) => StoreError::Unsupported {
+                what: format!("index: {m}"),
+            },
+            e => e.into(),
+        })?;
         crate::words::register(&index);
         let mut writer = index.writer_with_num_threads(1, cfg.index_memory_bytes.max(15 << 20))?;
         // Documents of the segment that was active at a crash; the WAL brings them back.

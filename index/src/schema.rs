@@ -28,8 +28,7 @@
 //! | field | type | on | how it is indexed | for |
 //! |---|---|---|---|---|
 //! | `timestamp` | i64 ns, to the ms ([`indexed_time`]) | both | fast | time ranges, newest first, histograms |
-//! | `severity` | u64 0–5 | both | fast | `level:>=warn` ([`Level`] order) |
-//! | `level`, `service`, `host`, `source` | text, raw | both | term (docs only) + fast | filters, top values |
+//! | `level`, `service`, `host`, `source` | text, raw | both | term (docs only) + fast | filters, top values; `level:>=warn` is the union of its levels' terms |
 //! | `message` | text, [`words`](crate::words) | record | docs only | full text |
 //! | `fields` | JSON, [`values`](crate::words::Values), dots expanded | both | docs only | `http.status:503` |
 //! | `segment` | u64 | both | fast | the archive segment |
@@ -56,7 +55,10 @@ pub use documents::{documents, nothing_under, several_common};
 #[derive(Debug, Clone, Copy)]
 pub struct Fields {
     pub timestamp: Field,
-    pub severity: Field,
+    /// The level's place in [`Level`] order, as a fast field, in indexes made before
+    /// 2026-11-24 15:00 only: level ranges read the `level` terms, which every index has (a
+    /// second level column cost 0.15% of the raw size).
+    pub severity: Option<Field>,
     pub level: Field,
     pub service: Field,
     pub host: Field,
@@ -73,15 +75,26 @@ pub struct Fields {
 
 /// The schema of a new index, and its fields.
 pub fn build() -> (Schema, Fields) {
-    schema(true)
+    schema(true, false)
+}
+
+/// The schema of indexes made with `absent` and before `severity` was dropped
+/// (2026-11-24), which still open and answer.
+pub fn with_severity() -> (Schema, Fields) {
+    schema(true, true)
 }
 
 /// The schema of indexes made before `absent` (2026-11-24), which still open and answer.
 pub fn without_absent() -> (Schema, Fields) {
-    schema(false)
+    schema(false, true)
 }
 
-fn schema(with_absent: bool) -> (Schema, Fields) {
+/// Every schema an index may have been made with, newest first.
+pub fn every_version() -> [(Schema, Fields); 3] {
+    [build(), with_severity(), without_absent()]
+}
+
+fn schema(with_absent: bool, with_severity: bool) -> (Schema, Fields) {
     let mut b = Schema::builder();
     // No field norms: hits are ordered by time, not relevance, and norms cost a byte per
     // document and field.
@@ -94,7 +107,7 @@ fn schema(with_absent: bool) -> (Schema, Fields) {
         .set_fast("raw");
     let fast = NumericOptions::default().set_fast();
     let timestamp = b.add_i64_field("timestamp", fast.clone());
-    let severity = b.add_u64_field("severity", fast.clone());
+    let severity = with_severity.then(|| b.add_u64_field("severity", fast.clone()));
     let level = b.add_text_field("level", keyword.clone());
     let service = b.add_text_field("service", keyword.clone());
     let host = b.add_text_field("host", keyword.clone());
@@ -156,7 +169,7 @@ pub fn index_settings() -> IndexSettings {
 }
 
 /// The `severity` value of a level: its position in [`Level::ALL`] (trace 0 … fatal 5).
-pub fn severity(level: Level) -> u64 {
+fn severity(level: Level) -> u64 {
     Level::ALL.iter().position(|l| *l == level).unwrap_or(2) as u64
 }
 
@@ -215,7 +228,9 @@ fn document(f: &Fields, rec: &LogRecord, ptr: RecordPtr) -> TantivyDocument {
 fn record_fields(f: &Fields, rec: &LogRecord) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_i64(f.timestamp, indexed_time(rec.timestamp));
-    doc.add_u64(f.severity, severity(rec.level));
+    if let Some(field) = f.severity {
+        doc.add_u64(field, severity(rec.level));
+    }
     doc.add_text(f.level, rec.level.as_str());
     doc.add_text(f.service, &rec.service);
     doc.add_text(f.host, &rec.host);

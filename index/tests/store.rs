@@ -423,3 +423,47 @@ fn an_index_made_before_absent_values_opens_and_takes_writes() {
     let store = Store::open(cfg(fresh.path())).unwrap();
     assert!(store.reader().snapshot().fields().absent.is_some());
 }
+
+#[test]
+fn an_index_made_with_a_severity_column_opens_and_keeps_filling_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (schema, _) = firewatch_index::schema::with_severity();
+    std::fs::create_dir_all(dir.path().join("index")).unwrap();
+    tantivy::Index::builder()
+        .schema(schema)
+        .settings(firewatch_index::schema::index_settings())
+        .create_in_dir(dir.path().join("index"))
+        .unwrap();
+    let store = Store::open(cfg(dir.path())).unwrap();
+    let batch: Vec<LogRecord> = (0..12)
+        .map(|i| {
+            let mut r = rec(&format!("s:{i}"), i);
+            r.level = firewatch_ingest::Level::ALL[i as usize % 6];
+            r
+        })
+        .collect();
+    assert_eq!(rt().block_on(store.append(batch)).unwrap().accepted, 12);
+    let reader = store.reader();
+    wait_for("the batch", || {
+        reader.snapshot().indexed_records().unwrap().0 == 12
+    });
+    let snap = reader.snapshot();
+    let f = snap.fields();
+    assert!(f.absent.is_some());
+    let severity = f.severity.expect("the schema the index was made with");
+    let warn_up = tantivy::query::RangeQuery::new(
+        std::ops::Bound::Included(Term::from_field_u64(severity, 3)),
+        std::ops::Bound::Unbounded,
+    );
+    // Warn, error and fatal records, twice; the run's chunk document has record 0's level
+    // (trace).
+    assert_eq!(snap.searcher().search(&warn_up, &Count).unwrap(), 6);
+    store.close();
+    // A new data directory has no second level column.
+    let fresh = tempfile::tempdir().unwrap();
+    let store = Store::open(cfg(fresh.path())).unwrap();
+    let snap = store.reader().snapshot();
+    assert_eq!(snap.fields().severity, None);
+    assert!(snap.searcher().schema().get_field("severity").is_err());
+    store.close();
+}

@@ -20,12 +20,12 @@
 use std::ops::Bound as B;
 use std::sync::Arc;
 
-use firewatch_index::schema::severity;
 use firewatch_index::words::{self, STEM_MARK};
 use firewatch_index::{Fields, RecordPtr, StoreError};
+use firewatch_ingest::Level;
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, InvertedIndexRangeQuery, Occur, Query as TQuery,
-    RangeQuery, TermQuery,
+    RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field as TField, IndexRecordOption};
 use tantivy::Term;
@@ -269,20 +269,32 @@ fn level(pred: &Predicate, f: &Fields) -> Plan {
         Predicate::Exists => Plan::exact(AllQuery),
         Predicate::Level(l) => term(Term::from_field_text(f.level, l.as_str())),
         Predicate::Range(r) => {
-            let sev = |b: &Bound| match b {
-                Bound::Unbounded => Some(B::Unbounded),
-                Bound::Included(Scalar::Level(l)) => {
-                    Some(B::Included(Term::from_field_u64(f.severity, severity(*l))))
-                }
-                Bound::Excluded(Scalar::Level(l)) => {
-                    Some(B::Excluded(Term::from_field_u64(f.severity, severity(*l))))
-                }
-                _ => None,
+            // The union of the levels in the range: six terms at most, and postings instead of
+            // a column scan for the usual `>=warn`.
+            let within = |l: &Level| {
+                let above = match &r.lower {
+                    Bound::Unbounded => true,
+                    Bound::Included(Scalar::Level(lo)) => l >= lo,
+                    Bound::Excluded(Scalar::Level(lo)) => l > lo,
+                    _ => false,
+                };
+                let below = match &r.upper {
+                    Bound::Unbounded => true,
+                    Bound::Included(Scalar::Level(hi)) => l <= hi,
+                    Bound::Excluded(Scalar::Level(hi)) => l < hi,
+                    _ => false,
+                };
+                above && below
             };
-            match (sev(&r.lower), sev(&r.upper)) {
-                (Some(B::Unbounded), Some(B::Unbounded)) => Plan::exact(AllQuery),
-                (Some(lo), Some(hi)) => Plan::exact(RangeQuery::new(lo, hi)),
-                _ => Plan::exact(EmptyQuery),
+            let terms: Vec<Term> = Level::ALL
+                .iter()
+                .filter(|l| within(l))
+                .map(|l| Term::from_field_text(f.level, l.as_str()))
+                .collect();
+            match terms.len() {
+                0 => Plan::exact(EmptyQuery),
+                n if n == Level::ALL.len() => Plan::exact(AllQuery),
+                _ => Plan::exact(TermSetQuery::new(terms)),
             }
         }
         Predicate::Text(_) | Predicate::Regex(_) => Plan::exact(EmptyQuery),
