@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use firewatch_index::{Snapshot, Store, StoreConfig};
+use firewatch_index::{Fields, Snapshot, Store, StoreConfig};
 use firewatch_ingest::endpoint::{self, EndpointConfig};
 use firewatch_ingest::LogRecord;
 use tantivy::collector::{Count, DocSetCollector};
@@ -42,6 +42,20 @@ fn cfg(dir: &std::path::Path) -> StoreConfig {
         commit_interval_ms: 20,
         ..Default::default()
     }
+}
+
+/// A store over an index made, empty, with an older schema.
+fn store_with_index_of(
+    dir: &std::path::Path,
+    (schema, _): (tantivy::schema::Schema, Fields),
+) -> Store {
+    std::fs::create_dir_all(dir.join("index")).unwrap();
+    tantivy::Index::builder()
+        .schema(schema)
+        .settings(firewatch_index::schema::index_settings())
+        .create_in_dir(dir.join("index"))
+        .unwrap();
+    Store::open(cfg(dir)).unwrap()
 }
 
 fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
@@ -393,14 +407,7 @@ fn resent_file_records_are_duplicates_in_any_segment_after_restart() {
 #[test]
 fn an_index_made_before_absent_values_opens_and_takes_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let (schema, _) = firewatch_index::schema::without_absent();
-    std::fs::create_dir_all(dir.path().join("index")).unwrap();
-    tantivy::Index::builder()
-        .schema(schema)
-        .settings(firewatch_index::schema::index_settings())
-        .create_in_dir(dir.path().join("index"))
-        .unwrap();
-    let store = Store::open(cfg(dir.path())).unwrap();
+    let store = store_with_index_of(dir.path(), firewatch_index::schema::without_absent());
     let batch: Vec<LogRecord> = (0..10).map(|i| rec(&format!("o:{i}"), i)).collect();
     assert_eq!(rt().block_on(store.append(batch)).unwrap().accepted, 10);
     let reader = store.reader();
@@ -427,14 +434,7 @@ fn an_index_made_before_absent_values_opens_and_takes_writes() {
 #[test]
 fn an_index_made_with_a_severity_column_opens_and_keeps_filling_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (schema, _) = firewatch_index::schema::with_severity();
-    std::fs::create_dir_all(dir.path().join("index")).unwrap();
-    tantivy::Index::builder()
-        .schema(schema)
-        .settings(firewatch_index::schema::index_settings())
-        .create_in_dir(dir.path().join("index"))
-        .unwrap();
-    let store = Store::open(cfg(dir.path())).unwrap();
+    let store = store_with_index_of(dir.path(), firewatch_index::schema::with_severity());
     let batch: Vec<LogRecord> = (0..12)
         .map(|i| {
             let mut r = rec(&format!("s:{i}"), i);
