@@ -392,6 +392,8 @@ fn wal_loop(
     sh: Arc<Shared>,
 ) {
     let mut stop = false;
+    // Kept from group to group: a fresh multi-megabyte buffer costs page faults every time.
+    let mut buf = Vec::new();
     while !stop {
         let Some(first) = rx.blocking_recv() else {
             break;
@@ -418,15 +420,14 @@ fn wal_loop(
         if group.is_empty() {
             continue;
         }
-        let mut buf = Vec::with_capacity(bytes + group.len() * 16);
-        let mut body = Vec::new();
+        if buf.capacity() > GROUP_BYTES {
+            // A burst's buffer is not kept for good.
+            buf = Vec::new();
+        }
+        buf.clear();
+        buf.reserve(bytes + group.len() * 16);
         for (i, (_, jsons, _)) in group.iter().enumerate() {
-            body.clear();
-            for j in jsons {
-                body.extend_from_slice(j);
-                body.push(b'\n');
-            }
-            wal::encode_entry(next_seq + i as u64, &body, &mut buf);
+            wal::encode_lines(next_seq + i as u64, jsons, &mut buf);
         }
         let t = Instant::now();
         let res = sh.cfg.faults.check().and_then(|_| wal.append_durable(&buf));

@@ -30,14 +30,30 @@ const MAX_ENTRY: u32 = 512 << 20;
 
 /// Encodes one entry (length, checksum, payload) onto `out`.
 pub fn encode_entry(seq: u64, body: &[u8], out: &mut Vec<u8>) {
-    let len = (8 + body.len()) as u32;
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&seq.to_le_bytes());
-    crc.update(body);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    encode_with(seq, out, |out| out.extend_from_slice(body));
+}
+
+/// Encodes one entry whose body is `lines`, each ended by a newline: the bytes
+/// [`encode_entry`] gives for the joined lines, without joining them first.
+pub fn encode_lines<L: AsRef<[u8]>>(seq: u64, lines: &[L], out: &mut Vec<u8>) {
+    encode_with(seq, out, |out| {
+        for line in lines {
+            out.extend_from_slice(line.as_ref());
+            out.push(b'\n');
+        }
+    });
+}
+
+fn encode_with(seq: u64, out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
+    let start = out.len();
+    // Length and checksum, filled in once the body is written.
+    out.extend_from_slice(&[0; 8]);
     out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(body);
+    body(out);
+    let len = (out.len() - start - 8) as u32;
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// What replaying the WAL found.
@@ -339,6 +355,22 @@ mod tests {
         let (got, report) = collect(dir.path());
         assert_eq!(got.len(), 1);
         assert_eq!(report.cut_bytes, 8);
+    }
+
+    #[test]
+    fn lines_encode_as_their_joined_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = WalWriter::create(dir.path(), 7).unwrap();
+        let (mut lines, mut joined) = (Vec::new(), Vec::new());
+        encode_lines(7, &["a", "", "{\"b\":1}"], &mut lines);
+        encode_entry(7, b"a\n\n{\"b\":1}\n", &mut joined);
+        assert_eq!(lines, joined);
+        // After other bytes in the buffer too, as in a group commit.
+        encode_lines(8, &[b"c".to_vec()], &mut lines);
+        w.append_durable(&lines).unwrap();
+        let (got, report) = collect(dir.path());
+        assert_eq!(got, vec![(7, "a\n\n{\"b\":1}\n".into()), (8, "c\n".into())]);
+        assert_eq!(report.cut_bytes, 0);
     }
 
     #[test]
