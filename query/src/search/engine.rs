@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use firewatch_index::schema::widen_range;
 use firewatch_index::{Reader, Snapshot, StoreError};
 use firewatch_ingest::{LogRecord, Nanos};
 use tantivy::query::Query as TQuery;
@@ -30,7 +31,9 @@ const MAX_CANDIDATE_BYTES: usize = 64 << 20;
 /// Most buckets one histogram may have.
 pub const MAX_BUCKETS: i64 = 10_000;
 
-/// What to search: a query and a time range (`start` inclusive, `end` exclusive).
+/// What to search: a query and a time range (`start` inclusive, `end` exclusive). The index
+/// tells times apart to the millisecond, so the range is widened to whole milliseconds
+/// ([`widen_range`]): it holds every record of each millisecond it touches.
 #[derive(Debug, Clone)]
 pub struct Scope {
     pub query: Arc<Query>,
@@ -166,7 +169,7 @@ impl Engine {
                 maps: &self.maps,
             },
         );
-        let query: Box<dyn TQuery> = match (scope.start, scope.end) {
+        let query: Box<dyn TQuery> = match widen_range(scope.start, scope.end) {
             (None, None) => plan.query,
             (start, end) => Box::new(InTime {
                 inner: plan.query,
@@ -401,13 +404,13 @@ fn empty_bucket(start: Nanos) -> HistogramBucket {
     }
 }
 
-/// The time span a histogram covers: the scope's, else the stored records'.
+/// The time span a histogram covers: the scope's (as the index sees it), else the stored
+/// records'.
 fn time_span(snapshot: &Snapshot, scope: &Scope) -> (i64, i64) {
     let segments = snapshot.segments();
-    let lo = scope
-        .start
-        .unwrap_or_else(|| segments.iter().map(|s| s.min_ts).min().unwrap_or(0));
-    let hi = scope.end.unwrap_or_else(|| {
+    let (start, end) = widen_range(scope.start, scope.end);
+    let lo = start.unwrap_or_else(|| segments.iter().map(|s| s.min_ts).min().unwrap_or(0));
+    let hi = end.unwrap_or_else(|| {
         segments
             .iter()
             .map(|s| s.max_ts.saturating_add(1))
