@@ -108,7 +108,7 @@ fn encode_as<R: Borrow<LogRecord>>(records: &[R], out: &mut Vec<u8>, layout: Lay
         put_str(out, &r.source);
     }
     for r in records() {
-        out.push(Level::ALL.iter().position(|l| *l == r.level).unwrap_or(2) as u8);
+        out.push(level_index(r.level) as u8);
     }
     if layout >= Layout::RawLevels {
         raw_levels::encode(records(), out);
@@ -452,9 +452,12 @@ fn decode_ids_from(b: &mut &[u8], n: usize, rows: Option<&[usize]>) -> Option<Ve
     Some(ids)
 }
 
-/// Reads one column of `n` values with `value`, telling it which output record (the index in
-/// `rows`) each value belongs to, or `None` for a value to skip.
 const NANOS_PER_MS: i64 = 1_000_000;
+
+/// A level's place in [`Level::ALL`], as the level column stores it.
+fn level_index(level: Level) -> usize {
+    Level::ALL.iter().position(|l| *l == level).unwrap_or(2)
+}
 
 /// Reads the timestamp column(s) of `n` records.
 pub(crate) fn timestamps(b: &mut &[u8], n: usize, layout: Layout) -> Option<Vec<i64>> {
@@ -476,6 +479,8 @@ pub(crate) fn timestamps(b: &mut &[u8], n: usize, layout: Layout) -> Option<Vec<
     Some(times)
 }
 
+/// Reads one column of `n` values with `value`, telling it which output record (the index in
+/// `rows`) each value belongs to, or `None` for a value to skip.
 fn column(
     b: &mut &[u8],
     n: usize,

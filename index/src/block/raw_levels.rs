@@ -1,4 +1,4 @@
-//! The `level_raw` column of layout 3: each record's level as its line spelled it, predicted
+//! The `level_raw` column of layout 4: each record's level as its line spelled it, predicted
 //! from its normalized level.
 //!
 //! A source spells each level one way (`30` for info in pino, `INFO` in Java, `info` in
@@ -15,7 +15,7 @@
 
 use firewatch_ingest::{Level, LogRecord};
 
-use super::{get_varint, put_varint};
+use super::{get_varint, level_index, put_varint};
 
 /// Writes the column for `records`.
 pub(super) fn encode<'a>(records: impl Iterator<Item = &'a LogRecord> + Clone, out: &mut Vec<u8>) {
@@ -61,10 +61,6 @@ fn most_common<'a>(records: impl Iterator<Item = &'a LogRecord>) -> [Option<&'a 
         }
         best.and_then(|(raw, _)| raw)
     })
-}
-
-fn level_index(level: Level) -> usize {
-    Level::ALL.iter().position(|l| *l == level).unwrap_or(2)
 }
 
 fn put_bytes(out: &mut Vec<u8>, s: &str, offset: u64) {
