@@ -1,16 +1,16 @@
 //! A segment's archive: its records as zstd-compressed columnar blocks.
 //!
 //! `archive.fwa` holds an 8-byte header (`FWARC`, a zero byte, version u16 LE), then blocks —
-//! each an independent zstd frame of [`block`](crate::block)-encoded records, so one record is
-//! read back by decompressing one block — and, once the segment is sealed, a [`footer`]: the
+//! each an independent zstd frame of [`block`]-encoded records, so one record is
+//! read back by decompressing one block — and, once the segment is sealed, a footer (`footer`): the
 //! block index, the id table and each block's [`BlockFilter`], which tells readers looking for
 //! text which blocks cannot hold it.
 //!
 //! A record's ordinal (`ord`) is its position in the segment. While a segment is active its last
 //! block is still in memory, so fresh records can be fetched before they are compressed. Sealed
 //! archives are read through a memory map. Reading hits in batches, through the store's block
-//! cache, is in [`fetch`]. The [`IdTable`] answers "is this id here?" with at
-//! most a block decoded per candidate; version 1 archives (ids in the index) are refused.
+//! cache, is in `fetch`. The [`IdTable`] answers "is this id here?" with at most a block
+//! decoded per candidate; version 1 archives (ids in the index) are refused.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};

@@ -75,7 +75,7 @@ impl<'a> BlockFilter<'a> {
 
 /// Builds filters in a reused 64 KiB bit set: every trigram is set at the largest size, then
 /// the set is folded in halves (bit `i` of the half is bit `i` or `i + half` of the whole,
-/// which is what probing modulo the smaller size reads) while it stays under [`MAX_FILL`].
+/// which is what probing modulo the smaller size reads) while at most 40 % of its bits are set.
 /// No set of distinct trigrams is kept, so each byte of text costs a few instructions.
 #[derive(Default)]
 pub struct FilterBuilder {

@@ -4,7 +4,7 @@
 //! waiting to be indexed), hands them to the WAL thread and returns once they are fsynced.
 //! The WAL thread gathers every batch waiting at that moment into one write and one fsync
 //! (group commit), then publishes the records to subscribers and passes them to the apply
-//! thread ([`crate::applier`]), which archives and indexes them and commits every
+//! thread (`applier`), which archives and indexes them and commits every
 //! `commit_interval_ms`.
 //!
 //! Memory stays bounded: batches are refused with [`StoreError::Overloaded`] while more than

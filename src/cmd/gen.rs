@@ -47,7 +47,7 @@ Output is byte-for-byte reproducible for the same flags (and the same --start)."
 #[derive(clap::Args)]
 #[command(after_long_help = EXAMPLES)]
 pub struct Args {
-    /// Write one file per service, DIR/<service>.log (created or truncated); default: every
+    /// Write one file per service, DIR/SERVICE.log (created or truncated); default: every
     /// service interleaved on stdout.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,

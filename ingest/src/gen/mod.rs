@@ -9,7 +9,7 @@
 //! Incidents ([`IncidentKind`]) can be injected at chosen times: unhandled promise rejections, an
 //! error-rate spike, and a memory leak that ends in an out-of-memory crash.
 //!
-//! [`Generator`] is the pure part (events into a byte buffer); [`sink`] and [`run`] are the
+//! [`Generator`] is the pure part (events into a byte buffer); `sink` and [`run`] are the
 //! moving parts (files, rotation, pacing against the wall clock).
 
 mod clock;

@@ -1,7 +1,7 @@
 //! `firewatch analyze`: the streaming detectors over files, as live monitoring would have run.
 //!
 //! Inputs (files, directories, `.gz`, `.zst`, a node's data directory) are parsed per file —
-//! archive segments give their records per source ([`archive`]), files are parsed ahead on all
+//! archive segments give their records per source (`archive`), files are parsed ahead on all
 //! cores ([`ReadAhead`]) — merged in log-time order and fed to a detector [`Engine`] and a
 //! [`Summarizer`]. The alerts come back in the order they fired, brought up to date (count,
 //! last_seen) at the end of the run; the [`Summary`] says how each service did over time.

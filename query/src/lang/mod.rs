@@ -2,7 +2,7 @@
 //!
 //! [`parse`] is a hand-written recursive-descent parser: the grammar is small, errors must name a
 //! position, and hostile input (deep nesting, huge regexes, endless clauses) must be refused by
-//! explicit [`Limits`] rather than by running out of stack or time. [`matches`] defines the
+//! explicit [`Limits`] rather than by running out of stack or time. [`matches()`] defines the
 //! semantics exactly on one [`LogRecord`](firewatch_ingest::record::LogRecord): it is the filter
 //! of the live tail and the brute-force oracle the index-backed search is tested against.
 //! [`time`] parses the `start`/`end` parameters (RFC 3339 or relative, `now-15m`).

@@ -11,7 +11,7 @@
 //!
 //! Words and string values with a digit are not terms (see `firewatch_index::words`): a word
 //! with one is looked up through its stem, a value with one through the empty term its path
-//! gets, and both become [`Needles`] that rule out archive blocks and records before the
+//! gets, and both become `Needles` that rule out archive blocks and records before the
 //! records are checked.
 //!
 //! Record ids are not indexed: `id:<value>` is looked up in the archives' id tables
@@ -72,7 +72,7 @@ impl Plan {
 /// Where the record with an id is stored (the snapshot's [`locate`](firewatch_index::Snapshot::locate)).
 pub type Locate<'a> = &'a dyn Fn(&str) -> Result<Option<RecordPtr>, StoreError>;
 
-/// The records of the documents a query matches ([`ChunkHits`]); `None` when the search failed.
+/// The records of the documents a query matches (`ChunkHits`); `None` when the search failed.
 pub type Chunks<'a> = &'a dyn Fn(&dyn TQuery, ChunkHits) -> Option<RecordSet>;
 
 /// What translating needs from the index besides its fields.
