@@ -7,6 +7,7 @@
 //! and never read the wall clock.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use firewatch_ingest::{Level, LogRecord, Nanos};
 use serde_json::Value;
@@ -58,6 +59,35 @@ impl Default for EngineConfig {
             max_services: 10_000,
         }
     }
+}
+
+/// Makes room for one more service in a detector's `services` (at most `max`): when it is
+/// full, the idlest tenth (by `last_seen`, ties in key order) go at once. Evicting one per new
+/// service scanned every service each time: a flood of records with a new service each (a
+/// request id logged as the service) spent 75 µs per record there with the default 10 000.
+pub(crate) fn make_room<S>(
+    services: &mut BTreeMap<String, S>,
+    max: usize,
+    last_seen: impl Fn(&S) -> Nanos,
+) {
+    let max = max.max(1);
+    if services.len() < max {
+        return;
+    }
+    let keep = max - (max / 10).max(1);
+    let drop = services.len() - keep;
+    let mut times: Vec<Nanos> = services.values().map(&last_seen).collect();
+    let cut = *times.select_nth_unstable(drop - 1).1;
+    // Everything idler than the cut goes, then as many at the cut as make up `drop`.
+    let mut ties = drop - times.iter().filter(|t| **t < cut).count();
+    services.retain(|_, s| match last_seen(s) {
+        t if t < cut => false,
+        t if t == cut && ties > 0 => {
+            ties -= 1;
+            false
+        }
+        _ => true,
+    });
 }
 
 /// All detectors, fed in order.
@@ -196,6 +226,40 @@ fn is_error(level: Level, status: Option<u16>) -> bool {
 mod tests {
     use super::*;
     use crate::testutil::rec;
+
+    #[test]
+    fn a_full_detector_drops_its_idlest_tenth_at_once() {
+        let mut services: BTreeMap<String, Nanos> = BTreeMap::new();
+        let seen = |t: &Nanos| *t;
+        // Below the limit nothing goes.
+        for i in 0..99 {
+            make_room(&mut services, 100, seen);
+            services.insert(format!("s{i:03}"), 1000 - i);
+        }
+        assert_eq!(services.len(), 99);
+        make_room(&mut services, 100, seen);
+        services.insert("s099".into(), 901);
+        // Full: the ten idlest (s090..s099, last seen 910 down to 901) go.
+        make_room(&mut services, 100, seen);
+        assert_eq!(services.len(), 90);
+        assert_eq!(services.values().min(), Some(&911));
+        assert!(services.contains_key("s000") && !services.contains_key("s090"));
+        // Ties at the cut go in key order, as many as make up the tenth: same input, same
+        // state, whatever the order of insertion.
+        let mut tied: BTreeMap<String, Nanos> = (0..20).map(|i| (format!("t{i:02}"), 5)).collect();
+        make_room(&mut tied, 20, seen);
+        assert_eq!(tied.len(), 18);
+        assert!(!tied.contains_key("t00") && !tied.contains_key("t01") && tied.contains_key("t02"));
+        // A flood of new services keeps the map bounded and the newest in it.
+        let mut flood: BTreeMap<String, Nanos> = BTreeMap::new();
+        for i in 0..10_000 {
+            make_room(&mut flood, 1000, seen);
+            flood.insert(format!("f{i}"), i);
+        }
+        assert!(flood.len() <= 1000 && flood.len() >= 900);
+        assert!(flood.contains_key("f9999"));
+        assert!(flood.values().all(|t| *t >= 10_000 - 1000));
+    }
 
     #[test]
     fn service_falls_back_to_file_stem() {

@@ -11,7 +11,7 @@ use firewatch_ingest::Nanos;
 use serde_json::Value;
 
 use crate::alert::{evidence_lines, Alert, AlertKind, AlertState, Severity, MAX_EVIDENCE};
-use crate::engine::{Detector, EngineConfig, Event, MINUTE};
+use crate::engine::{make_room, Detector, EngineConfig, Event, MINUTE};
 use crate::fingerprint::{error_header, shape_of, ErrorShape};
 use crate::signatures::{Signature, SignaturePack};
 
@@ -86,7 +86,9 @@ impl SignatureDetector {
 
     fn state(&mut self, service: &str) -> &mut ServiceState {
         if !self.services.contains_key(service) {
-            evict_idlest(&mut self.services, self.engine.max_services);
+            make_room(&mut self.services, self.engine.max_services, |s| {
+                s.last_seen
+            });
             self.services
                 .insert(service.to_string(), ServiceState::default());
         }
@@ -358,19 +360,6 @@ fn title_of(kind: AlertKind, shape: &ErrorShape) -> String {
         (true, false) => format!("{what}: {}", shape.message),
         (false, true) => format!("{what}: {}", shape.error_type),
         (false, false) => format!("{what}: {}: {}", shape.error_type, shape.message),
-    }
-}
-
-fn evict_idlest(services: &mut BTreeMap<String, ServiceState>, max: usize) {
-    while services.len() >= max.max(1) {
-        let idlest = services
-            .iter()
-            .min_by_key(|(_, s)| s.last_seen)
-            .map(|(k, _)| k.clone());
-        match idlest {
-            Some(k) => services.remove(&k),
-            None => break,
-        };
     }
 }
 

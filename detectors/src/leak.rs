@@ -15,7 +15,7 @@ use firewatch_ingest::Nanos;
 use serde_json::Value;
 
 use crate::alert::{evidence_lines, truncate, Alert, AlertKind, AlertState, Severity};
-use crate::engine::{Detector, EngineConfig, Event, MINUTE};
+use crate::engine::{make_room, Detector, EngineConfig, Event, MINUTE};
 use crate::fingerprint::fingerprint_of;
 use crate::gauges::{is_memory, memory_limit, samples, Sample};
 use crate::stats::{mad, mann_kendall_z, median, theil_sen};
@@ -160,17 +160,10 @@ impl Detector for LeakDetector {
         if found.is_empty() && limit.is_none() {
             return;
         }
-        if !self.services.contains_key(ev.service)
-            && self.services.len() >= self.engine.max_services
-        {
-            let idlest = self
-                .services
-                .iter()
-                .min_by_key(|(_, s)| s.last_seen)
-                .map(|(k, _)| k.clone());
-            if let Some(k) = idlest {
-                self.services.remove(&k);
-            }
+        if !self.services.contains_key(ev.service) {
+            make_room(&mut self.services, self.engine.max_services, |s| {
+                s.last_seen
+            });
         }
         let s = self.services.entry(ev.service.to_string()).or_default();
         s.last_seen = s.last_seen.max(ev.time);

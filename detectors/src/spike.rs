@@ -17,7 +17,7 @@ use firewatch_ingest::Nanos;
 use serde_json::Value;
 
 use crate::alert::{evidence_lines, Alert, AlertKind, AlertState, Severity};
-use crate::engine::{Detector, EngineConfig, Event, MINUTE};
+use crate::engine::{make_room, Detector, EngineConfig, Event, MINUTE};
 use crate::fingerprint::fingerprint_of;
 use crate::stats::poisson_tail;
 
@@ -195,16 +195,9 @@ impl Detector for SpikeDetector {
     fn observe(&mut self, ev: &Event<'_>, out: &mut Vec<Alert>) {
         let c = &self.config;
         if !self.services.contains_key(ev.service) {
-            if self.services.len() >= self.engine.max_services {
-                let idlest = self
-                    .services
-                    .iter()
-                    .min_by_key(|(_, s)| s.last_seen)
-                    .map(|(k, _)| k.clone());
-                if let Some(k) = idlest {
-                    self.services.remove(&k);
-                }
-            }
+            make_room(&mut self.services, self.engine.max_services, |s| {
+                s.last_seen
+            });
             self.services
                 .insert(ev.service.to_string(), ServiceState::default());
         }
