@@ -48,7 +48,7 @@ pub trait Detector: Send {
 pub struct EngineConfig {
     /// Per-service state is dropped after this long without a record.
     pub idle_after: Nanos,
-    /// At most this many services are tracked per detector; the idlest are evicted first.
+    /// At most this many services are tracked per detector; when full, the idlest tenth go.
     pub max_services: usize,
 }
 
