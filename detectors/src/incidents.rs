@@ -283,16 +283,7 @@ fn record(
         g.count = 1;
         regression = true;
     } else {
-        if state.groups.len() >= config.max_groups {
-            let oldest = state
-                .groups
-                .iter()
-                .min_by_key(|(_, g)| g.last_seen)
-                .map(|(k, _)| k.clone());
-            if let Some(k) = oldest {
-                state.groups.remove(&k);
-            }
-        }
+        make_room(&mut state.groups, config.max_groups, |g| g.last_seen);
         state.groups.insert(
             fingerprint.clone(),
             Group {
