@@ -12,6 +12,7 @@ pub mod limit;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
@@ -74,6 +75,9 @@ pub struct EndpointConfig {
     pub max_in_flight: usize,
     /// `Retry-After` of 429 and 503 answers, in seconds.
     pub retry_after_secs: u64,
+    /// A body not fully received this long after its headers is answered 408: a sender that
+    /// stalls mid-body would otherwise hold one of the `max_in_flight` places for good.
+    pub body_timeout_secs: u64,
 }
 
 impl Default for EndpointConfig {
@@ -84,6 +88,7 @@ impl Default for EndpointConfig {
             max_record_bytes: 1 << 20,
             max_in_flight: 64,
             retry_after_secs: 1,
+            body_timeout_secs: 60,
         }
     }
 }
@@ -245,9 +250,17 @@ async fn handle<S: RecordSink>(ep: &Endpoint<S>, headers: &HeaderMap, body: Body
     if declared.is_some_and(|n| n > cfg.max_body_bytes) {
         return too_large();
     }
-    let bytes = match axum::body::to_bytes(body, cfg.max_body_bytes).await {
-        Ok(b) => b,
-        Err(_) => return too_large(),
+    let read = axum::body::to_bytes(body, cfg.max_body_bytes);
+    let bytes = match tokio::time::timeout(Duration::from_secs(cfg.body_timeout_secs), read).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => return too_large(),
+        Err(_) => {
+            return closing(error(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("body not received within {} s", cfg.body_timeout_secs),
+            ))
+        }
     };
     ep.counters
         .wire_bytes

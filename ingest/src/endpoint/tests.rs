@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use axum::http::Request;
+use futures::StreamExt;
 use tower::ServiceExt;
 
 use super::*;
@@ -214,6 +215,42 @@ async fn sink_overload_is_429_and_disk_trouble_503_with_retry_after() {
             .accepted,
         1
     );
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_answered_408_and_frees_its_place() {
+    let sink = Arc::new(MemSink::default());
+    let cfg = EndpointConfig {
+        max_in_flight: 1,
+        body_timeout_secs: 1,
+        ..EndpointConfig::default()
+    };
+    // Half a line, then nothing more, ever.
+    let stalled = futures::stream::iter([Ok::<_, std::io::Error>(axum::body::Bytes::from(
+        r#"{"id":"a","#,
+    ))])
+    .chain(futures::stream::pending());
+    let req = Request::post(INGEST_PATH)
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from_stream(stalled))
+        .unwrap();
+    let resp = tokio::time::timeout(
+        Duration::from_secs(10),
+        app(&sink, cfg.clone()).oneshot(req),
+    )
+    .await
+    .expect("a stalled body is answered, not waited for")
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(resp.headers()[header::CONNECTION], "close");
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let err: ErrorBody = serde_json::from_slice(&body).unwrap();
+    assert_eq!(err.error, "body_timeout");
+    // Its place (the only one) is free again.
+    let ok = post_ok(app(&sink, cfg), line("b")).await;
+    assert_eq!(ok.accepted, 1);
 }
 
 #[tokio::test]
