@@ -39,6 +39,9 @@ pub struct NodeConfig {
     pub shutdown_grace_secs: Option<u64>,
     /// Connections held open at once; more wait to be accepted.
     pub max_connections: Option<usize>,
+    /// A connection that does not send a complete request head this long after it starts
+    /// waiting for one (a new or an idle keep-alive connection) is closed.
+    pub header_timeout_secs: Option<u64>,
     pub ingest: EndpointConfig,
     pub store: StoreConfig,
     pub alerts: AlertsConfig,
@@ -96,6 +99,7 @@ impl Node {
         let listen = cfg.listen.unwrap_or(DEFAULT_LISTEN);
         let grace = Duration::from_secs(cfg.shutdown_grace_secs.unwrap_or(10));
         let max_connections = cfg.max_connections.unwrap_or(1024);
+        let header_timeout = Duration::from_secs(cfg.header_timeout_secs.unwrap_or(30).max(1));
         let data_dir = cfg.store.data_dir.clone();
         let store = {
             let config = cfg.store;
@@ -156,7 +160,7 @@ impl Node {
         let listener = LimitedListener::new(listener, max_connections);
         let stop_all = stop.clone();
         let server = tokio::spawn(async move {
-            let served = serve(listener, app, stop_rx, grace).await;
+            let served = serve(listener, app, stop_rx, grace, header_timeout).await;
             let _ = done_tx.send(true);
             let _ = stop_all.send(true);
             let _ = detectors.await;
@@ -207,26 +211,55 @@ impl Node {
     }
 }
 
+/// Serves HTTP/1 connections until `stop`, then lets them finish for up to `grace`.
+/// (axum::serve gives hyper no timer, so a connection that never completed its request head
+/// held one of the `max_connections` places for good: 1 100 idle or half-sent requests locked
+/// everyone out of the node.) Here a request head must arrive within `header_timeout`, counted
+/// from when the connection starts waiting for it, so idle keep-alive connections close too.
 async fn serve(
-    listener: LimitedListener<tokio::net::TcpListener>,
+    mut listener: LimitedListener<tokio::net::TcpListener>,
     app: axum::Router,
     mut stop: signal::Receiver<bool>,
     grace: Duration,
+    header_timeout: Duration,
 ) -> anyhow::Result<()> {
-    let mut stopped = stop.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    });
+    use axum::serve::Listener;
+    use hyper::server::conn::http1;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (io, _) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let service = TowerToHyperService::new(app.clone());
+        let conn = builder.serve_connection(TokioIo::new(io), service);
+        let conn = graceful.watch(conn);
+        connections.spawn(async move {
+            // A connection's errors (reset, timed out) are the client's business.
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
     tokio::select! {
-        res = server => res.context("server"),
-        _ = async {
-            let _ = stop.wait_for(|s| *s).await;
-            tokio::time::sleep(grace).await;
-        } => {
-            warn!("grace period over, closing remaining connections");
-            Ok(())
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(grace) => {
+            // Live tails never finish on their own. Closing them also lets go of the router,
+            // and with it the alert delivery the stop flushes next.
+            warn!(open = connections.len(), "grace period over, closing remaining connections");
+            connections.shutdown().await;
         }
     }
+    Ok(())
 }
 
 /// Seals the store after the last batch was answered.

@@ -330,3 +330,32 @@ fn overload_is_pushed_back_and_nothing_acknowledged_is_lost() {
     assert!(!acked.is_empty());
     verify(&data, &acked);
 }
+
+#[test]
+fn connections_that_never_finish_a_request_do_not_lock_the_node_out() {
+    use std::io::Write;
+    let dir = fresh_dir();
+    let data = dir.path().join("data");
+    let config = dir.path().join("node.toml");
+    std::fs::write(&config, "max_connections = 4\nheader_timeout_secs = 1\n").unwrap();
+    let node = Node::start(&data, Some(&config));
+    let addr = node.url.trim_start_matches("http://").to_string();
+    // More half-sent request heads than the node holds connections.
+    let stalled: Vec<std::net::TcpStream> = (0..6)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+            s.write_all(b"POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\n")
+                .expect("half a head");
+            s
+        })
+        .collect();
+    // They are closed after a second; a real client then gets its answer.
+    let started = Instant::now();
+    let resp = client()
+        .get(format!("{}/health", node.url))
+        .send()
+        .expect("the node answers while stalled connections wait to be closed");
+    assert_eq!(resp.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    drop(stalled);
+}

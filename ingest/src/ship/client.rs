@@ -88,6 +88,9 @@ impl NodeClient {
         let http = reqwest::Client::builder()
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout.min(Duration::from_secs(5)))
+            // The node closes a connection idle for its header timeout (30 s by default):
+            // reusing one it is closing would fail a batch for nothing.
+            .pool_idle_timeout(Duration::from_secs(20))
             .build()?;
         let breaker = BreakerConfig {
             failures_to_open: opts.breaker_threshold,
