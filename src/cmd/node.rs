@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use firewatch_detectors::{AlertReader, Alerting, AlertingConfig, Destination};
 use firewatch_index::{Store, StoreConfig};
-use firewatch_ingest::endpoint::limit::LimitedListener;
+use firewatch_ingest::endpoint::server::{serve, ServeConfig};
 use firewatch_ingest::endpoint::{self, EndpointConfig};
 use firewatch_query::api::ApiConfig;
 use serde::Deserialize;
@@ -88,7 +88,7 @@ pub struct Node {
     alerts: AlertReader,
     stop: signal::Sender<bool>,
     done: signal::Receiver<bool>,
-    server: JoinHandle<anyhow::Result<()>>,
+    server: JoinHandle<()>,
     store: Store,
 }
 
@@ -157,10 +157,18 @@ impl Node {
             .merge(firewatch_detectors::api::router(&alerting));
         info!(%addr, "serving");
         println!("listening {addr}");
-        let listener = LimitedListener::new(listener, max_connections);
         let stop_all = stop.clone();
         let server = tokio::spawn(async move {
-            let served = serve(listener, app, stop_rx, grace, header_timeout).await;
+            let serving = ServeConfig {
+                max_connections,
+                header_timeout,
+                grace,
+            };
+            let mut stop_rx = stop_rx;
+            serve(listener, app, serving, async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            })
+            .await;
             let _ = done_tx.send(true);
             let _ = stop_all.send(true);
             let _ = detectors.await;
@@ -170,7 +178,6 @@ impl Node {
                 Ok(alerting) => alerting.shutdown(Duration::from_secs(2)).await,
                 Err(_) => warn!("alert delivery still in use at shutdown; outboxes kept"),
             }
-            served
         });
         Ok(Node {
             addr,
@@ -202,64 +209,13 @@ impl Node {
     /// delivery, then seals the store.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
-        let served = match self.server.await {
-            Ok(served) => served,
-            Err(e) => Err(anyhow::anyhow!("node task failed: {e}")),
-        };
+        let served = self
+            .server
+            .await
+            .map_err(|e| anyhow::anyhow!("node task failed: {e}"));
         close(self.store).await;
         served
     }
-}
-
-/// Serves HTTP/1 connections until `stop`, then lets them finish for up to `grace`.
-/// (axum::serve gives hyper no timer, so a connection that never completed its request head
-/// held one of the `max_connections` places for good: 1 100 idle or half-sent requests locked
-/// everyone out of the node.) Here a request head must arrive within `header_timeout`, counted
-/// from when the connection starts waiting for it, so idle keep-alive connections close too.
-async fn serve(
-    mut listener: LimitedListener<tokio::net::TcpListener>,
-    app: axum::Router,
-    mut stop: signal::Receiver<bool>,
-    grace: Duration,
-    header_timeout: Duration,
-) -> anyhow::Result<()> {
-    use axum::serve::Listener;
-    use hyper::server::conn::http1;
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::server::graceful::GracefulShutdown;
-    use hyper_util::service::TowerToHyperService;
-
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
-    let graceful = GracefulShutdown::new();
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        let (io, _) = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stop.wait_for(|s| *s) => break,
-        };
-        while connections.try_join_next().is_some() {}
-        let service = TowerToHyperService::new(app.clone());
-        let conn = builder.serve_connection(TokioIo::new(io), service);
-        let conn = graceful.watch(conn);
-        connections.spawn(async move {
-            // A connection's errors (reset, timed out) are the client's business.
-            let _ = conn.await;
-        });
-    }
-    drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(grace) => {
-            // Live tails never finish on their own. Closing them also lets go of the router,
-            // and with it the alert delivery the stop flushes next.
-            warn!(open = connections.len(), "grace period over, closing remaining connections");
-            connections.shutdown().await;
-        }
-    }
-    Ok(())
 }
 
 /// Seals the store after the last batch was answered.

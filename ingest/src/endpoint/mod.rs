@@ -8,6 +8,7 @@
 
 pub mod body;
 pub mod limit;
+pub mod server;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -22,6 +22,10 @@ use super::metrics::{self, Metrics};
 use super::reader::{Reader, Source};
 use super::sender::Sender;
 use super::spool::Spool;
+use crate::endpoint::server::{serve, ServeConfig};
+
+/// Connections the status endpoint holds open at once (it is scraped, not browsed).
+const STATUS_CONNECTIONS: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShipError {
@@ -83,11 +87,14 @@ impl Shipper {
             source,
         })?;
         let app = metrics::router(self.metrics.clone());
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                warn!(error = %e, "status endpoint stopped");
-            }
-        });
+        // Bounded like the node's ports: unbounded idle connections here would take the
+        // file descriptors the shipper needs for the files it tails.
+        let serving = ServeConfig {
+            max_connections: STATUS_CONNECTIONS,
+            header_timeout: Duration::from_secs(30),
+            grace: Duration::ZERO,
+        };
+        tokio::spawn(serve(listener, app, serving, std::future::pending()));
         Ok(local)
     }
 
