@@ -282,6 +282,7 @@ impl Applier {
         let size = self.active.archive.seal()?;
         let mut info = self.active.info();
         info.sealed = true;
+        info.sealed_at = now_ns();
         info.archive_bytes = size;
         let mut manifest = self.manifest.clone();
         manifest.segments.push(info.clone());
@@ -304,11 +305,8 @@ impl Applier {
     /// Removes the sealed segments retention selects: documents first, then the manifest entry,
     /// then the files (open snapshots keep reading them through their maps).
     fn retire(&mut self) -> Result<(), StoreError> {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i64);
         let index_bytes = dir_size(&self.index_dir);
-        let drop = retention::select(&self.manifest.segments, &self.sh.cfg, now, index_bytes);
+        let drop = retention::select(&self.manifest.segments, &self.sh.cfg, now_ns(), index_bytes);
         if drop.is_empty() {
             return Ok(());
         }
@@ -434,6 +432,13 @@ fn new_segment(
 }
 
 /// Bytes of the files under `dir`, recursively.
+/// The wall clock, in nanoseconds since the epoch.
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
 pub(crate) fn dir_size(dir: &std::path::Path) -> u64 {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;

@@ -29,6 +29,10 @@ pub struct SegmentInfo {
     pub min_ts: i64,
     pub max_ts: i64,
     pub sealed: bool,
+    /// Wall-clock time (ns) the segment was sealed; 0 while active, and in manifests written
+    /// before it was kept. Retention by age counts from the earlier of this and `max_ts`.
+    #[serde(default)]
+    pub sealed_at: i64,
 }
 
 impl SegmentInfo {
@@ -41,6 +45,7 @@ impl SegmentInfo {
             min_ts: i64::MAX,
             max_ts: i64::MIN,
             sealed: false,
+            sealed_at: 0,
         }
     }
 

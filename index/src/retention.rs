@@ -7,6 +7,10 @@ use crate::config::StoreConfig;
 /// Ids of the sealed segments (oldest first in `sealed`) to remove now: those whose newest record
 /// is older than `retention_age_secs`, then the oldest ones while the store (archives plus a
 /// per-record share of the index) is larger than `retention_bytes`.
+///
+/// A record stamped later than its segment was sealed (a host whose clock is years ahead, a
+/// misparsed date) counts as sealed then: otherwise one such record would keep its whole
+/// segment from ever aging out.
 pub fn select(
     sealed: &[SegmentInfo],
     cfg: &StoreConfig,
@@ -17,7 +21,11 @@ pub fn select(
     if cfg.retention_age_secs > 0 {
         let horizon =
             now_ns.saturating_sub((cfg.retention_age_secs as i64).saturating_mul(1_000_000_000));
-        drop.extend(sealed.iter().filter(|s| s.max_ts < horizon).map(|s| s.id));
+        let newest = |s: &SegmentInfo| match s.sealed_at {
+            0 => s.max_ts,
+            at => s.max_ts.min(at),
+        };
+        drop.extend(sealed.iter().filter(|s| newest(s) < horizon).map(|s| s.id));
     }
     if cfg.retention_bytes > 0 {
         let records: u64 = sealed.iter().map(|s| s.records).sum::<u64>().max(1);
@@ -60,6 +68,32 @@ mod tests {
         let now = 1_000 * 1_000_000_000;
         let segs = [seg(1, now - 120_000_000_000, 10), seg(2, now - 1, 10)];
         assert_eq!(select(&segs, &cfg, now, 0), vec![1]);
+    }
+
+    #[test]
+    fn a_record_from_the_future_does_not_keep_its_segment_forever() {
+        let cfg = StoreConfig {
+            retention_age_secs: 60,
+            ..Default::default()
+        };
+        let sec = 1_000_000_000;
+        let now = 1_000 * sec;
+        let year_2200 = 7_258_118_400 * sec;
+        let sealed_at = |mut s: SegmentInfo, at| {
+            s.sealed_at = at;
+            s
+        };
+        let segs = [
+            // Sealed two minutes ago, holding a record stamped in the year 2200: goes.
+            sealed_at(seg(1, year_2200, 10), now - 120 * sec),
+            // Sealed a second ago: stays, whatever its records say.
+            sealed_at(seg(2, year_2200, 10), now - sec),
+            // Sealed a second ago with records from two minutes ago: their time decides.
+            sealed_at(seg(3, now - 120 * sec, 10), now - sec),
+            // Sealed before the manifest kept that time: its records decide, as before.
+            seg(4, year_2200, 10),
+        ];
+        assert_eq!(select(&segs, &cfg, now, 0), vec![1, 3]);
     }
 
     #[test]

@@ -158,6 +158,50 @@ fn retention_by_size_removes_old_segments_from_index_and_disk() {
     store.close();
 }
 
+#[test]
+fn retention_by_age_ends_a_segment_holding_a_record_from_the_future() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        segment_max_bytes: 1,
+        retention_age_secs: 1,
+        ..cfg(dir.path())
+    })
+    .unwrap();
+    let rt = rt();
+    // A host whose clock is in the year 2200.
+    let year_2200 = 7_258_118_400 * 1_000_000_000;
+    rt.block_on(store.append(vec![rec("ahead:1", year_2200)]))
+        .unwrap();
+    let reader = store.reader();
+    wait_for("the segment to be sealed", || {
+        reader.snapshot().segments().iter().any(|s| s.sealed)
+    });
+    let sealed = reader.snapshot().segments();
+    let sealed = sealed.iter().find(|s| s.sealed).unwrap();
+    assert_eq!(sealed.max_ts, year_2200);
+    assert!(sealed.sealed_at > 0 && sealed.sealed_at < year_2200);
+    // A second after it was sealed it is past retention, which runs at the next seal.
+    std::thread::sleep(Duration::from_millis(1200));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    rt.block_on(store.append(vec![rec("now:1", now)])).unwrap();
+    wait_for("retention", || {
+        store
+            .metrics()
+            .segments_retired
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    });
+    wait_for("the second segment", || {
+        reader.snapshot().indexed_records().unwrap().0 == 1
+    });
+    assert!(!store.contains_id("ahead:1").unwrap());
+    assert!(store.contains_id("now:1").unwrap());
+    store.close();
+}
+
 async fn post(app: axum::Router, body: &str) -> (StatusCode, String) {
     let resp = app
         .oneshot(

@@ -135,6 +135,8 @@ impl Applier {
             info.raw_bytes += old_info.raw_bytes;
             info.min_ts = info.min_ts.min(old_info.min_ts);
             info.max_ts = info.max_ts.max(old_info.max_ts);
+            // Kept as long as its most recently sealed part would have been.
+            info.sealed_at = info.sealed_at.max(old_info.sealed_at);
             let per_record = (old_info.raw_bytes / old_info.records.max(1)) as usize;
             let mut write_err = None;
             seg.archive.for_each(|_, rec| {
