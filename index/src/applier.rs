@@ -431,7 +431,6 @@ fn new_segment(
     }))
 }
 
-/// Bytes of the files under `dir`, recursively.
 /// The wall clock, in nanoseconds since the epoch.
 fn now_ns() -> i64 {
     SystemTime::now()
@@ -439,6 +438,7 @@ fn now_ns() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
+/// Bytes of the files under `dir`, recursively.
 pub(crate) fn dir_size(dir: &std::path::Path) -> u64 {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;

@@ -69,6 +69,17 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until retention has removed a segment.
+fn wait_for_retirement(store: &Store) {
+    wait_for("retention", || {
+        store
+            .metrics()
+            .segments_retired
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    });
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Runtime::new().unwrap()
 }
@@ -138,13 +149,7 @@ fn retention_by_size_removes_old_segments_from_index_and_disk() {
     rt.block_on(store.append(vec![rec("old:1", 1), rec("old:2", 2)]))
         .unwrap();
     let reader = store.reader();
-    wait_for("retention", || {
-        store
-            .metrics()
-            .segments_retired
-            .load(std::sync::atomic::Ordering::Relaxed)
-            > 0
-    });
+    wait_for_retirement(&store);
     let snap = reader.snapshot();
     assert_eq!(snap.indexed_records().unwrap().0, 0);
     assert!(snap.segments().iter().all(|s| !s.sealed));
@@ -187,13 +192,7 @@ fn retention_by_age_ends_a_segment_holding_a_record_from_the_future() {
         .unwrap()
         .as_nanos() as i64;
     rt.block_on(store.append(vec![rec("now:1", now)])).unwrap();
-    wait_for("retention", || {
-        store
-            .metrics()
-            .segments_retired
-            .load(std::sync::atomic::Ordering::Relaxed)
-            > 0
-    });
+    wait_for_retirement(&store);
     wait_for("the second segment", || {
         reader.snapshot().indexed_records().unwrap().0 == 1
     });

@@ -423,6 +423,7 @@ mod tests {
         assert_eq!(chunks, [(5, 64), (69, 6), (75, 3)]);
         assert_eq!(ords, (5..78).collect::<Vec<u64>>());
     }
+
     #[test]
     fn a_record_with_many_leaves_is_looked_up_as_it_is_scanned() {
         let wide = |i: usize| {
