@@ -1,15 +1,18 @@
 //! The leaves of a run of records' fields, counted by the term each becomes. Pure.
 
 use std::borrow::Borrow;
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use firewatch_ingest::LogRecord;
 use serde_json::{Map, Value as JsonValue};
 use tantivy::columnar::NumericalValue;
 use tantivy::schema::Field;
 use tantivy::Term;
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// What separates a JSON path's segments in tantivy's terms (not exported by tantivy; the
 /// tests compare [`Leaves::term`] with the terms tantivy writes).
@@ -137,7 +140,7 @@ impl<'r> Leaves<'r> {
             }
             Canon::Bool(b) => buf.extend_from_slice(&[b'b', u8::from(b)]),
         }
-        xxh3_64(buf)
+        xxh3_64_with_seed(buf, seed())
     }
 
     /// Do two leaves become the same term?
@@ -193,6 +196,13 @@ impl<'r> Leaves<'r> {
     pub(super) fn path(&self, leaf: &Leaf) -> &[&'r str] {
         &self.segments[leaf.path.clone()]
     }
+}
+
+/// The keys' seed, new in every process: leaves whose keys collide are compared one by one, so
+/// keys an input could be built to collide on would make a run's leaves quadratic again.
+fn seed() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| RandomState::new().hash_one(0x6669_7265u32))
 }
 
 /// The term a leaf becomes, as the `values` tokenizer and tantivy's JSON indexing make it:
