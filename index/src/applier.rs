@@ -146,6 +146,7 @@ impl Applier {
             view: Arc::new(RwLock::new(view)),
             pending: Mutex::new(Default::default()),
             durable,
+            followers: Default::default(),
             metrics,
             healthy: AtomicBool::new(true),
             closing: AtomicBool::new(false),

@@ -72,4 +72,4 @@ pub use metrics::StoreMetrics;
 pub use offline::{DataDir, SealedSegment};
 pub use reader::{Reader, Snapshot};
 pub use schema::{Fields, RecordPtr};
-pub use store::{AppendOutcome, Durable, Store};
+pub use store::{AppendOutcome, Durable, Follower, Store};

@@ -16,6 +16,9 @@ pub struct StoreMetrics {
     pub fsync_micros_max: AtomicU64,
     /// Records durable in the WAL but not yet in a segment.
     pub queue_records: AtomicU64,
+    /// Records durable but not yet read by the slowest follower (the detectors); set when
+    /// rendered.
+    pub follower_backlog: AtomicU64,
     pub wal_bytes: AtomicU64,
     pub commits: AtomicU64,
     /// Time from the WAL fsync of the oldest record of a commit to it being searchable.
@@ -41,7 +44,7 @@ impl StoreMetrics {
 
     /// Appends the metrics in Prometheus text format.
     pub fn render(&self, out: &mut String) {
-        let rows: [(&str, &str, &str, &AtomicU64); 21] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 22] = [
             (
                 "firewatch_records_accepted_total",
                 "counter",
@@ -95,6 +98,12 @@ impl StoreMetrics {
                 "gauge",
                 "records durable but not yet indexed",
                 &self.queue_records,
+            ),
+            (
+                "firewatch_follower_backlog_records",
+                "gauge",
+                "records durable but not yet read by the detectors",
+                &self.follower_backlog,
             ),
             (
                 "firewatch_wal_bytes",

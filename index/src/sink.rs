@@ -24,6 +24,7 @@ impl RecordSink for Store {
     }
 
     fn render_metrics(&self, out: &mut String) {
+        self.refresh_gauges();
         self.metrics().render(out);
     }
 }

@@ -3,12 +3,13 @@
 //! [`Store::append`] decides which records are new (their ids are neither in the index nor
 //! waiting to be indexed), hands them to the WAL thread and returns once they are fsynced.
 //! The WAL thread gathers every batch waiting at that moment into one write and one fsync
-//! (group commit), then publishes the records to subscribers and passes them to the apply
+//! (group commit), then publishes the records to followers and subscribers and passes them to the apply
 //! thread (`applier`), which archives and indexes them and commits every
 //! `commit_interval_ms`.
 //!
 //! Memory stays bounded: batches are refused with [`StoreError::Overloaded`] while more than
-//! `max_queued_records` are durable but not yet indexed, and only those records' ids are held
+//! `max_queued_records` are durable but not yet indexed (or not yet read by a [`Follower`]),
+//! and only the not yet indexed records' ids are held
 //! in memory for idempotence — archived ids are looked up in the segments' id tables
 //! ([`crate::ids`]).
 
@@ -32,7 +33,10 @@ use crate::reader::{Reader, View};
 use crate::schema::Fields;
 use crate::wal::{self, WalWriter};
 
+mod follow;
 mod group_commit;
+pub use follow::Follower;
+use follow::Followers;
 use group_commit::{wal_loop, WalMsg};
 
 /// What happened to the records of a batch.
@@ -50,6 +54,7 @@ pub(crate) struct Shared {
     /// Ids durable in the WAL (or on their way) but not yet in a committed index.
     pub pending: Mutex<HashSet<String>>,
     pub durable: broadcast::Sender<Arc<LogRecord>>,
+    pub followers: Followers,
     pub metrics: Arc<StoreMetrics>,
     pub healthy: AtomicBool,
     pub closing: AtomicBool,
@@ -244,6 +249,8 @@ impl Store {
         let queued = m.queue_records.load(Relaxed);
         let overloaded = if queued + records.len() as u64 > sh.cfg.max_queued_records {
             Some("indexing queue full")
+        } else if sh.followers.backlog() + records.len() as u64 > sh.cfg.max_queued_records {
+            Some("detectors behind")
         } else if m.wal_bytes.load(Relaxed) > sh.cfg.max_wal_bytes {
             Some("write-ahead log over its size limit")
         } else {
@@ -312,8 +319,15 @@ impl Store {
         }
     }
 
-    /// Records as they become durable. A subscriber that falls more than `broadcast_capacity`
-    /// records behind loses the oldest (counted in `firewatch_broadcast_lagged_total`).
+    /// Every record from now on, as it becomes durable; ingest is refused while more than
+    /// `max_queued_records` wait for this follower (see [`Follower`]). For the detectors.
+    pub fn follow(&self) -> Follower {
+        self.shared.followers.add()
+    }
+
+    /// Records as they become durable, for a live tail. A subscriber that falls more than
+    /// `broadcast_capacity` records behind loses the oldest (counted in
+    /// `firewatch_broadcast_lagged_total`).
     pub fn subscribe(&self) -> Durable {
         Durable {
             rx: self.shared.durable.subscribe(),
@@ -335,6 +349,12 @@ impl Store {
         &self.shared.metrics
     }
 
+    /// Sets the gauges read from elsewhere than the metrics, before they are rendered.
+    pub fn refresh_gauges(&self) {
+        let backlog = self.shared.followers.backlog();
+        self.shared.metrics.follower_backlog.store(backlog, Relaxed);
+    }
+
     /// Refuses new batches, lets queued ones finish, commits, seals the active segment and
     /// stops the threads. Blocking: from async code, call it in `spawn_blocking`.
     pub fn close(&self) {
@@ -347,6 +367,7 @@ impl Store {
                 warn!("store thread panicked");
             }
         }
+        self.shared.followers.close();
     }
 }
 

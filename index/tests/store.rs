@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use firewatch_index::{Fields, Snapshot, Store, StoreConfig};
+use firewatch_index::{Fields, Snapshot, Store, StoreConfig, StoreError};
 use firewatch_ingest::endpoint::{self, EndpointConfig};
 use firewatch_ingest::LogRecord;
 use tantivy::collector::{Count, DocSetCollector};
@@ -509,4 +509,70 @@ fn an_index_made_with_a_severity_column_opens_and_keeps_filling_it() {
     assert_eq!(snap.fields().severity, None);
     assert!(snap.searcher().schema().get_field("severity").is_err());
     store.close();
+}
+
+#[test]
+fn a_follower_sees_every_record_and_its_backlog_holds_ingest_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        max_queued_records: 10,
+        broadcast_capacity: 4,
+        ..cfg(dir.path())
+    })
+    .unwrap();
+    let rt = rt();
+    let mut follower = store.follow();
+    let batch = |from: i64, to: i64| (from..to).map(|i| rec(&format!("f:{i}"), i)).collect();
+    rt.block_on(async {
+        // More in one batch than a live tail keeps: the follower misses none.
+        store.append(batch(0, 8)).await.unwrap();
+        assert_eq!(follower.backlog(), 8);
+        // Indexed, so only the follower's 8 unread records stand in the way of 3 more.
+        indexed(&store).await;
+        match store.append(batch(8, 11)).await {
+            Err(StoreError::Overloaded { reason }) => assert_eq!(reason, "detectors behind"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        for i in 0..8 {
+            assert_eq!(follower.recv().await.unwrap().id, format!("f:{i}"));
+        }
+        assert_eq!(follower.backlog(), 0);
+        indexed(&store).await;
+        store.append(batch(8, 11)).await.unwrap();
+        for i in 8..11 {
+            assert_eq!(follower.recv().await.unwrap().id, format!("f:{i}"));
+        }
+        // A follower dropped with records unread holds nothing back.
+        let idle = store.follow();
+        indexed(&store).await;
+        store.append(batch(11, 20)).await.unwrap();
+        for i in 11..20 {
+            assert_eq!(follower.recv().await.unwrap().id, format!("f:{i}"));
+        }
+        drop(idle);
+        indexed(&store).await;
+        store.append(batch(20, 23)).await.unwrap();
+    });
+    store.close();
+    // What was queued before the close is still read, then the queue ends.
+    let ids: Vec<String> = std::iter::from_fn(|| follower.try_recv())
+        .map(|r| r.id.clone())
+        .collect();
+    let want: Vec<String> = (20..23).map(|i| format!("f:{i}")).collect();
+    assert_eq!(ids, want);
+    assert!(rt.block_on(follower.recv()).is_none());
+}
+
+/// Waits until every acknowledged record is indexed, so that only followers hold ingest back.
+async fn indexed(store: &Store) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store
+        .metrics()
+        .queue_records
+        .load(std::sync::atomic::Ordering::Relaxed)
+        > 0
+    {
+        assert!(Instant::now() < deadline, "records never indexed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

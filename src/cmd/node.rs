@@ -135,11 +135,13 @@ impl Node {
         };
         let (stop, stop_rx) = signal::channel(false);
         let (done_tx, done) = signal::channel(false);
-        // Subscribed before the first batch can arrive, so the detectors see every record.
+        // Followed before the first batch can arrive, so the detectors see every record. They
+        // stop once the server has answered its last batch, so they see that one too.
+        let (served, served_rx) = signal::channel(false);
         let detectors = tokio::spawn(watch::run_detectors(
-            store.subscribe(),
+            store.follow(),
             alerting.sender(),
-            stop_rx.clone(),
+            served_rx,
         ));
         let alerts = alerting.reader();
         let alerting = Arc::new(alerting);
@@ -171,6 +173,7 @@ impl Node {
             .await;
             let _ = done_tx.send(true);
             let _ = stop_all.send(true);
+            let _ = served.send(true);
             let _ = detectors.await;
             // The router (and its handle on alerting) is gone once the server stopped; what is
             // not delivered now stays in the durable outboxes for the next start.

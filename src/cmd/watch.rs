@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use firewatch_detectors::{AlertSender, Alerting, Engine};
-use firewatch_index::store::Durable;
+use firewatch_index::Follower;
 use firewatch_index::Store;
 use firewatch_ingest::endpoint::{RecordSink, SinkError, Stored};
 use firewatch_ingest::{Encoded, Nanos};
@@ -13,10 +13,11 @@ use firewatch_ingest::{Encoded, Nanos};
 /// How often quiet alerts are checked for resolution and counts refreshed.
 const TICK: Duration = Duration::from_secs(5);
 
-/// Feeds the detectors from `durable` until the store closes or `stop` fires. Records arrive
-/// after they are durable, so a detector never sees a record the node could lose.
+/// Feeds the detectors every record of `durable` until the store closes or `stop` fires (once
+/// the server stopped), and then what was still queued. Records arrive after they are durable, so a detector never sees a
+/// record the node could lose, and none is skipped: a backlog holds ingest back instead.
 pub async fn run_detectors(
-    mut durable: Durable,
+    mut durable: Follower,
     alerts: AlertSender,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -26,12 +27,7 @@ pub async fn run_detectors(
     loop {
         tokio::select! {
             rec = durable.recv() => match rec {
-                Some(rec) => {
-                    let raised = engine.observe(&rec);
-                    if !raised.is_empty() {
-                        alerts.send(raised);
-                    }
-                }
+                Some(rec) => observe(&mut engine, &alerts, &rec),
                 None => break,
             },
             _ = tick.tick() => {
@@ -43,8 +39,22 @@ pub async fn run_detectors(
                 alerts.refresh(|a| engine.refresh(a));
                 alerts.tick(now);
             }
-            _ = stop.wait_for(|s| *s) => break,
+            _ = stop.wait_for(|s| *s) => {
+                // Acknowledged records are not left unseen: the queue is bounded, and the
+                // server has stopped adding to it.
+                while let Some(rec) = durable.try_recv() {
+                    observe(&mut engine, &alerts, &rec);
+                }
+                break;
+            }
         }
+    }
+}
+
+fn observe(engine: &mut Engine, alerts: &AlertSender, rec: &firewatch_ingest::LogRecord) {
+    let raised = engine.observe(rec);
+    if !raised.is_empty() {
+        alerts.send(raised);
     }
 }
 

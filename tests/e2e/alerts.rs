@@ -108,3 +108,68 @@ fn rejection_posted_to_node_reaches_webhook_and_alert_list() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn a_burst_larger_than_the_live_tail_buffer_hides_nothing_from_the_detectors() {
+    let dir = fresh_dir();
+    // Live tails skip what overflows this; the detectors must not.
+    let cfg = dir.path().join("node.toml");
+    std::fs::write(&cfg, "[store]\nbroadcast_capacity = 4\n").expect("write config");
+    let data = dir.path().join("data");
+    let cfg = cfg.to_string_lossy().into_owned();
+    let (mut child, addr) = start_node(&data, "127.0.0.1:0", &["--config", &cfg]);
+    let node = format!("http://{addr}");
+
+    let now = chrono::Utc::now();
+    // The one rejection first, then 299 ordinary lines, all in one batch.
+    let records: String = (0..300)
+        .map(|i| {
+            let ts = (now + chrono::Duration::milliseconds(i)).to_rfc3339();
+            let (level, message) = if i == 0 {
+                (
+                    "error",
+                    "(node:24) UnhandledPromiseRejectionWarning: Error: reservation failed (409)",
+                )
+            } else {
+                ("info", "GET /api/cart 200 12ms")
+            };
+            serde_json::json!({
+                "id": format!("burst:{i}"), "timestamp": ts, "observed": ts,
+                "service": "checkout", "level": level, "message": message,
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let resp = client
+        .post(format!("{node}/api/v1/ingest"))
+        .header("content-type", "application/x-ndjson")
+        .body(records)
+        .send()
+        .expect("ingest");
+    assert!(resp.status().is_success(), "ingest: {}", resp.status());
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let list: serde_json::Value = client
+            .get(format!("{node}/api/v1/alerts?state=all"))
+            .send()
+            .expect("list alerts")
+            .json()
+            .expect("alerts json");
+        if list.to_string().contains("unhandled_rejection") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rejection at the head of the burst raised no alert: {list}"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

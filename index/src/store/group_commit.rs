@@ -1,6 +1,6 @@
 //! The WAL thread: group commit. Every batch waiting when the thread wakes goes into one write
-//! and one fsync; then each batch's sender is answered, its records are published to
-//! subscribers and passed to the apply thread.
+//! and one fsync; then each batch's records are published to followers and subscribers and
+//! passed to the apply thread, and its sender is answered.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{mpsc as std_mpsc, Arc};
@@ -82,6 +82,7 @@ pub(super) fn wal_loop(
             Ok(()) => {
                 sh.metrics.wal_bytes.fetch_add(buf.len() as u64, Relaxed);
                 for (records, jsons, reply) in group {
+                    sh.followers.publish(&records);
                     if sh.durable.receiver_count() > 0 {
                         for r in &records {
                             let _ = sh.durable.send(r.clone());
