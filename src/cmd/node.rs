@@ -39,6 +39,9 @@ pub struct NodeConfig {
     pub shutdown_grace_secs: Option<u64>,
     /// Connections held open at once; more wait to be accepted.
     pub max_connections: Option<usize>,
+    /// Connections one client address holds at once (default: half of `max_connections`);
+    /// more from it are closed at once. 0: no such limit.
+    pub max_connections_per_client: Option<usize>,
     /// A connection that does not send a complete request head this long after it starts
     /// waiting for one (a new or an idle keep-alive connection) is closed.
     pub header_timeout_secs: Option<u64>,
@@ -99,6 +102,9 @@ impl Node {
         let listen = cfg.listen.unwrap_or(DEFAULT_LISTEN);
         let grace = Duration::from_secs(cfg.shutdown_grace_secs.unwrap_or(10));
         let max_connections = cfg.max_connections.unwrap_or(1024);
+        let max_connections_per_client = cfg
+            .max_connections_per_client
+            .unwrap_or(max_connections / 2);
         let header_timeout = Duration::from_secs(cfg.header_timeout_secs.unwrap_or(30).max(1));
         let data_dir = cfg.store.data_dir.clone();
         let store = {
@@ -163,6 +169,7 @@ impl Node {
         let server = tokio::spawn(async move {
             let serving = ServeConfig {
                 max_connections,
+                max_connections_per_client,
                 header_timeout,
                 grace,
             };

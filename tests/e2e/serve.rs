@@ -337,7 +337,12 @@ fn connections_that_never_finish_a_request_do_not_lock_the_node_out() {
     let dir = fresh_dir();
     let data = dir.path().join("data");
     let config = dir.path().join("node.toml");
-    std::fs::write(&config, "max_connections = 4\nheader_timeout_secs = 1\n").unwrap();
+    // No per-client share: the header timeout alone must free the places.
+    std::fs::write(
+        &config,
+        "max_connections = 4\nmax_connections_per_client = 0\nheader_timeout_secs = 1\n",
+    )
+    .unwrap();
     let node = Node::start(&data, Some(&config));
     let addr = node.url.trim_start_matches("http://").to_string();
     // More half-sent request heads than the node holds connections.
@@ -357,5 +362,42 @@ fn connections_that_never_finish_a_request_do_not_lock_the_node_out() {
         .expect("the node answers while stalled connections wait to be closed");
     assert_eq!(resp.status(), 200);
     assert!(started.elapsed() < Duration::from_secs(10));
+    drop(stalled);
+}
+
+#[test]
+fn one_client_holding_connections_leaves_places_for_the_others() {
+    use std::io::Write;
+    let dir = fresh_dir();
+    let data = dir.path().join("data");
+    let config = dir.path().join("node.toml");
+    // A head timeout far past the client's own: only the share can let the other client in.
+    std::fs::write(
+        &config,
+        "max_connections = 4\nmax_connections_per_client = 2\nheader_timeout_secs = 60\n",
+    )
+    .unwrap();
+    let node = Node::start(&data, Some(&config));
+    let addr = node.url.trim_start_matches("http://").to_string();
+    // One client (127.0.0.1) opens more connections than the node has places and sends
+    // nothing whole; past its share of 2 they are closed at once.
+    let stalled: Vec<std::net::TcpStream> = (0..6)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+            let _ = s.write_all(b"POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\n");
+            s
+        })
+        .collect();
+    // Another client address on the loopback interface still gets in.
+    let other = reqwest::blocking::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let resp = other
+        .get(format!("{}/health", node.url))
+        .send()
+        .expect("another client is answered while one holds its share");
+    assert_eq!(resp.status(), 200);
     drop(stalled);
 }

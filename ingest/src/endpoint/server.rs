@@ -1,6 +1,7 @@
 //! Serving a [`Router`] the way every firewatch port is served: at most `max_connections`
-//! connections at once ([`LimitedListener`]), a request head due within `header_timeout`, and a
-//! stop that lets requests finish for `grace`, then closes what is still open.
+//! connections at once and `max_connections_per_client` from one address ([`LimitedListener`]),
+//! a request head due within `header_timeout`, and a stop that lets requests finish for
+//! `grace`, then closes what is still open.
 //!
 //! axum::serve gives hyper no timer, so hyper enforced no header timeout there: a connection
 //! that never completed its request head held a place for good, and 1 100 idle or half-sent
@@ -26,6 +27,8 @@ use super::limit::LimitedListener;
 pub struct ServeConfig {
     /// Connections held open at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections one client address holds at once; more from it are closed (0: no limit).
+    pub max_connections_per_client: usize,
     /// A connection (new, or idle between requests) that sends no complete request head
     /// within this is closed.
     pub header_timeout: Duration,
@@ -40,7 +43,11 @@ pub async fn serve(
     cfg: ServeConfig,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut listener = LimitedListener::new(listener, cfg.max_connections);
+    let mut listener = LimitedListener::new(
+        listener,
+        cfg.max_connections,
+        cfg.max_connections_per_client,
+    );
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -95,6 +102,7 @@ mod tests {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let cfg = ServeConfig {
             max_connections: 2,
+            max_connections_per_client: 0,
             header_timeout: Duration::from_secs(1),
             grace: Duration::from_millis(200),
         };

@@ -91,6 +91,8 @@ impl Shipper {
         // file descriptors the shipper needs for the files it tails.
         let serving = ServeConfig {
             max_connections: STATUS_CONNECTIONS,
+            // Its clients are on this host: one address.
+            max_connections_per_client: 0,
             header_timeout: Duration::from_secs(30),
             grace: Duration::ZERO,
         };
