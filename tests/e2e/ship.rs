@@ -716,3 +716,62 @@ fn deleted_and_renamed_away_files_are_read_to_the_end() {
     h.stop();
     assert_eq!(h.node.messages().len(), want.len());
 }
+
+#[test]
+fn short_files_are_shipped_and_known_again_once_they_grow() {
+    // The default fingerprint: every file here starts shorter than it.
+    let mut h = Harness::new(256);
+    h.start();
+    let a = h.logs.join("a.log");
+    fs::write(&a, "job a started\njob a step 0\n").unwrap();
+    // The same single line in two files: two files, two records.
+    fs::write(h.logs.join("c.log"), "ok\n").unwrap();
+    fs::write(h.logs.join("d.log"), "ok\n").unwrap();
+    let mut want: HashSet<String> = ["job a started", "job a step 0", "ok"]
+        .map(String::from)
+        .into();
+    assert!(
+        h.wait_for(&want, Duration::from_secs(10)),
+        "short files never shipped"
+    );
+    let oks = |h: &Harness| h.node.messages().iter().filter(|m| *m == "ok").count();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while oks(&h) < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(oks(&h), 2, "files with the same line were taken for one");
+    // a.log grows past the fingerprint while the shipper is down, and again after: read on
+    // from where it was, under the same ids.
+    h.crash();
+    let mut grow = |from: usize, to: usize| {
+        let mut f = OpenOptions::new().append(true).open(&a).unwrap();
+        for i in from..to {
+            let line = format!("job a step {i} with a longer line of output");
+            writeln!(f, "{line}").unwrap();
+            want.insert(line);
+        }
+    };
+    grow(1, 8);
+    h.start();
+    grow(8, 12);
+    assert!(
+        h.wait_for(&want, Duration::from_secs(10)),
+        "lines of the grown file lost"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    h.stop();
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for m in h.node.messages() {
+        *count.entry(m).or_default() += 1;
+    }
+    let twice: Vec<_> = count
+        .iter()
+        .filter(|(m, n)| **n > 1 && m.as_str() != "ok")
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "stored twice: {twice:?}\n{}",
+        h.own_logs()
+    );
+    assert_eq!(count.get("ok"), Some(&2));
+}

@@ -7,7 +7,7 @@
 //! range that starts past the entry (a batch from an earlier run acknowledged out of order) does
 //! not move it, and the bytes in between are read and sent again, which the node's dedup absorbs.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -28,6 +28,10 @@ pub struct Checkpoint {
     pub path: String,
     /// Unix seconds of the last change; entries idle longer than the retention are dropped.
     pub updated: u64,
+    /// For a file first seen shorter than `fingerprint_bytes`: how many of its first bytes its
+    /// fingerprint covers (salted with its inode), so that it is found again once it grew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -73,15 +77,34 @@ impl Checkpoints {
         if start > current || end <= current {
             return false;
         }
+        let header = self.entries.get(&fp).and_then(|c| c.header);
         self.entries.insert(
             fp,
             Checkpoint {
                 offset: end,
                 path: path.to_string(),
                 updated: now,
+                header,
             },
         );
         true
+    }
+
+    /// Records that `fp` covers only the first `len` bytes of its file (see
+    /// [`Checkpoint::header`]); an entry is made at offset 0 if there is none.
+    pub fn note_header(&mut self, fp: Fingerprint, len: u32, path: &str, now: u64) {
+        let entry = self.entries.entry(fp).or_insert_with(|| Checkpoint {
+            offset: 0,
+            path: path.to_string(),
+            updated: now,
+            header: None,
+        });
+        entry.header = Some(len);
+    }
+
+    /// The header lengths of files identified while short, shortest first.
+    pub fn short_headers(&self) -> BTreeSet<u32> {
+        self.entries.values().filter_map(|c| c.header).collect()
     }
 
     /// Drops entries not updated for `retention_secs`, except those `still_there` says to keep
@@ -188,6 +211,31 @@ mod tests {
         );
         assert!(!c.advance(FP, 0, 120, "a.log", 5), "never moves backwards");
         assert_eq!(c.get(FP).unwrap().offset, 250);
+    }
+
+    #[test]
+    fn a_short_header_is_kept_as_the_entry_advances_and_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpoints.json");
+        let mut c = Checkpoints::default();
+        c.note_header(FP, 30, "a.log", 1);
+        assert_eq!(
+            c.get(FP).unwrap().offset,
+            0,
+            "noted before anything is read"
+        );
+        assert!(c.advance(FP, 0, 30, "a.log", 2));
+        c.note_header(Fingerprint(8), 12, "b.log", 2);
+        c.advance(Fingerprint(9), 0, 500, "c.log", 2);
+        assert_eq!(c.get(FP).unwrap().header, Some(30));
+        assert_eq!(c.short_headers().into_iter().collect::<Vec<_>>(), [12, 30]);
+        c.save(&path).unwrap();
+        assert_eq!(Checkpoints::load(&path).unwrap(), c);
+        // Tables written before short files were read have no header: the full one.
+        let old = br#"{"version":1,"checkpoints":{"0000000000000007":{"offset":1,"path":"a","updated":0}}}"#;
+        let old = Checkpoints::decode(old, &path).unwrap();
+        assert_eq!(old.get(FP).unwrap().header, None);
+        assert!(!String::from_utf8(old.encode()).unwrap().contains("header"));
     }
 
     #[test]

@@ -61,20 +61,26 @@ impl FileKey {
     }
 }
 
-/// Reads the header of an open file: `Ok(None)` while the file is shorter than `len` bytes
-/// (small files are waited for, since their fingerprint would change as they grow).
+/// Reads the header of an open file: `Ok(None)` while the file is shorter than `len` bytes.
 pub fn read_header(file: &File, len: usize) -> io::Result<Option<Vec<u8>>> {
+    let header = read_prefix(file, len)?;
+    Ok((header.len() == len).then_some(header))
+}
+
+/// Reads up to `len` of a file's first bytes: fewer if the file is shorter.
+pub fn read_prefix(file: &File, len: usize) -> io::Result<Vec<u8>> {
     let mut header = vec![0; len];
     let mut filled = 0;
     while filled < len {
         match file.read_at(&mut header[filled..], filled as u64) {
-            Ok(0) => return Ok(None),
+            Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(Some(header))
+    header.truncate(filled);
+    Ok(header)
 }
 
 #[cfg(test)]

@@ -66,6 +66,9 @@ pub struct Tail {
     pub fp: Fingerprint,
     /// The unsalted fingerprint of its header, to notice a rewrite.
     pub header_fp: Fingerprint,
+    /// How many first bytes the fingerprints cover: `fingerprint_bytes`, or fewer for a file
+    /// first seen shorter than that.
+    pub header_len: usize,
     pub path: PathBuf,
     /// Start of the first line not yet handed to the parser.
     pub pos: u64,
@@ -152,9 +155,11 @@ impl Tail {
     }
 
     /// Is the file's first part still what it was when it was fingerprinted?
-    pub fn header_same(&self, header_len: usize) -> io::Result<bool> {
-        Ok(super::fingerprint::read_header(&self.file, header_len)?
-            .is_some_and(|h| Fingerprint::of(&h) == self.header_fp))
+    pub fn header_same(&self) -> io::Result<bool> {
+        Ok(
+            super::fingerprint::read_header(&self.file, self.header_len)?
+                .is_some_and(|h| Fingerprint::of(&h) == self.header_fp),
+        )
     }
 
     /// Where this file's acknowledged range may end: before any event still being assembled.
@@ -227,6 +232,7 @@ mod tests {
             key: FileKey { dev: 0, ino: 0 },
             fp: Fingerprint(1),
             header_fp: Fingerprint(1),
+            header_len: 1,
             path: "t.log".into(),
             pos: 0,
             batched: 0,

@@ -15,7 +15,7 @@ use super::park::Parked;
 use super::Reader;
 use crate::parse::{SourceInfo, SourceParser};
 use crate::ship::archive::Codec;
-use crate::ship::fingerprint::{read_header, FileKey, Fingerprint};
+use crate::ship::fingerprint::{read_prefix, FileKey, Fingerprint};
 use crate::ship::metrics::Metrics;
 use crate::ship::tail::Tail;
 
@@ -120,8 +120,8 @@ impl Reader {
             t.detached = false;
             return Some(key);
         }
-        if meta.len() < self.limits.fingerprint_bytes as u64 {
-            return None; // too short to identify yet
+        if meta.len() == 0 {
+            return None; // nothing to identify it by yet
         }
         match self.parked(key, meta.len()) {
             Parked::Stays => return Some(key),
@@ -142,32 +142,35 @@ impl Reader {
         if file.metadata().map(|m| FileKey::of(&m)).ok() != Some(key) {
             return None; // replaced between stat and open; next scan
         }
-        let header = match read_header(&file, self.limits.fingerprint_bytes) {
-            Ok(Some(h)) => h,
-            Ok(None) => return None,
+        let full = self.limits.fingerprint_bytes;
+        let header = match read_prefix(&file, full) {
+            Ok(h) => h,
             Err(e) => {
                 self.complain(path, &e);
                 return None;
             }
         };
         self.complained.remove(path);
-        let raw = Fingerprint::of(&header);
-        let salted = Fingerprint::salted(&header, key);
-        let fp = if self.known(salted).is_some() {
-            salted
-        } else if self.tails.values().any(|(t, _)| t.fp == raw && !t.detached) {
-            // Another live file has the same first bytes: a copy about to be truncated away
-            // (copytruncate) or a different file with the same header. Wait and see.
-            let since = *self.twins.entry(key).or_insert(now);
-            if now.duration_since(since) < Duration::from_millis(self.limits.twin_wait_ms) {
-                return Some(key);
-            }
-            info!(file = %path.display(), "same first bytes as another live file; told apart by inode");
-            salted
+        let (fp, raw, header_len) = if let Some(found) = self.grown_short(&header, key) {
+            found
+        } else if header.len() < full {
+            // Too short for a fingerprint: known by its whole lines and its inode, so that
+            // small files are shipped, and two with the same few lines (a daily job's "ok")
+            // stay apart. None yet: wait for one.
+            let whole = header.iter().rposition(|&b| b == b'\n')? + 1;
+            let lines = &header[..whole];
+            let fp = Fingerprint::salted(lines, key);
+            self.note_header(fp, whole, path);
+            (fp, Fingerprint::of(lines), whole)
         } else {
-            raw
+            let Some((fp, raw)) = self.fingerprint(&header, key, path, now) else {
+                return Some(key); // waits for its twin
+            };
+            (fp, raw, full)
         };
-        self.twins.remove(&key);
+        if header_len < full {
+            debug!(file = %path.display(), bytes = header_len, "short file identified by its first lines and inode");
+        }
         let mut pos = self.known(fp).unwrap_or(0);
         if pos > meta.len() {
             pos = 0; // same first bytes but shorter than what was read: a new file
@@ -186,6 +189,7 @@ impl Reader {
             key,
             fp,
             header_fp: raw,
+            header_len,
             path: path.to_path_buf(),
             pos,
             batched: pos,
@@ -197,6 +201,68 @@ impl Reader {
         self.tails.insert(key, (tail, source));
         Metrics::set(&self.metrics.files_tailed, self.tails.len() as u64);
         Some(key)
+    }
+
+    /// The fingerprint of a file with a full header, and its header's unsalted one; `None`
+    /// while it waits to be told apart from a live file with the same header.
+    fn fingerprint(
+        &mut self,
+        header: &[u8],
+        key: FileKey,
+        path: &Path,
+        now: Instant,
+    ) -> Option<(Fingerprint, Fingerprint)> {
+        let raw = Fingerprint::of(header);
+        let salted = Fingerprint::salted(header, key);
+        let fp = if self.known(salted).is_some() {
+            salted
+        } else if self.tails.values().any(|(t, _)| t.fp == raw && !t.detached) {
+            // Another live file has the same first bytes: a copy about to be truncated away
+            // (copytruncate) or a different file with the same header. Wait and see.
+            let since = *self.twins.entry(key).or_insert(now);
+            if now.duration_since(since) < Duration::from_millis(self.limits.twin_wait_ms) {
+                return None;
+            }
+            info!(file = %path.display(), "same first bytes as another live file; told apart by inode");
+            salted
+        } else {
+            raw
+        };
+        self.twins.remove(&key);
+        Some((fp, raw))
+    }
+
+    /// A file first seen shorter than `fingerprint_bytes`, found again (grown, released and
+    /// reopened, after a restart) by the first bytes and the inode its fingerprint covers:
+    /// its fingerprint, unsalted header fingerprint and header length.
+    fn grown_short(
+        &self,
+        header: &[u8],
+        key: FileKey,
+    ) -> Option<(Fingerprint, Fingerprint, usize)> {
+        let lengths = self
+            .checkpoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .short_headers();
+        // Longest first: the same inode may have been rewritten with more lines.
+        lengths.into_iter().rev().find_map(|len| {
+            let lines = header.get(..len as usize)?;
+            let fp = Fingerprint::salted(lines, key);
+            self.known(fp)
+                .map(|_| (fp, Fingerprint::of(lines), len as usize))
+        })
+    }
+
+    /// Keeps, with its checkpoint, how many first bytes a short file's fingerprint covers.
+    fn note_header(&self, fp: Fingerprint, len: usize, path: &Path) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.checkpoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .note_header(fp, len as u32, &path.display().to_string(), now);
     }
 
     /// Where reading of `fp` resumes: what this run read, else its checkpoint.

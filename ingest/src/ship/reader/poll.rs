@@ -31,8 +31,7 @@ impl Reader {
             t.detach(now);
         }
         let header_same = if size != t.last_size || size < t.pos {
-            t.header_same(self.limits.fingerprint_bytes)
-                .unwrap_or(false)
+            t.header_same().unwrap_or(false)
         } else {
             true
         };
