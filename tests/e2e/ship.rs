@@ -727,9 +727,16 @@ fn short_files_are_shipped_and_known_again_once_they_grow() {
     // The same single line in two files: two files, two records.
     fs::write(h.logs.join("c.log"), "ok\n").unwrap();
     fs::write(h.logs.join("d.log"), "ok\n").unwrap();
-    let mut want: HashSet<String> = ["job a started", "job a step 0", "ok"]
-        .map(String::from)
-        .into();
+    // Last words without a newline (shipped once the file is idle).
+    fs::write(h.logs.join("e.log"), "fatal: out of memory").unwrap();
+    let mut want: HashSet<String> = [
+        "job a started",
+        "job a step 0",
+        "ok",
+        "fatal: out of memory",
+    ]
+    .map(String::from)
+    .into();
     assert!(
         h.wait_for(&want, Duration::from_secs(10)),
         "short files never shipped"

@@ -157,7 +157,7 @@ impl SinkConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// Bytes of a file's start that identify it; shorter files wait until they are this long.
+    /// Bytes of a file's start that identify it; a shorter file is known by its bytes and inode.
     pub fingerprint_bytes: usize,
     pub max_line_bytes: usize,
     pub batch_max_bytes: usize,

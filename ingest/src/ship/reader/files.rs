@@ -154,14 +154,12 @@ impl Reader {
         let (fp, raw, header_len) = if let Some(found) = self.grown_short(&header, key) {
             found
         } else if header.len() < full {
-            // Too short for a fingerprint: known by its whole lines and its inode, so that
-            // small files are shipped, and two with the same few lines (a daily job's "ok")
-            // stay apart. None yet: wait for one.
-            let whole = header.iter().rposition(|&b| b == b'\n')? + 1;
-            let lines = &header[..whole];
-            let fp = Fingerprint::salted(lines, key);
-            self.note_header(fp, whole, path);
-            (fp, Fingerprint::of(lines), whole)
+            // Too short for a fingerprint: known by what it holds and its inode, so that small
+            // files are shipped, and two with the same few lines (a daily job's "ok") stay
+            // apart. Appending keeps those first bytes, so the identity lasts as it grows.
+            let fp = Fingerprint::salted(&header, key);
+            self.note_header(fp, header.len(), path);
+            (fp, Fingerprint::of(&header), header.len())
         } else {
             let Some((fp, raw)) = self.fingerprint(&header, key, path, now) else {
                 return Some(key); // waits for its twin
@@ -169,7 +167,7 @@ impl Reader {
             (fp, raw, full)
         };
         if header_len < full {
-            debug!(file = %path.display(), bytes = header_len, "short file identified by its first lines and inode");
+            debug!(file = %path.display(), bytes = header_len, "short file identified by its bytes and inode");
         }
         let mut pos = self.known(fp).unwrap_or(0);
         if pos > meta.len() {
