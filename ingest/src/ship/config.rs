@@ -160,6 +160,9 @@ pub struct Limits {
     /// Bytes of a file's start that identify it; a shorter file is known by its bytes and inode.
     pub fingerprint_bytes: usize,
     pub max_line_bytes: usize,
+    /// A record's JSON at most (the node's `[ingest] max_record_bytes`): a longer one is cut to
+    /// fit, message first, and marked `truncated`.
+    pub max_record_bytes: usize,
     pub batch_max_bytes: usize,
     pub batch_max_wait_ms: u64,
     pub spool_max_bytes: u64,
@@ -193,6 +196,7 @@ impl Default for Limits {
         Limits {
             fingerprint_bytes: 256,
             max_line_bytes: 1 << 20,
+            max_record_bytes: 1 << 20,
             batch_max_bytes: 1 << 20,
             batch_max_wait_ms: 1_000,
             spool_max_bytes: 256 << 20,
@@ -277,6 +281,10 @@ impl ShipConfig {
         }
         if self.limits.max_line_bytes == 0 || self.limits.batch_max_bytes == 0 {
             return bad("limits: max_line_bytes and batch_max_bytes must be positive");
+        }
+        if self.limits.max_record_bytes < 4096 {
+            // A record's id, time, source and host must fit whatever its message.
+            return bad("limits.max_record_bytes must be at least 4096");
         }
         for s in &self.sources {
             s.parse_options(&self.limits)?;

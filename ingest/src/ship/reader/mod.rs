@@ -127,7 +127,7 @@ impl Reader {
             archive: None,
             ledger,
             archive_failed: HashSet::new(),
-            builder: BatchBuilder::new(zstd_level),
+            builder: BatchBuilder::new(zstd_level, limits.max_record_bytes),
             spool,
             metrics,
             stop,
