@@ -77,7 +77,9 @@ impl RecordStream {
         let mut out = Vec::new();
         while self.pending.is_empty() && !self.done {
             self.line.clear();
-            match self.reader.read_until(b'\n', &mut self.line) {
+            // Kept to one byte past the parser's limit: it cuts the line there and marks it.
+            let cap = self.parser.max_line_bytes().saturating_add(1);
+            match read_line_capped(&mut *self.reader, &mut self.line, cap) {
                 Ok(0) => {
                     self.parser.flush(&mut out);
                     self.done = true;
@@ -128,6 +130,39 @@ impl Records for RecordStream {
             })
             .into_iter()
             .collect()
+    }
+}
+
+/// Reads one line (with its newline) into `line`, keeping at most `cap` bytes of it and
+/// skipping the rest; the bytes read from `reader`, 0 at its end. A line of gigabytes (a sparse
+/// file, a stream of NULs) costs `cap` bytes of memory, not its size.
+fn read_line_capped(
+    reader: &mut dyn BufRead,
+    line: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<usize> {
+    let mut read = 0;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(read);
+        }
+        let (chunk, ends) = match memchr::memchr(b'\n', available) {
+            Some(i) => (&available[..=i], true),
+            None => (available, false),
+        };
+        let room = cap.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let n = chunk.len();
+        reader.consume(n);
+        read += n;
+        if ends {
+            return Ok(read);
+        }
     }
 }
 
@@ -200,5 +235,42 @@ mod tests {
         let msgs: Vec<String> = Merge::new(streams).map(|r| r.message).collect();
         // b's records carry the earlier read time, so they come first.
         assert_eq!(msgs, vec!["b1", "a1", "a2"]);
+    }
+
+    #[test]
+    fn a_line_of_gigabytes_is_read_in_bounded_memory_and_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.log");
+        // 64 MiB of NULs and no newline, as a sparse file reads, then two ordinary lines.
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(64 << 20).unwrap();
+        drop(file);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut f, b"\nafter 1\nafter 2\n").unwrap();
+        let (inputs, _) = crate::input::expand(&[path.as_path()]);
+        let mut stream = RecordStream::open(&inputs[0], 0).unwrap();
+        let cut = stream.next().unwrap();
+        assert_eq!(
+            cut.fields.get("truncated"),
+            Some(&serde_json::Value::Bool(true))
+        );
+        assert!(
+            stream.line.capacity() < 4 << 20,
+            "{}",
+            stream.line.capacity()
+        );
+        let next = stream.next().unwrap();
+        assert_eq!(next.message, "after 1");
+        // Offsets count every byte read, cut or not.
+        assert!(
+            next.id.ends_with(&format!(":{}", (64 << 20) + 1)),
+            "{}",
+            next.id
+        );
+        assert_eq!(stream.next().unwrap().message, "after 2");
+        assert!(stream.next().is_none());
     }
 }

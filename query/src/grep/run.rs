@@ -22,6 +22,10 @@ use super::{GrepOptions, OutputMode};
 /// Decompressed bytes searched at a time (more when a single line is longer).
 pub const WINDOW: usize = 16 << 20;
 
+/// The longest line of a compressed input that is searched; a longer one (a decompression bomb
+/// of NULs is one line) ends the input's search with an error instead of taking all memory.
+pub const MAX_LINE: usize = 64 << 20;
+
 /// The outcome of a run, for the exit status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -97,7 +101,11 @@ fn grep_one(input: &Input, opts: &GrepOptions) -> Result<(Vec<u8>, bool), InputE
                     match memchr::memrchr(b'\n', &buf[fresh..]) {
                         Some(i) => fresh + i + 1,
                         // One line longer than the window: read on until it ends.
-                        None => continue,
+                        None if buf.len() - fresh <= MAX_LINE => continue,
+                        None => {
+                            let msg = format!("a line longer than {} MiB", MAX_LINE >> 20);
+                            return Err(err(io::Error::new(io::ErrorKind::InvalidData, msg)));
+                        }
                     }
                 };
                 g.window(&buf[..cut], fresh);

@@ -227,6 +227,40 @@ fn corrupt_input_is_an_error_for_that_input_only() {
 }
 
 #[test]
+fn a_compressed_line_past_the_limit_is_an_error_not_all_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // A few kilobytes that decompress to one line of NULs past the limit.
+    let bomb = dir.path().join("bomb.log.zst");
+    let mut enc = zstd::Encoder::new(std::fs::File::create(&bomb).unwrap(), 1).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..(run::MAX_LINE >> 20) + 40 {
+        enc.write_all(&zeros).unwrap();
+    }
+    enc.write_all(b"\nERROR after the bomb\n").unwrap();
+    enc.finish().unwrap();
+    let good = dir.path().join("good.log.zst");
+    std::fs::write(&good, zstd::encode_all(&b"ERROR here\n"[..], 1).unwrap()).unwrap();
+    let mut opts = GrepOptions::new(matcher(&["ERROR"], PatternKind::Auto, false));
+    opts.mode = OutputMode::Count;
+    let (inputs, _) = input::expand(&[bomb.clone(), good]);
+    let mut out = Vec::new();
+    let mut failed = Vec::new();
+    let summary = grep(&inputs, &opts, &mut out, &mut |e| {
+        failed.push((e.path.clone(), e.source.to_string()))
+    })
+    .unwrap();
+    assert_eq!(summary.errors, 1);
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0, bomb);
+    assert!(
+        failed[0].1.contains("a line longer than 64 MiB"),
+        "{}",
+        failed[0].1
+    );
+    assert!(String::from_utf8(out).unwrap().contains("good.log.zst:1"));
+}
+
+#[test]
 fn json_and_where_parse_only_matching_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("checkout.log");
