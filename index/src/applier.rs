@@ -120,13 +120,35 @@ impl Applier {
         compaction::recover(&mut manifest, &seg_root, &reader.searcher(), fields)?;
         let leftovers = manifest.remove_leftovers(&seg_root)?;
         let mut segments = BTreeMap::new();
+        let mut damaged = Vec::new();
         for info in &manifest.segments {
-            let archive = Archive::open_sealed(&archive_path(&seg_root, info.id))?;
+            let archive = match Archive::open_sealed(&archive_path(&seg_root, info.id)) {
+                Ok(a) => a,
+                // Damaged or gone: one segment must not keep the node from serving the rest.
+                // Other errors (permissions, a failing disk, a newer format) stop the start:
+                // nothing is set aside for what may be a mistake in how the node was started.
+                Err(e @ StoreError::Corrupt { .. }) => {
+                    damaged.push((info.id, e));
+                    continue;
+                }
+                Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    damaged.push((info.id, StoreError::Io(e)));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let seg = Segment {
                 archive,
                 info: RwLock::new(info.clone()),
             };
             segments.insert(info.id, Arc::new(seg));
+        }
+        if !damaged.is_empty() {
+            set_aside(&mut manifest, &seg_root, &damaged, &mut writer, fields)?;
+            reader.reload()?;
+            metrics
+                .segments_damaged
+                .fetch_add(damaged.len() as u64, Relaxed);
         }
         let active_id = manifest.next_segment;
         let active = new_segment(&seg_root, active_id, &cfg)?;
@@ -452,4 +474,31 @@ pub(crate) fn dir_size(dir: &std::path::Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+/// Takes segments whose archives cannot be read out of the store: their directories go to
+/// `damaged/`, their documents out of the index (which would otherwise answer with records no
+/// one can read), and they out of the manifest. Each step can be done again, so a crash
+/// between them leaves nothing half done.
+fn set_aside(
+    manifest: &mut Manifest,
+    seg_root: &std::path::Path,
+    damaged: &[(u64, StoreError)],
+    writer: &mut IndexWriter,
+    fields: schema::Fields,
+) -> Result<(), StoreError> {
+    for (id, e) in damaged {
+        let moved = Manifest::set_aside(seg_root, *id)?;
+        let moved = moved.map_or("nothing to move".into(), |p| p.display().to_string());
+        error!(segment = id, error = %e, moved_to = %moved, "segment unreadable; its records are set aside and the rest is served");
+        writer.delete_query(Box::new(RangeQuery::new(
+            Bound::Included(Term::from_field_u64(fields.segment, *id)),
+            Bound::Excluded(Term::from_field_u64(fields.segment, id + 1)),
+        )))?;
+    }
+    writer.commit()?;
+    manifest
+        .segments
+        .retain(|s| !damaged.iter().any(|(id, _)| *id == s.id));
+    manifest.save(seg_root)
 }

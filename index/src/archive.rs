@@ -125,7 +125,8 @@ impl Archive {
 
     /// Opens a sealed archive.
     pub fn open_sealed(path: &Path) -> Result<Archive, StoreError> {
-        let file = File::open(path)?;
+        let file = File::open(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         // SAFETY: sealed archives are never written again; they are only removed, which
         // leaves existing maps valid.
         let map = unsafe { Mmap::map(&file)? };

@@ -152,6 +152,27 @@ impl Manifest {
     }
 
     /// Removes segment directories the manifest does not list (an active segment at a crash).
+    /// Moves the directory of segment `id`, whose archive cannot be read, out of `root` to
+    /// `<root>/../damaged/<id>[-n]`, where an operator can look at it; `None` if it is gone.
+    pub fn set_aside(root: &Path, id: u64) -> Result<Option<PathBuf>, StoreError> {
+        let from = segment_dir(root, id);
+        if !from.exists() {
+            return Ok(None);
+        }
+        let damaged = root.parent().unwrap_or(root).join("damaged");
+        fs::create_dir_all(&damaged)?;
+        let name = format!("{id:016x}");
+        let mut to = damaged.join(&name);
+        let mut n = 1;
+        while to.exists() {
+            n += 1;
+            to = damaged.join(format!("{name}-{n}"));
+        }
+        fs::rename(&from, &to)?;
+        sync_dir(root)?;
+        Ok(Some(to))
+    }
+
     pub fn remove_leftovers(&self, root: &Path) -> Result<u64, StoreError> {
         let mut removed = 0;
         for entry in fs::read_dir(root)? {

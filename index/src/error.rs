@@ -23,10 +23,30 @@ pub enum StoreError {
     Unsupported { what: String },
     #[error("corrupt {what}")]
     Corrupt { what: String },
+    // The causes are in the messages, not `source()` too: an error chain (anyhow's `{:#}`)
+    // printed each one twice ("i/o: No such file…: No such file…").
     #[error("i/o: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     #[error("index: {0}")]
-    Index(#[from] tantivy::TantivyError),
+    Index(tantivy::TantivyError),
     #[error("record json: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
+}
+
+impl From<io::Error> for StoreError {
+    fn from(e: io::Error) -> Self {
+        StoreError::Io(e)
+    }
+}
+
+impl From<tantivy::TantivyError> for StoreError {
+    fn from(e: tantivy::TantivyError) -> Self {
+        StoreError::Index(e)
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Json(e)
+    }
 }

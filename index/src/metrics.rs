@@ -28,6 +28,8 @@ pub struct StoreMetrics {
     pub segments_retired: AtomicU64,
     /// Sealed segments merged into larger ones.
     pub segments_merged: AtomicU64,
+    /// Segments found unreadable at start and set aside.
+    pub segments_damaged: AtomicU64,
     pub disk_bytes: AtomicU64,
     pub broadcast_lagged: AtomicU64,
     pub block_cache_hits: AtomicU64,
@@ -44,7 +46,7 @@ impl StoreMetrics {
 
     /// Appends the metrics in Prometheus text format.
     pub fn render(&self, out: &mut String) {
-        let rows: [(&str, &str, &str, &AtomicU64); 22] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 23] = [
             (
                 "firewatch_records_accepted_total",
                 "counter",
@@ -146,6 +148,12 @@ impl StoreMetrics {
                 "counter",
                 "small sealed segments merged into larger ones",
                 &self.segments_merged,
+            ),
+            (
+                "firewatch_segments_damaged_total",
+                "counter",
+                "segments found unreadable at start and set aside",
+                &self.segments_damaged,
             ),
             (
                 "firewatch_disk_bytes",

@@ -576,3 +576,73 @@ async fn indexed(store: &Store) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[test]
+fn an_unreadable_segment_is_set_aside_and_the_rest_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = || StoreConfig {
+        segment_max_bytes: 2000,
+        merge_min_segments: 0,
+        ..cfg(dir.path())
+    };
+    let store = Store::open(small()).unwrap();
+    let rt = rt();
+    for b in 0..10 {
+        let batch = (0..10)
+            .map(|i| rec(&format!("d:{b}:{i}"), b * 10 + i))
+            .collect();
+        rt.block_on(store.append(batch)).unwrap();
+        // Applied batch by batch, so that segments fill and seal one after another.
+        rt.block_on(indexed(&store));
+    }
+    store.close();
+    let seg_root = dir.path().join("segments");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(seg_root.join("manifest.json")).unwrap()).unwrap();
+    let ids: Vec<u64> = manifest["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_u64().unwrap())
+        .collect();
+    assert!(ids.len() >= 3, "{ids:?}");
+    let archive = |id: u64| seg_root.join(format!("{id:016x}")).join("archive.fwa");
+    // One archive cut short (its footer lost), one gone.
+    let cut = std::fs::OpenOptions::new()
+        .write(true)
+        .open(archive(ids[0]))
+        .unwrap();
+    cut.set_len(cut.metadata().unwrap().len() / 2).unwrap();
+    std::fs::remove_file(archive(ids[1])).unwrap();
+
+    let store = Store::open(small()).expect("opens without the damaged segments");
+    let damaged = |s: &Store| {
+        s.metrics()
+            .segments_damaged
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(damaged(&store), 2);
+    let snap = store.reader().snapshot();
+    let left: u64 = snap.segments().iter().map(|s| s.records).sum();
+    assert!(left > 0 && left < 100, "{left}");
+    assert_eq!(
+        snap.indexed_records().unwrap().0,
+        left,
+        "the index agrees with the archives"
+    );
+    let kept = dir.path().join("damaged").join(format!("{:016x}", ids[0]));
+    assert!(
+        kept.join("archive.fwa").exists(),
+        "the damaged archive is kept"
+    );
+    // New records are taken; the next start finds nothing more to set aside.
+    rt.block_on(store.append(vec![rec("d:new", 1000)])).unwrap();
+    store.close();
+    let store = Store::open(small()).unwrap();
+    assert_eq!(damaged(&store), 0);
+    assert_eq!(
+        store.reader().snapshot().indexed_records().unwrap().0,
+        left + 1
+    );
+    store.close();
+}
