@@ -55,7 +55,7 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     /// A builder whose records' JSON is at most `max_record_bytes` long (the node refuses longer
-    /// ones): longer records are cut to fit ([`fit`]).
+    /// ones): longer records are cut to fit, message first, and marked `truncated`.
     pub fn new(zstd_level: i32, max_record_bytes: usize) -> Self {
         BatchBuilder {
             ndjson: Vec::new(),
