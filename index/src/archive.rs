@@ -31,7 +31,7 @@ use crate::ids::{IdKey, IdTable};
 
 mod fetch;
 
-pub use fetch::{Everything, Prefilter};
+pub use fetch::{Everything, Prefilter, Unreadable};
 mod footer;
 
 const MAGIC: &[u8; 6] = b"FWARC\0";
@@ -212,7 +212,11 @@ impl Archive {
         }
         let mut plain = Vec::with_capacity(*pending_bytes);
         block::encode(pending, &mut plain);
-        let frame = zstd::bulk::compress(&plain, self.level)?;
+        // The frame's checksum (4 bytes in ~100 KB) lets a reader tell a damaged block from a
+        // good one: a flipped bit in the literals would otherwise decode into wrong text.
+        let mut zstd = zstd::bulk::Compressor::new(self.level)?;
+        zstd.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+        let frame = zstd.compress(&plain)?;
         file.write_all_at(&frame, *end)?;
         filters.push(filter_builder.build_for_records(pending));
         let block = Block {

@@ -88,6 +88,10 @@ fn merged_base() -> u64 {
 pub struct PendingMerge {
     pub into: SegmentInfo,
     pub from: Vec<u64>,
+    /// Those of `from` with damaged blocks, whose records could not be merged: kept in
+    /// `damaged/` instead of removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub damaged: Vec<u64>,
 }
 
 /// The durable list of sealed segments.

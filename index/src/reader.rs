@@ -15,7 +15,7 @@ use firewatch_ingest::LogRecord;
 use tantivy::columnar::Column;
 use tantivy::{DocAddress, Searcher};
 
-use crate::archive::Prefilter;
+use crate::archive::{Prefilter, Unreadable};
 use crate::cache::BlockCache;
 use crate::catalog::{Segment, SegmentInfo};
 use crate::error::StoreError;
@@ -46,6 +46,7 @@ impl Reader {
             view,
             fields: self.fields,
             cache: self.cache.clone(),
+            unreadable: Arc::default(),
         }
     }
 
@@ -61,6 +62,8 @@ pub struct Snapshot {
     view: View,
     fields: Fields,
     cache: Arc<BlockCache>,
+    /// Shared by the snapshot's clones: what one query could not read.
+    unreadable: Arc<Unreadable>,
 }
 
 impl Snapshot {
@@ -125,6 +128,24 @@ impl Snapshot {
 
     /// The records stored at `ptrs` (a page of hits), in the order given.
     pub fn fetch_many(&self, ptrs: &[RecordPtr]) -> Result<Vec<LogRecord>, StoreError> {
+        self.fetch_some(ptrs, None)?
+            .into_iter()
+            .zip(ptrs)
+            .map(|(rec, ptr)| rec.ok_or(StoreError::NotFound { ord: ptr.ord }))
+            .collect()
+    }
+
+    /// [`fetch_many`](Self::fetch_many), but a record of a damaged archive block is `None`
+    /// and counted in [`unreadable`](Self::unreadable) rather than failing the page.
+    pub fn fetch_readable(&self, ptrs: &[RecordPtr]) -> Result<Vec<Option<LogRecord>>, StoreError> {
+        self.fetch_some(ptrs, Some(&self.unreadable))
+    }
+
+    fn fetch_some(
+        &self,
+        ptrs: &[RecordPtr],
+        unreadable: Option<&Unreadable>,
+    ) -> Result<Vec<Option<LogRecord>>, StoreError> {
         let mut by_segment: BTreeMap<u64, (Vec<usize>, Vec<u64>)> = BTreeMap::new();
         for (i, ptr) in ptrs.iter().enumerate() {
             let (at, ords) = by_segment.entry(ptr.segment).or_default();
@@ -133,23 +154,28 @@ impl Snapshot {
         }
         let mut out: Vec<Option<LogRecord>> = vec![None; ptrs.len()];
         for (segment, (at, ords)) in by_segment {
-            let records = self
-                .segment(segment)?
-                .archive
-                .get_many(&ords, Some(&self.cache))?;
+            let archive = &self.segment(segment)?.archive;
+            let records = match unreadable {
+                Some(u) => self.noting_damage(segment, u, || {
+                    archive.get_readable(&ords, Some(&self.cache), u)
+                })?,
+                None => archive
+                    .get_many(&ords, Some(&self.cache))?
+                    .into_iter()
+                    .map(Some)
+                    .collect(),
+            };
             for (i, rec) in at.into_iter().zip(records) {
-                out[i] = Some(rec);
+                out[i] = rec;
             }
         }
-        out.into_iter()
-            .zip(ptrs)
-            .map(|(rec, ptr)| rec.ok_or(StoreError::NotFound { ord: ptr.ord }))
-            .collect()
+        Ok(out)
     }
 
     /// Calls `f` with the records of segment `id` at `ords` (ascending), until it returns
     /// `false`, passing over those `pre` rules out. Each block is read once and only the
-    /// wanted records are decoded.
+    /// wanted records are decoded. Records of a damaged block are passed over and counted
+    /// in [`unreadable`](Self::unreadable).
     pub fn scan_ords(
         &self,
         id: u64,
@@ -157,11 +183,38 @@ impl Snapshot {
         pre: &dyn Prefilter,
         mut f: impl FnMut(RecordPtr, LogRecord) -> bool,
     ) -> Result<(), StoreError> {
-        self.segment(id)?
-            .archive
-            .for_each_of_where(ords, Some(&self.cache), pre, |ord, rec| {
+        let archive = &self.segment(id)?.archive;
+        let u = &*self.unreadable;
+        self.noting_damage(id, u, || {
+            archive.for_each_of_where(ords, Some(&self.cache), pre, Some(u), |ord, rec| {
                 f(RecordPtr { segment: id, ord }, rec)
             })
+        })
+    }
+
+    /// Records this snapshot's reads passed over because their archive block is damaged.
+    pub fn unreadable(&self) -> u64 {
+        self.unreadable.records()
+    }
+
+    /// Runs `read`, and warns when it passed over records of segment `id`.
+    fn noting_damage<T>(
+        &self,
+        id: u64,
+        u: &Unreadable,
+        read: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let before = u.records();
+        let out = read();
+        let lost = u.records() - before;
+        if lost > 0 {
+            tracing::warn!(
+                segment = id,
+                records = lost,
+                "damaged archive block, records passed over"
+            );
+        }
+        out
     }
 
     fn segment(&self, id: u64) -> Result<&Segment, StoreError> {

@@ -159,3 +159,43 @@ fn a_merge_interrupted_after_any_step_loses_and_doubles_nothing() {
         assert_eq!(leftovers, 2, "merged segment and the new active one");
     }
 }
+
+#[test]
+fn a_damaged_block_is_left_out_of_a_merge_and_its_segment_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = trickle(dir.path());
+    let store = Store::open(StoreConfig {
+        merge_min_segments: 0,
+        ..cfg(dir.path())
+    })
+    .unwrap();
+    let victim = store.reader().snapshot().segments()[1].clone();
+    store.close();
+    let name = format!("{:016x}", victim.id);
+    let archive = dir.path().join("segments").join(&name).join("archive.fwa");
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes[20] ^= 0x55; // inside the first block's zstd frame
+    std::fs::write(&archive, &bytes).unwrap();
+    // The segment holds one block: the second trickle's records.
+    let lost = &ids[25..50];
+    assert_eq!(lost.len() as u64, victim.records);
+
+    let store = Store::open(cfg(dir.path())).unwrap();
+    let reader = store.reader();
+    wait_for("the merge", || sealed(&reader.snapshot()) == 1);
+    let kept: Vec<String> = [&ids[..25], &ids[50..]].concat();
+    check_exactly_once(&reader.snapshot(), &kept);
+    let damaged = |s: &Store| {
+        s.metrics()
+            .segments_damaged
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(damaged(&store), 1);
+    store.close();
+    let set_aside = dir.path().join("damaged").join(&name).join("archive.fwa");
+    assert_eq!(std::fs::read(&set_aside).unwrap(), bytes, "kept as it was");
+    // The next start finds a consistent store.
+    let store = Store::open(cfg(dir.path())).unwrap();
+    check_exactly_once(&store.reader().snapshot(), &kept);
+    store.close();
+}

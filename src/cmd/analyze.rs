@@ -53,7 +53,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let analysis = with_progress(|progress| analyze_with(&args.paths, Engine::default(), progress));
     for err in &analysis.errors {
-        tracing::warn!(path = %err.path.display(), error = %err.source, "input skipped");
+        tracing::warn!(path = %err.path.display(), error = %err.source, "unreadable input");
     }
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(

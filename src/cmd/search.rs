@@ -80,6 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut cursor: Option<String> = None;
     let mut printed = 0usize;
     let mut total = 0;
+    let mut unreadable = 0u64;
     while printed < args.limit {
         let mut query = vec![
             ("q", args.query.clone()),
@@ -103,10 +104,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             out.print(hit)?;
         }
         printed += page.hits.len();
+        unreadable += page.unreadable;
         match page.next_cursor {
-            Some(c) if !page.hits.is_empty() => cursor = Some(c),
+            Some(c) if !page.hits.is_empty() || page.unreadable > 0 => cursor = Some(c),
             _ => break,
         }
+    }
+    if unreadable > 0 {
+        eprintln!("{unreadable} matches left out: their archive block on the node is damaged");
     }
     if !args.json {
         eprintln!("{printed} of {total} matches");

@@ -15,17 +15,22 @@
 //!
 //! On open, a pending merge whose documents are in the index (step 3 happened) is finished, any
 //! other is undone: every record is then in exactly one listed segment, and indexed once.
+//!
+//! A damaged block of an old segment (it fails its checksum or does not decode) is left out of
+//! the merge rather than stopping it for good: its records were unreadable already, and the old
+//! segment is moved to `damaged/` in step 5 instead of removed.
 
 use std::fs;
 use std::ops::Bound;
+use std::sync::atomic::Ordering::Relaxed;
 
 use tantivy::collector::Count;
 use tantivy::query::RangeQuery;
 use tantivy::{Searcher, Term};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::Applier;
-use crate::archive::Archive;
+use crate::archive::{Archive, Everything, Unreadable};
 use crate::catalog::{archive_path, segment_dir, Manifest, PendingMerge, Segment, SegmentInfo};
 use crate::config::StoreConfig;
 use crate::error::StoreError;
@@ -89,11 +94,23 @@ pub fn recover(
     };
     if docs_of(searcher, f, m.into.id)? > 0 {
         replace(manifest, &m);
+        for old in &m.damaged {
+            set_aside(root, *old)?;
+        }
         info!(segment = m.into.id, replaced = ?m.from, "interrupted merge finished");
     } else {
         info!(segment = m.into.id, "interrupted merge undone");
     }
     manifest.save(root)
+}
+
+/// Moves a merged segment with damaged blocks to `damaged/`, where its readable records can
+/// still be recovered by hand.
+fn set_aside(root: &std::path::Path, id: u64) -> Result<(), StoreError> {
+    if let Some(to) = Manifest::set_aside(root, id)? {
+        warn!(segment = id, to = %to.display(), "merged segment with damaged blocks set aside");
+    }
+    Ok(())
 }
 
 /// The manifest's segments with `m.from` replaced by `m.into`, at the place of the first.
@@ -126,6 +143,7 @@ impl Applier {
             cfg.zstd_level,
         )?;
         let mut info = SegmentInfo::new(id);
+        let mut damaged = Vec::new();
         for old in &from {
             let seg = self
                 .segments
@@ -139,14 +157,27 @@ impl Applier {
             info.sealed_at = info.sealed_at.max(old_info.sealed_at);
             let per_record = (old_info.raw_bytes / old_info.records.max(1)) as usize;
             let mut write_err = None;
-            seg.archive.for_each(|_, rec| {
-                archive.append(rec, per_record);
-                if let Err(e) = archive.flush_full() {
-                    write_err.get_or_insert(e);
-                }
-            })?;
+            let lost = Unreadable::default();
+            let all = 0..old_info.records;
+            seg.archive
+                .for_each_of_where(all, None, &Everything, Some(&lost), |_, rec| {
+                    archive.append(rec, per_record);
+                    if let Err(e) = archive.flush_full() {
+                        write_err.get_or_insert(e);
+                    }
+                    true
+                })?;
             if let Some(e) = write_err {
                 return Err(e.into());
+            }
+            if lost.records() > 0 {
+                warn!(
+                    segment = old,
+                    records = lost.records(),
+                    "damaged archive blocks left out of a merge"
+                );
+                info.raw_bytes -= (per_record as u64 * lost.records()).min(info.raw_bytes);
+                damaged.push(*old);
             }
         }
         info.records = archive.len();
@@ -157,6 +188,7 @@ impl Applier {
         let pending = PendingMerge {
             into: info.clone(),
             from: from.clone(),
+            damaged,
         };
         let mut manifest = self.manifest.clone();
         manifest.next_merged = id + 1;
@@ -227,12 +259,17 @@ impl Applier {
         self.unfinished_merge = None;
         for old in &m.from {
             // Open snapshots keep reading through their maps.
-            fs::remove_dir_all(segment_dir(&self.seg_root, *old))?;
+            if m.damaged.contains(old) {
+                set_aside(&self.seg_root, *old)?;
+                self.sh.metrics.segments_damaged.fetch_add(1, Relaxed);
+            } else {
+                fs::remove_dir_all(segment_dir(&self.seg_root, *old))?;
+            }
         }
         self.sh
             .metrics
             .segments_merged
-            .fetch_add(m.from.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(m.from.len() as u64, Relaxed);
         info!(segment = m.into.id, records = m.into.records, merged = ?m.from, "segments merged");
         self.update_gauges();
         Ok(())
@@ -290,6 +327,7 @@ mod tests {
             &PendingMerge {
                 into: merged.clone(),
                 from: vec![2, 3],
+                damaged: Vec::new(),
             },
         );
         let ids: Vec<u64> = m.segments.iter().map(|s| s.id).collect();

@@ -6,6 +6,7 @@
 //! while a block is located and decompressed, never while the caller's function runs, so a
 //! slow consumer does not hold up ingest into the active segment.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use firewatch_ingest::LogRecord;
@@ -40,6 +41,23 @@ pub trait Prefilter {
 /// Rules nothing out.
 pub struct Everything;
 
+/// Counts the wanted records a reader passed over because their block is damaged: it fails
+/// its checksum or does not decode. One damaged block must not make every query that touches
+/// it fail; the query says how many records it could not read instead.
+#[derive(Debug, Default)]
+pub struct Unreadable(AtomicU64);
+
+impl Unreadable {
+    /// Records passed over so far.
+    pub fn records(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+
+    fn add(&self, n: usize) {
+        self.0.fetch_add(n as u64, Relaxed);
+    }
+}
+
 impl Prefilter for Everything {}
 
 /// Where an ordinal is: in a written block, or among the records not yet in one.
@@ -59,23 +77,53 @@ impl Archive {
         ords: &[u64],
         cache: Option<&BlockCache>,
     ) -> Result<Vec<LogRecord>, StoreError> {
+        self.get_found(ords, cache, None)?
+            .into_iter()
+            .zip(ords)
+            .map(|(rec, ord)| rec.ok_or(StoreError::NotFound { ord: *ord }))
+            .collect()
+    }
+
+    /// [`get_many`](Self::get_many), but the records of damaged blocks are `None` and counted
+    /// in `unreadable` instead of failing the whole read.
+    pub fn get_readable(
+        &self,
+        ords: &[u64],
+        cache: Option<&BlockCache>,
+        unreadable: &Unreadable,
+    ) -> Result<Vec<Option<LogRecord>>, StoreError> {
+        self.get_found(ords, cache, Some(unreadable))
+    }
+
+    fn get_found(
+        &self,
+        ords: &[u64],
+        cache: Option<&BlockCache>,
+        unreadable: Option<&Unreadable>,
+    ) -> Result<Vec<Option<LogRecord>>, StoreError> {
         let mut sorted: Vec<u64> = ords.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
-        let mut found: Vec<LogRecord> = Vec::with_capacity(sorted.len());
-        self.for_each_of(sorted.iter().copied(), cache, |_, rec| {
-            found.push(rec);
-            true
-        })?;
-        ords.iter()
-            .map(|ord| match sorted.binary_search(ord) {
-                Ok(i) => found
-                    .get(i)
-                    .cloned()
-                    .ok_or(StoreError::NotFound { ord: *ord }),
-                Err(_) => Err(StoreError::NotFound { ord: *ord }),
+        let mut found: Vec<(u64, LogRecord)> = Vec::with_capacity(sorted.len());
+        self.for_each_of_where(
+            sorted.iter().copied(),
+            cache,
+            &Everything,
+            unreadable,
+            |ord, rec| {
+                found.push((ord, rec));
+                true
+            },
+        )?;
+        Ok(ords
+            .iter()
+            .map(|ord| {
+                found
+                    .binary_search_by_key(ord, |(o, _)| *o)
+                    .ok()
+                    .map(|i| found[i].1.clone())
             })
-            .collect()
+            .collect())
     }
 
     /// Calls `f` with the record at each of `ords` (ascending; a repeat or a step back is
@@ -86,16 +134,19 @@ impl Archive {
         cache: Option<&BlockCache>,
         f: impl FnMut(u64, LogRecord) -> bool,
     ) -> Result<(), StoreError> {
-        self.for_each_of_where(ords, cache, &Everything, f)
+        self.for_each_of_where(ords, cache, &Everything, None, f)
     }
 
     /// [`for_each_of`](Self::for_each_of), passing over the records of written blocks that
-    /// `pre` rules out (records not yet in a block are always passed).
+    /// `pre` rules out (records not yet in a block are always passed). With `unreadable`, a
+    /// damaged block's wanted records are counted there and passed over; without, they fail
+    /// the read.
     pub fn for_each_of_where(
         &self,
         ords: impl IntoIterator<Item = u64>,
         cache: Option<&BlockCache>,
         pre: &dyn Prefilter,
+        unreadable: Option<&Unreadable>,
         mut f: impl FnMut(u64, LogRecord) -> bool,
     ) -> Result<(), StoreError> {
         let mut ords = ords.into_iter().peekable();
@@ -124,7 +175,17 @@ impl Archive {
             }
             let records = match place {
                 Place::Block(i, _) if !self.block_may_hold(i, |f| pre.block(f)) => continue,
-                Place::Block(_, b) => self.read_rows(b, &mut rows, cache, pre)?,
+                Place::Block(_, b) => match self.read_rows(b, &mut rows, cache, pre) {
+                    Ok(records) => records,
+                    Err(e @ StoreError::Corrupt { .. }) => match unreadable {
+                        Some(u) => {
+                            u.add(rows.len());
+                            continue;
+                        }
+                        None => return Err(e),
+                    },
+                    Err(e) => return Err(e),
+                },
                 Place::Pending { first_ord, .. } => self.pending_rows(first_ord, &rows)?,
             };
             for (row, rec) in rows.iter().zip(records) {
@@ -314,5 +375,47 @@ mod tests {
         let want: Vec<_> = ords.iter().map(|&i| rec(i)).collect();
         assert_eq!(b.get_many(&ords, Some(&cache)).unwrap(), want);
         assert_eq!(a.get_many(&ords, Some(&cache)).unwrap(), want);
+    }
+
+    #[test]
+    fn a_damaged_block_never_reads_as_wrong_records_and_costs_only_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.fwa");
+        archive(dir.path(), 70).seal().unwrap();
+        let good = std::fs::read(&path).unwrap();
+        let b = Archive::open_sealed(&path)
+            .unwrap()
+            .state
+            .read()
+            .unwrap()
+            .blocks[2];
+        let in_block = |ord: u64| (b.first_ord..b.first_ord + b.count as u64).contains(&ord);
+        let ords: Vec<u64> = (0..70).collect();
+        let mut noticed = 0;
+        for at in b.offset..b.offset + b.len as u64 {
+            let mut bytes = good.clone();
+            bytes[at as usize] ^= 0x10;
+            std::fs::write(&path, &bytes).unwrap();
+            let a = Archive::open_sealed(&path).unwrap();
+            let unreadable = Unreadable::default();
+            let got = a.get_readable(&ords, None, &unreadable).unwrap();
+            // A flip the format ignores (an unused header bit) changes nothing; any other is
+            // noticed: the block's records are lost, never read wrong, and no other is lost.
+            let lost = unreadable.records() > 0;
+            noticed += lost as usize;
+            assert_eq!(a.get_many(&ords, None).is_err(), lost, "byte {at}");
+            for (ord, read) in ords.iter().zip(got) {
+                let want = (!(lost && in_block(*ord))).then(|| rec(*ord));
+                assert_eq!(read, want, "byte {at}, record {ord}");
+            }
+            if lost {
+                assert_eq!(unreadable.records(), b.count as u64, "byte {at}");
+            }
+        }
+        assert!(
+            noticed + 2 >= b.len as usize,
+            "{noticed} of {} flips noticed",
+            b.len
+        );
     }
 }

@@ -110,7 +110,7 @@ impl ArchiveStream {
     fn block_error(&mut self, seg: usize, block: usize, e: impl std::fmt::Display) {
         self.errors.push(InputError {
             path: self.segments[seg].path.clone(),
-            source: std::io::Error::other(format!("block {block}: {e}")),
+            source: std::io::Error::other(format!("block {block}: {e}; its records are left out")),
         });
     }
 
@@ -133,7 +133,7 @@ impl ArchiveStream {
         let mut woken = Vec::new();
         let group = rayon::current_num_threads().max(1) * 2;
         let all: Vec<usize> = (0..segment.blocks()).collect();
-        'groups: for chunk in all.chunks(group) {
+        for chunk in all.chunks(group) {
             // Blocks are decoded while the cache has room for them: they are the ones served
             // first. Past that only their sources are read, which skips building records.
             let keep = self.cached + self.largest_block * chunk.len() <= self.budget;
@@ -145,9 +145,9 @@ impl ArchiveStream {
                 let (sources, len, records) = match block {
                     Ok(block) => block,
                     Err(e) => {
-                        // The blocks before it were scanned; the rest of this segment is lost.
+                        // Only this block's records are lost: the others are read.
                         self.block_error(seg, b, e);
-                        break 'groups;
+                        continue;
                     }
                 };
                 for source in sources {

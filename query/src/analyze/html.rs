@@ -68,7 +68,7 @@ pub fn render_html(analysis: &Analysis) -> String {
     for e in &analysis.errors {
         let _ = writeln!(
             out,
-            "<p class=\"input-error\">input skipped: {}: {}</p>",
+            "<p class=\"input-error\">unreadable input: {}: {}</p>",
             escape(&e.path.to_string_lossy()),
             escape(&e.source.to_string())
         );

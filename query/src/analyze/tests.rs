@@ -125,6 +125,31 @@ fn a_corrupt_segment_is_reported_and_the_rest_analyzed() {
     assert!(got.records > 0 && got.records < whole.records);
 }
 
+#[test]
+fn a_damaged_block_costs_only_its_own_records() {
+    let data = tempfile::tempdir().unwrap();
+    let files = records_per_file(&scenarios());
+    let batches: Vec<Vec<LogRecord>> = files.concat().chunks(150).map(<[_]>::to_vec).collect();
+    store(data.path(), &batches);
+    let whole = analyze(&[data.path()], Engine::default());
+    let (inputs, _) = expand(&[data.path()]);
+    let open = |i: &crate::input::Input| firewatch_index::SealedSegment::open(&i.path).unwrap();
+    let input = inputs.iter().max_by_key(|i| open(i).blocks()).unwrap();
+    assert!(open(input).blocks() >= 2);
+    let lost = open(input).block(0).unwrap().len();
+    let mut bytes = std::fs::read(&input.path).unwrap();
+    bytes[8] ^= 0x55; // the first block's zstd magic
+    std::fs::write(&input.path, &bytes).unwrap();
+    let got = analyze(&[data.path()], Engine::default());
+    assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
+    assert!(
+        got.errors[0].to_string().contains("block 0"),
+        "{}",
+        got.errors[0]
+    );
+    assert_eq!(got.records, whole.records - lost as u64);
+}
+
 /// A hostile log: markup in messages and in a service name, and a heap that grows to its limit.
 fn hostile_logs(dir: &Path) {
     let t0 = 1_763_632_800i64; // 2025-11-20T10:00:00Z

@@ -75,6 +75,7 @@ pub(super) async fn search(
         hits: page.hits,
         total: page.total,
         next_cursor: page.next.map(encode_cursor),
+        unreadable: page.unreadable,
         took_ms: took(started),
     }))
 }

@@ -12,7 +12,14 @@ pub struct SearchResponse {
     pub total: u64,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
+    /// Matches left out because the archive block holding them is damaged; absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreadable: u64,
     pub took_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `GET /api/v1/histogram`.

@@ -26,7 +26,12 @@ use super::{GrepOptions, OutputMode};
 type BlockOutput = Result<(Vec<u8>, usize), InputError>;
 
 /// Searches one archive segment; returns its output and the number of selected records.
-pub fn grep_archive(input: &Input, opts: &GrepOptions) -> Result<(Vec<u8>, usize), InputError> {
+/// Searches a sealed archive: its output, its selected records, and the errors of damaged
+/// blocks, which are passed over (the rest of the archive is still searched).
+pub fn grep_archive(
+    input: &Input,
+    opts: &GrepOptions,
+) -> Result<(Vec<u8>, usize, Vec<InputError>), InputError> {
     let segment = input.open_segment()?;
     let group = rayon::current_num_threads().max(1) * 4;
     let prefilter = opts.matcher.prefilter();
@@ -35,6 +40,7 @@ pub fn grep_archive(input: &Input, opts: &GrepOptions) -> Result<(Vec<u8>, usize
         .collect();
     let mut text = Vec::new();
     let mut selected = 0;
+    let mut damaged = Vec::new();
     for chunk in blocks.chunks(group) {
         let outputs: Vec<BlockOutput> = chunk
             .par_iter()
@@ -44,12 +50,20 @@ pub fn grep_archive(input: &Input, opts: &GrepOptions) -> Result<(Vec<u8>, usize
                     .and_then(|body| grep_body(&body, opts, scratch))
                     .map_err(|e| InputError {
                         path: input.path.clone(),
-                        source: std::io::Error::other(format!("block {b}: {e}")),
+                        source: std::io::Error::other(format!(
+                            "block {b}: {e}; its records are left out"
+                        )),
                     })
             })
             .collect();
         for out in outputs {
-            let (bytes, n) = out?;
+            let (bytes, n) = match out {
+                Ok(out) => out,
+                Err(e) => {
+                    damaged.push(e);
+                    continue;
+                }
+            };
             selected += n;
             if opts.mode != OutputMode::Count && opts.mode != OutputMode::FilesWithMatches {
                 text.extend_from_slice(&bytes);
@@ -75,7 +89,7 @@ pub fn grep_archive(input: &Input, opts: &GrepOptions) -> Result<(Vec<u8>, usize
         }
         _ => {}
     }
-    Ok((text, selected))
+    Ok((text, selected, damaged))
 }
 
 /// Buffers one thread reuses from block to block.

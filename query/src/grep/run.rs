@@ -46,15 +46,19 @@ pub fn grep(
     let mut summary = Summary::default();
     let batch = rayon::current_num_threads().max(1) * 2;
     for group in inputs.chunks(batch) {
-        let results: Vec<Result<(Vec<u8>, bool), InputError>> = group
+        let results: Vec<Result<Searched, InputError>> = group
             .par_iter()
             .map(|input| grep_one(input, opts))
             .collect();
         for result in results {
             match result {
-                Ok((text, matched)) => {
-                    out.write_all(&text)?;
-                    summary.matched_inputs += usize::from(matched);
+                Ok(searched) => {
+                    out.write_all(&searched.text)?;
+                    summary.matched_inputs += usize::from(searched.matched);
+                    for e in &searched.damaged {
+                        summary.errors += 1;
+                        on_error(e);
+                    }
                 }
                 Err(e) => {
                     summary.errors += 1;
@@ -67,14 +71,27 @@ pub fn grep(
     Ok(summary)
 }
 
-/// The output of one input and whether anything was selected.
-fn grep_one(input: &Input, opts: &GrepOptions) -> Result<(Vec<u8>, bool), InputError> {
+/// What searching one input gave.
+struct Searched {
+    text: Vec<u8>,
+    /// Whether anything was selected.
+    matched: bool,
+    /// Parts of the input that could not be read (an archive's damaged blocks).
+    damaged: Vec<InputError>,
+}
+
+/// Searches one input; an error is one that stopped it from being read at all.
+fn grep_one(input: &Input, opts: &GrepOptions) -> Result<Searched, InputError> {
     let err = |source| InputError {
         path: input.path.clone(),
         source,
     };
     if input.compression == Compression::Archive {
-        return grep_archive(input, opts).map(|(t, n)| (t, n > 0));
+        return grep_archive(input, opts).map(|(text, n, damaged)| Searched {
+            text,
+            matched: n > 0,
+            damaged,
+        });
     }
     let mut g = InputGrep::new(input, opts);
     match input.compression {
@@ -126,7 +143,12 @@ fn grep_one(input: &Input, opts: &GrepOptions) -> Result<(Vec<u8>, bool), InputE
             }
         }
     }
-    Ok(g.finish())
+    let (text, matched) = g.finish();
+    Ok(Searched {
+        text,
+        matched,
+        damaged: Vec::new(),
+    })
 }
 
 /// Reads until `buf` has grown by `more` bytes or the input ends; `true` at the end.

@@ -314,6 +314,11 @@ fn compressed_inputs_in_small_windows_match_the_whole_file_with_context() {
 
 /// A node data directory holding `records`, sealed into several segments of small blocks.
 pub(crate) fn data_dir_with(dir: &Path, records: &[firewatch_ingest::LogRecord]) {
+    data_dir_in_batches(dir, records, 200)
+}
+
+/// [`data_dir_with`], appending `batch` records at a time (a block holds one batch or more).
+fn data_dir_in_batches(dir: &Path, records: &[firewatch_ingest::LogRecord], batch: usize) {
     let cfg = firewatch_index::StoreConfig {
         data_dir: dir.into(),
         commit_interval_ms: 10,
@@ -323,7 +328,7 @@ pub(crate) fn data_dir_with(dir: &Path, records: &[firewatch_ingest::LogRecord])
     };
     let store = firewatch_index::Store::open(cfg).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    for batch in records.chunks(200) {
+    for batch in records.chunks(batch) {
         rt.block_on(store.append(batch.to_vec())).unwrap();
         // Let the store tick so that segments are sealed as they fill.
         std::thread::sleep(std::time::Duration::from_millis(12));
@@ -436,13 +441,22 @@ fn archive_grep_agrees_with_brute_force_over_records() {
 fn corrupt_archive_segment_is_an_error_for_that_segment_only() {
     let dir = tempfile::tempdir().unwrap();
     let records = corpus_records(&corpus());
-    data_dir_with(dir.path(), &records);
+    data_dir_in_batches(dir.path(), &records, 40);
     let (inputs, _) = input::expand(&[dir.path()]);
     let bytes = std::fs::read(&inputs[0].path).unwrap();
     std::fs::write(&inputs[0].path, &bytes[..bytes.len() - 7]).unwrap();
-    let mut bytes = std::fs::read(&inputs[1].path).unwrap();
+    let blocks = |i: &Input| {
+        firewatch_index::SealedSegment::open(&i.path)
+            .unwrap()
+            .blocks()
+    };
+    let flipped = (1..inputs.len())
+        .max_by_key(|&i| blocks(&inputs[i]))
+        .unwrap();
+    assert!(blocks(&inputs[flipped]) >= 2);
+    let mut bytes = std::fs::read(&inputs[flipped].path).unwrap();
     bytes[8] ^= 0x55; // the first block's zstd magic
-    std::fs::write(&inputs[1].path, &bytes).unwrap();
+    std::fs::write(&inputs[flipped].path, &bytes).unwrap();
     let mut opts = GrepOptions::new(matcher(&["info"], PatternKind::Auto, false));
     opts.mode = OutputMode::Count;
     let mut out = Vec::new();
@@ -454,5 +468,9 @@ fn corrupt_archive_segment_is_an_error_for_that_segment_only() {
     assert_eq!(summary.errors, 2, "{failed:?}");
     assert!(failed[0].contains("corrupt archive footer"), "{failed:?}");
     assert!(failed[1].contains("block 0"), "{failed:?}");
-    assert_eq!(summary.matched_inputs, inputs.len() - 2);
+    // The damaged block is passed over; the rest of its segment is searched.
+    assert_eq!(summary.matched_inputs, inputs.len() - 1, "{failed:?}");
+    let counted = String::from_utf8(out).unwrap();
+    let name = format!("{}:", inputs[flipped].path.display());
+    assert!(counted.lines().any(|l| l.starts_with(&name)), "{counted}");
 }

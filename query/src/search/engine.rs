@@ -52,6 +52,9 @@ pub enum SearchError {
     Index(#[from] tantivy::TantivyError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// An export passed over records it could not read; it must not end as if complete.
+    #[error("{0} matches left out: their archive block is damaged")]
+    Unreadable(u64),
 }
 
 /// One page of hits.
@@ -62,6 +65,9 @@ pub struct SearchPage {
     pub total: u64,
     /// Where the next page starts, when there is one.
     pub next: Option<Key>,
+    /// Matches left out because their archive block is damaged (the hits are fewer, or the
+    /// total smaller, by as many).
+    pub unreadable: u64,
 }
 
 /// One histogram bucket: its start (ns), its count, and the counts per group when split.
@@ -212,8 +218,9 @@ impl Engine {
             };
             let page = p.finish(snapshot.searcher().search(&p.query, &collector)?)?;
             let ptrs: Vec<_> = page.keys.iter().map(|k| k.ptr()).collect();
-            let records = snapshot.fetch_many(&ptrs)?;
-            let hits: Vec<(Key, LogRecord)> = page.keys.iter().copied().zip(records).collect();
+            let records = snapshot.fetch_readable(&ptrs)?;
+            let hits: Vec<(Key, Option<LogRecord>)> =
+                page.keys.iter().copied().zip(records).collect();
             (page.total, page.after_cursor, hits)
         } else {
             let (mut total, mut after) = (0, 0);
@@ -239,7 +246,7 @@ impl Engine {
             sort_keys(&mut keys, order);
             let hits = keys
                 .into_iter()
-                .filter_map(|k| records.remove(&k).map(|r| (k, r)))
+                .filter_map(|k| records.remove(&k).map(|r| (k, Some(r))))
                 .collect();
             (total, after, hits)
         };
@@ -249,9 +256,10 @@ impl Engine {
             None
         };
         Ok(SearchPage {
-            hits: hits.into_iter().map(|(_, r)| r).collect(),
+            hits: hits.into_iter().filter_map(|(_, r)| r).collect(),
             total,
             next,
+            unreadable: snapshot.unreadable(),
         })
     }
 
@@ -383,7 +391,8 @@ impl Engine {
     }
 
     /// Calls `each` with every match, in storage order (segment by segment, oldest segment
-    /// first), until it returns `false`; returns how many were passed.
+    /// first), until it returns `false`; returns how many were passed. Records of a damaged
+    /// archive block are passed over, and the export then ends with an error.
     pub fn export(
         &self,
         scope: &Scope,
@@ -392,7 +401,10 @@ impl Engine {
     ) -> Result<u64, SearchError> {
         let p = self.prepare(scope, timeout);
         let n = p.each_record(&mut |_, record| each(record))?;
-        p.finish(n)
+        match p.ctx.snapshot.unreadable() {
+            0 => p.finish(n),
+            lost => Err(SearchError::Unreadable(lost)),
+        }
     }
 }
 

@@ -187,6 +187,12 @@ pub async fn node_with(records: Vec<LogRecord>, cfg: ApiConfig, segment_max_byte
 }
 
 impl Node {
+    /// The store's data directory.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// Appends records and waits until they are searchable.
     pub async fn append(&mut self, records: Vec<LogRecord>) {
         for batch in records.chunks(500) {
