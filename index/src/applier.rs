@@ -8,6 +8,7 @@
 //! merged by [`compaction`].
 
 mod compaction;
+mod reindex;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -18,9 +19,8 @@ use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use firewatch_ingest::LogRecord;
-use tantivy::directory::MmapDirectory;
 use tantivy::query::RangeQuery;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use tokio::sync::broadcast;
 use tracing::{debug, error, info, warn};
 
@@ -80,32 +80,8 @@ impl Applier {
         let seg_root = cfg.data_dir.join("segments");
         let index_dir = cfg.data_dir.join("index");
         fs::create_dir_all(&seg_root)?;
-        fs::create_dir_all(&index_dir)?;
         let mut manifest = Manifest::load(&seg_root)?;
-        let dir = MmapDirectory::open(&index_dir).map_err(tantivy::TantivyError::from)?;
-        let open = |(schema, fields)| {
-            Index::builder()
-                .schema(schema)
-                .settings(schema::index_settings())
-                .open_or_create(dir.clone())
-                .map(|index| (index, fields))
-        };
-        // An index keeps the schema it was made with: the newest that opens it.
-        let [newest, older @ ..] = schema::every_version();
-        let mut opened = open(newest);
-        for version in older {
-            if let Err(tantivy::TantivyError::SchemaError(_)) = opened {
-                opened = open(version);
-            }
-        }
-        let (index, fields) = opened.map_err(|e| match e {
-            // The index of an older format (ids and positions indexed).
-            tantivy::TantivyError::SchemaError(m) => StoreError::Unsupported {
-                what: format!("index: {m}"),
-            },
-            e => e.into(),
-        })?;
-        crate::words::register(&index);
+        let (index, fields) = reindex::open_or_replace(&cfg.data_dir, &index_dir)?;
         let mut writer = index.writer_with_num_threads(1, cfg.index_memory_bytes.max(15 << 20))?;
         // Documents of the segment that was active at a crash; the WAL brings them back.
         writer.delete_query(Box::new(RangeQuery::new(
@@ -149,6 +125,16 @@ impl Applier {
             metrics
                 .segments_damaged
                 .fetch_add(damaged.len() as u64, Relaxed);
+        }
+        let again = reindex::reindex_missing(
+            &mut writer,
+            fields,
+            &manifest.segments,
+            &reader.searcher(),
+            |id| segments.get(&id).cloned(),
+        )?;
+        if again > 0 {
+            reader.reload()?;
         }
         let active_id = manifest.next_segment;
         let active = new_segment(&seg_root, active_id, &cfg)?;

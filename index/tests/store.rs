@@ -646,3 +646,76 @@ fn an_unreadable_segment_is_set_aside_and_the_rest_served() {
     );
     store.close();
 }
+
+#[test]
+fn a_lost_or_damaged_index_is_made_again_from_the_archives() {
+    type Damage = fn(&std::path::Path);
+    let damages: [(&str, Damage); 3] = [
+        ("index deleted", |index| {
+            std::fs::remove_dir_all(index).unwrap()
+        }),
+        ("meta.json garbage", |index| {
+            std::fs::write(index.join("meta.json"), "garbage").unwrap()
+        }),
+        ("a file cut short", |index| {
+            let file = std::fs::read_dir(index)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.extension().is_some_and(|e| e == "term"))
+                .unwrap();
+            let bytes = std::fs::read(&file).unwrap();
+            std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+        }),
+    ];
+    for (what, damage) in damages {
+        let dir = tempfile::tempdir().unwrap();
+        let small = || StoreConfig {
+            segment_max_bytes: 2000,
+            merge_min_segments: 0,
+            ..cfg(dir.path())
+        };
+        let store = Store::open(small()).unwrap();
+        let rt = rt();
+        for b in 0..6 {
+            let batch = (0..10)
+                .map(|i| rec(&format!("x:{b}:{i}"), b * 10 + i))
+                .collect();
+            rt.block_on(store.append(batch)).unwrap();
+            rt.block_on(indexed(&store));
+        }
+        let checkout = |snap: &Snapshot| {
+            let q = TermQuery::new(
+                Term::from_field_text(snap.fields().service, "checkout"),
+                IndexRecordOption::Basic,
+            );
+            snap.searcher().search(&q, &Count).unwrap()
+        };
+        let before = checkout(&store.reader().snapshot());
+        store.close();
+        damage(&dir.path().join("index"));
+
+        let store = Store::open(small()).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let snap = store.reader().snapshot();
+        let archived: u64 = snap.segments().iter().map(|s| s.records).sum();
+        assert_eq!(archived, 60, "{what}");
+        assert_eq!(snap.indexed_records().unwrap().0, 60, "{what}");
+        assert_eq!(checkout(&snap), before, "{what}");
+        let ptr = snap.locate("x:3:4").unwrap().unwrap();
+        assert_eq!(snap.fetch_ptr(ptr).unwrap().id, "x:3:4", "{what}");
+        store.close();
+        if what != "index deleted" {
+            assert!(
+                dir.path().join("damaged/index").is_dir(),
+                "{what}: set aside"
+            );
+        }
+        // Made once: the next start finds every segment indexed.
+        let store = Store::open(small()).unwrap();
+        assert_eq!(
+            store.reader().snapshot().indexed_records().unwrap().0,
+            60,
+            "{what}"
+        );
+        store.close();
+    }
+}

@@ -29,16 +29,12 @@ use tantivy::query::RangeQuery;
 use tantivy::{Searcher, Term};
 use tracing::{info, warn};
 
-use super::Applier;
+use super::{reindex, Applier};
 use crate::archive::{Archive, Everything, Unreadable};
 use crate::catalog::{archive_path, segment_dir, Manifest, PendingMerge, Segment, SegmentInfo};
 use crate::config::StoreConfig;
 use crate::error::StoreError;
-use crate::schema::{self, Fields, RecordPtr, CHUNK_RECORDS};
-use firewatch_ingest::LogRecord;
-
-/// Records a merge holds before making their documents: a whole number of chunks.
-const PENDING: usize = 64 * CHUNK_RECORDS as usize;
+use crate::schema::Fields;
 
 /// Ids of the sealed segments (in manifest order) to merge now: the first run of at least
 /// `merge_min_segments` adjacent small ones (each under half of `segment_max_bytes`), together
@@ -201,32 +197,7 @@ impl Applier {
         for old in &from {
             self.writer.delete_query(Box::new(segment_query(f, *old)))?;
         }
-        // Documents are built a run of records at a time, as `apply` builds a batch's.
-        let mut add_err = None;
-        let mut run: Vec<LogRecord> = Vec::with_capacity(PENDING);
-        let mut first = RecordPtr {
-            segment: id,
-            ord: 0,
-        };
-        let mut add = |doc| {
-            if let Err(e) = self.writer.add_document(doc) {
-                add_err.get_or_insert(e);
-            }
-        };
-        archive.for_each(|ord, rec| {
-            if run.len() == PENDING || first.ord + run.len() as u64 != ord {
-                schema::documents(&f, &run, first, &mut add);
-                run.clear();
-            }
-            if run.is_empty() {
-                first.ord = ord;
-            }
-            run.push(rec);
-        })?;
-        schema::documents(&f, &run, first, &mut add);
-        if let Some(e) = add_err {
-            return Err(e.into());
-        }
+        reindex::index_archive(&mut self.writer, f, id, &archive)?;
         let seg = Segment {
             archive,
             info: std::sync::RwLock::new(info),
