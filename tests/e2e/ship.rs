@@ -782,3 +782,45 @@ fn short_files_are_shipped_and_known_again_once_they_grow() {
     );
     assert_eq!(count.get("ok"), Some(&2));
 }
+
+#[test]
+fn a_corrupt_checkpoint_file_is_set_aside_and_files_read_again_under_the_same_ids() {
+    let mut h = Harness::new(32);
+    h.start();
+    let a = h.logs.join("a.log");
+    let lines = |from: usize, to: usize| -> Vec<String> {
+        (from..to)
+            .map(|i| format!("request {i} served in {i} ms"))
+            .collect()
+    };
+    fs::write(&a, lines(0, 20).join("\n") + "\n").unwrap();
+    let mut want: HashSet<String> = lines(0, 20).into_iter().collect();
+    assert!(h.wait_for(&want, Duration::from_secs(10)), "never shipped");
+    h.stop();
+    let first: HashMap<String, String> = h
+        .node
+        .records()
+        .into_iter()
+        .map(|r| (r.message, r.id))
+        .collect();
+    let cp = h.dir.path().join("data").join("checkpoints.json");
+    fs::write(&cp, b"{\"version\":1,\"checkp").unwrap(); // cut short mid-write by a bad disk
+
+    let mut f = OpenOptions::new().append(true).open(&a).unwrap();
+    writeln!(f, "{}", lines(20, 30).join("\n")).unwrap();
+    want.extend(lines(20, 30));
+    h.start();
+    assert!(
+        h.wait_for(&want, Duration::from_secs(10)),
+        "the shipper did not go on after a corrupt checkpoint file\n{}",
+        h.own_logs()
+    );
+    h.stop();
+    assert!(h.dir.path().join("data/checkpoints.json.corrupt").exists());
+    // Lines sent again carry the ids they had: the node stores them once.
+    for r in h.node.records() {
+        if let Some(id) = first.get(&r.message) {
+            assert_eq!(&r.id, id, "{}", r.message);
+        }
+    }
+}

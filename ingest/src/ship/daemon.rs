@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::archive::ArchiveLedger;
 use super::checkpoint::{CheckpointError, Checkpoints};
@@ -121,7 +121,23 @@ impl Shipper {
         };
         std::fs::create_dir_all(data).map_err(io("data dir", data))?;
         let cp_path = data.join("checkpoints.json");
-        let mut cps = Checkpoints::load(&cp_path)?;
+        let mut cps = match Checkpoints::load(&cp_path) {
+            // Record ids are the file's fingerprint and the line's offset, so every file read
+            // again from its start is stored once by the node (within its retention): better
+            // than a shipper that does not start, or one that skips what it cannot place.
+            Err(CheckpointError::Corrupt { path, message }) => {
+                let kept = path.with_extension("json.corrupt");
+                std::fs::rename(&path, &kept).map_err(io("checkpoint file", &path))?;
+                error!(
+                    file = %path.display(),
+                    kept = %kept.display(),
+                    error = %message,
+                    "checkpoint file corrupt, set aside; reading every file from its start"
+                );
+                Checkpoints::default()
+            }
+            loaded => loaded?,
+        };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
