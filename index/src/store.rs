@@ -197,6 +197,7 @@ impl Store {
             entries = report.entries,
             restored,
             cut_bytes = report.cut_bytes,
+            damaged_bytes = report.damaged_bytes,
             ms = started.elapsed().as_millis() as u64,
             "wal replayed"
         );

@@ -11,16 +11,17 @@
 //! [`firewatch_ingest::Encoded`]): it parses to the same record, so replay is the same.
 //! Persist policy: entries are appended and the file is `fdatasync`ed before any of them is
 //! acknowledged; concurrent batches share one fsync (group commit, see the store). On open, every
-//! file is replayed; the first entry that is short, too long or fails its checksum ends the
-//! file: it and everything after it are cut (a torn tail from a crash mid-write was never
-//! acknowledged). A new file is started when a segment is sealed; files whose entries are all in
+//! file is replayed. An entry that is short, too long or fails its checksum with no valid entry
+//! after it is a torn tail from a crash mid-write, never acknowledged: it is cut. One with valid
+//! entries after it was damaged on disk: it is skipped with an error (its records are lost) and
+//! the entries after it are replayed, not cut with it. A new file is started when a segment is sealed; files whose entries are all in
 //! sealed segments are deleted.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use tracing::warn;
+use tracing::{error, warn};
 
 const MAGIC: &[u8; 6] = b"FWWAL\0";
 const VERSION: u16 = 1;
@@ -62,6 +63,8 @@ pub struct ReplayReport {
     pub entries: u64,
     /// Bytes cut from torn or corrupt tails.
     pub cut_bytes: u64,
+    /// Bytes of damaged entries skipped in the middle of a file (acknowledged records lost).
+    pub damaged_bytes: u64,
     pub last_seq: u64,
 }
 
@@ -158,6 +161,14 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(u64, &[u8])) -> io::Result<Repla
                     apply(seq, &body);
                 }
                 Err(Bad::Eof) => break,
+                Err(Bad::Torn(why))
+                    if let Some(next) = next_entry(&path, good, report.last_seq)? =>
+                {
+                    error!(file = %path.display(), offset = good, bytes = next - good, why, "damaged wal entry skipped, its records are lost");
+                    report.damaged_bytes += next - good;
+                    good = next;
+                    r.seek(SeekFrom::Start(next))?;
+                }
                 Err(Bad::Torn(why)) => {
                     warn!(file = %path.display(), offset = good, why, "wal tail cut");
                     report.cut_bytes += size - good;
@@ -170,6 +181,31 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(u64, &[u8])) -> io::Result<Repla
         }
     }
     Ok(report)
+}
+
+/// Where the first valid entry after `from` starts, if any: its length fits in the file, its
+/// sequence number follows `last_seq` and its checksum matches. Only a damaged middle has one;
+/// a torn tail has none.
+fn next_entry(path: &Path, from: u64, last_seq: u64) -> io::Result<Option<u64>> {
+    let file = File::open(path)?;
+    // SAFETY: a WAL file is only appended to by this process, which is not writing yet.
+    let map = unsafe { memmap2::Mmap::map(&file)? };
+    let le32 = |at: usize| u32::from_le_bytes(map[at..at + 4].try_into().unwrap_or_default());
+    let le64 = |at: usize| u64::from_le_bytes(map[at..at + 8].try_into().unwrap_or_default());
+    for at in from as usize + 1..map.len().saturating_sub(16) {
+        let len = le32(at) as usize;
+        if !(8..=MAX_ENTRY as usize).contains(&len) || at + 8 + len > map.len() {
+            continue;
+        }
+        let seq = le64(at + 8);
+        if seq <= last_seq || seq - last_seq > 1 << 32 {
+            continue;
+        }
+        if crc32fast::hash(&map[at + 8..at + 8 + len]) == le32(at + 4) {
+            return Ok(Some(at as u64));
+        }
+    }
+    Ok(None)
 }
 
 /// The file entries are appended to.
@@ -333,16 +369,35 @@ mod tests {
     }
 
     #[test]
-    fn checksum_mismatch_ends_the_file() {
+    fn a_damaged_entry_costs_itself_not_the_entries_after_it() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), &[(1, "one"), (2, "two"), (3, "three")]);
-        let mut bytes = fs::read(&path).unwrap();
-        let second_payload = (HEADER_LEN + 8 + 8 + 3 + 8 + 8) as usize;
-        bytes[second_payload] ^= 0xff;
+        let path = write(
+            dir.path(),
+            &[(1, "one"), (2, "two"), (3, "three"), (4, "four")],
+        );
+        let good = fs::read(&path).unwrap();
+        let second = (HEADER_LEN + 8 + 8 + 3) as usize;
+        // Anywhere in the second entry: its length, checksum, sequence number or body.
+        for at in second..second + 8 + 8 + 3 {
+            let mut bytes = good.clone();
+            bytes[at] ^= 0x5a;
+            fs::write(&path, &bytes).unwrap();
+            let (got, report) = collect(dir.path());
+            let want: Vec<(u64, String)> =
+                vec![(1, "one".into()), (3, "three".into()), (4, "four".into())];
+            assert_eq!(got, want, "byte {at}");
+            assert_eq!(report.damaged_bytes, 8 + 8 + 3, "byte {at}");
+            assert_eq!(report.cut_bytes, 0, "byte {at}");
+            assert_eq!(fs::read(&path).unwrap(), bytes, "nothing cut");
+        }
+        // The last entry damaged is a torn tail: cut.
+        let mut bytes = good.clone();
+        let last = bytes.len() - 2;
+        bytes[last] ^= 0x5a;
         fs::write(&path, &bytes).unwrap();
         let (got, report) = collect(dir.path());
-        assert_eq!(got, vec![(1, "one".into())]);
-        assert!(report.cut_bytes > 0);
+        assert_eq!(got.len(), 3);
+        assert_eq!((report.cut_bytes, report.damaged_bytes), (8 + 8 + 4, 0));
     }
 
     #[test]
