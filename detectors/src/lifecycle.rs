@@ -141,7 +141,17 @@ impl AlertStore {
             path: path.clone(),
             message,
         };
-        let saved: Saved = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        let saved: Saved = match serde_json::from_slice(&bytes) {
+            Ok(saved) => saved,
+            // Alert state is not worth refusing to start for: the alerts still firing fire
+            // again (notified once more), and the damaged file is kept for people.
+            Err(e) => {
+                let kept = path.with_extension("json.corrupt");
+                std::fs::rename(&path, &kept).map_err(io)?;
+                tracing::error!(file = %path.display(), kept = %kept.display(), error = %e, "alert state corrupt, set aside; starting with none");
+                return Ok(store);
+            }
+        };
         if saved.version != VERSION {
             return Err(corrupt(format!("unknown version {}", saved.version)));
         }
@@ -328,6 +338,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_corrupt_state_file_is_set_aside_and_the_store_starts_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE), b"{\"version\":1,\"act").unwrap();
+        let mut s = store(dir.path());
+        assert!(s.list(StateFilter::All, None).is_empty());
+        assert!(dir.path().join("alerts.json.corrupt").exists());
+        assert!(matches!(
+            &s.apply(alert("a", AlertState::Firing, 0, 10))[..],
+            [Change::Fired(_)]
+        ));
+        s.save().unwrap();
+        assert_eq!(store(dir.path()).list(StateFilter::All, None).len(), 1);
+    }
+
+    #[test]
     fn quiet_alerts_resolve_and_state_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path());
@@ -363,13 +388,8 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn corrupt_or_unknown_state_is_a_clear_error() {
+    fn a_state_of_an_unknown_version_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(FILE), b"{not json").unwrap();
-        let err = AlertStore::open(dir.path(), LifecycleConfig::default())
-            .err()
-            .unwrap();
-        assert!(err.to_string().contains("corrupt"), "{err}");
         std::fs::write(
             dir.path().join(FILE),
             br#"{"version":99,"active":[],"history":[]}"#,
