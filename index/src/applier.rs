@@ -80,7 +80,8 @@ impl Applier {
         let seg_root = cfg.data_dir.join("segments");
         let index_dir = cfg.data_dir.join("index");
         fs::create_dir_all(&seg_root)?;
-        let mut manifest = Manifest::load(&seg_root)?;
+        let loaded = Manifest::load_or_rebuild(&seg_root)?;
+        let mut manifest = loaded.manifest;
         let (index, fields) = reindex::open_or_replace(&cfg.data_dir, &index_dir)?;
         let mut writer = index.writer_with_num_threads(1, cfg.index_memory_bytes.max(15 << 20))?;
         // Documents of the segment that was active at a crash; the WAL brings them back.
@@ -88,6 +89,14 @@ impl Applier {
             Bound::Included(Term::from_field_u64(fields.segment, manifest.next_segment)),
             Bound::Excluded(Term::from_field_u64(fields.segment, MERGED_BASE)),
         )))?;
+        // Segments set aside when the manifest was made again.
+        for id in loaded.dropped {
+            let id = Term::from_field_u64(fields.segment, id);
+            writer.delete_query(Box::new(RangeQuery::new(
+                Bound::Included(id.clone()),
+                Bound::Included(id),
+            )))?;
+        }
         writer.commit()?;
         let reader: IndexReader = index
             .reader_builder()

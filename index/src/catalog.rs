@@ -16,6 +16,9 @@ use crate::archive::Archive;
 use crate::error::StoreError;
 use crate::wal::sync_dir;
 
+mod rebuild;
+pub use rebuild::Loaded;
+
 /// What is known about a segment (the query API's segment list, and the manifest's entries).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentInfo {

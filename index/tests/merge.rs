@@ -199,3 +199,41 @@ fn a_damaged_block_is_left_out_of_a_merge_and_its_segment_set_aside() {
     check_exactly_once(&store.reader().snapshot(), &kept);
     store.close();
 }
+
+#[test]
+fn a_lost_or_garbage_manifest_is_made_again_even_mid_merge() {
+    let garbage = |root: &std::path::Path| {
+        std::fs::write(root.join("manifest.json"), b"{\"version\":2,\"segm").unwrap()
+    };
+    let deleted =
+        |root: &std::path::Path| std::fs::remove_file(root.join("manifest.json")).unwrap();
+    let damages: [(&str, &dyn Fn(&std::path::Path)); 2] =
+        [("garbage", &garbage), ("deleted", &deleted)];
+    for (what, damage) in damages {
+        // 0: no merge; 1..=3: a merge interrupted after that step, both its result and its
+        // sources on disk.
+        for step in 0..=3u8 {
+            let dir = tempfile::tempdir().unwrap();
+            let ids = trickle(dir.path());
+            if step > 0 {
+                let config = cfg(dir.path());
+                config.faults.fail_merge_after(step);
+                let store = Store::open(config.clone()).unwrap();
+                wait_for("the injected crash", || config.faults.crashed());
+                store.close();
+            }
+            damage(&dir.path().join("segments"));
+            let no_merge = StoreConfig {
+                merge_min_segments: 0,
+                ..cfg(dir.path())
+            };
+            let store = Store::open(no_merge.clone())
+                .unwrap_or_else(|e| panic!("{what}, step {step}: {e}"));
+            check_exactly_once(&store.reader().snapshot(), &ids);
+            store.close();
+            let store = Store::open(no_merge).unwrap();
+            check_exactly_once(&store.reader().snapshot(), &ids);
+            store.close();
+        }
+    }
+}
