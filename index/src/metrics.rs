@@ -28,8 +28,10 @@ pub struct StoreMetrics {
     pub segments_retired: AtomicU64,
     /// Sealed segments merged into larger ones.
     pub segments_merged: AtomicU64,
-    /// Segments found unreadable at start and set aside.
+    /// Segments found unreadable at start, or merged without their damaged blocks, and set aside.
     pub segments_damaged: AtomicU64,
+    /// Bytes of damaged WAL entries skipped at start: their records are lost.
+    pub wal_damaged_bytes: AtomicU64,
     pub disk_bytes: AtomicU64,
     pub broadcast_lagged: AtomicU64,
     pub block_cache_hits: AtomicU64,
@@ -46,7 +48,7 @@ impl StoreMetrics {
 
     /// Appends the metrics in Prometheus text format.
     pub fn render(&self, out: &mut String) {
-        let rows: [(&str, &str, &str, &AtomicU64); 23] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 24] = [
             (
                 "firewatch_records_accepted_total",
                 "counter",
@@ -152,8 +154,14 @@ impl StoreMetrics {
             (
                 "firewatch_segments_damaged_total",
                 "counter",
-                "segments found unreadable at start and set aside",
+                "segments found unreadable at start, or merged without their damaged blocks, and set aside",
                 &self.segments_damaged,
+            ),
+            (
+                "firewatch_wal_damaged_bytes",
+                "gauge",
+                "bytes of damaged wal entries skipped at the last start (their records are lost)",
+                &self.wal_damaged_bytes,
             ),
             (
                 "firewatch_disk_bytes",

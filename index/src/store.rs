@@ -193,6 +193,10 @@ impl Store {
             applier.apply(seq, records, sizes, Instant::now())?;
         }
         applier.commit()?;
+        shared
+            .metrics
+            .wal_damaged_bytes
+            .store(report.damaged_bytes, Relaxed);
         info!(
             entries = report.entries,
             restored,
