@@ -110,7 +110,14 @@ fn rebuild(root: &Path) -> Result<Option<Loaded>, StoreError> {
     // A merge's sources hold records its result holds too; the result has the larger id.
     let mut redundant = Vec::new();
     for (i, (id, a)) in opened.iter().enumerate() {
-        let Ok(first) = a.get(0) else { continue };
+        // Its first readable record (a damaged block is passed over).
+        let mut first = None;
+        let lost = Unreadable::default();
+        a.for_each_of_where(0..a.len(), None, &Everything, Some(&lost), |_, rec| {
+            first = Some(rec);
+            false
+        })?;
+        let Some(first) = first else { continue };
         let merged_into = opened[i + 1..]
             .iter()
             .filter(|(newer, _)| *newer >= MERGED_BASE)
