@@ -14,7 +14,9 @@
 //! file is replayed. An entry that is short, too long or fails its checksum with no valid entry
 //! after it is a torn tail from a crash mid-write, never acknowledged: it is cut. One with valid
 //! entries after it was damaged on disk: it is skipped with an error (its records are lost) and
-//! the entries after it are replayed, not cut with it. A new file is started when a segment is sealed; files whose entries are all in
+//! the entries after it are replayed, not cut with it. Likewise a file whose header is damaged
+//! but holds entries is replayed, and one of another format version stops the start; a file
+//! without a header or entries (its creation torn) is removed. A new file is started when a segment is sealed; files whose entries are all in
 //! sealed segments are deleted.
 
 use std::fs::{self, File, OpenOptions};
@@ -143,14 +145,34 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(u64, &[u8])) -> io::Result<Repla
         let mut r = BufReader::with_capacity(1 << 20, file);
         let mut header = [0u8; HEADER_LEN as usize];
         let mut good = HEADER_LEN;
-        let header_ok = read_full(&mut r, &mut header)? == header.len()
-            && &header[..6] == MAGIC
-            && u16::from_le_bytes([header[6], header[7]]) == VERSION;
-        if !header_ok {
-            warn!(file = %path.display(), "wal file without a valid header, removed");
-            report.cut_bytes += size;
-            fs::remove_file(&path)?;
-            continue;
+        let whole = read_full(&mut r, &mut header)? == header.len();
+        let version = u16::from_le_bytes([header[6], header[7]]);
+        if whole && &header[..6] == MAGIC && version != VERSION {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: wal format {version}, this build reads {VERSION}",
+                    path.display()
+                ),
+            ));
+        }
+        if !(whole && &header[..6] == MAGIC) {
+            // A file whose creation was torn holds no entry: removed. One whose header was
+            // damaged later still holds its acknowledged entries: replayed.
+            match next_entry(&path, HEADER_LEN - 1, report.last_seq)? {
+                Some(first) => {
+                    error!(file = %path.display(), "wal file header damaged; replaying its entries");
+                    report.damaged_bytes += first;
+                    good = first;
+                    r.seek(SeekFrom::Start(first))?;
+                }
+                None => {
+                    warn!(file = %path.display(), "wal file without a valid header, removed");
+                    report.cut_bytes += size;
+                    fs::remove_file(&path)?;
+                    continue;
+                }
+            }
         }
         loop {
             match read_entry(&mut r)? {
@@ -398,6 +420,33 @@ mod tests {
         let (got, report) = collect(dir.path());
         assert_eq!(got.len(), 3);
         assert_eq!((report.cut_bytes, report.damaged_bytes), (8 + 8 + 4, 0));
+    }
+
+    #[test]
+    fn a_damaged_file_header_costs_no_entry_and_another_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &[(1, "one"), (2, "two")]);
+        let good = fs::read(&path).unwrap();
+        let mut bytes = good.clone();
+        bytes[2] ^= 0x20; // "FWWAL" -> "FWwAL"
+        fs::write(&path, &bytes).unwrap();
+        let (got, report) = collect(dir.path());
+        assert_eq!(got, vec![(1, "one".into()), (2, "two".into())]);
+        assert_eq!((report.cut_bytes, report.damaged_bytes), (0, HEADER_LEN));
+        assert!(path.exists());
+        // A torn creation (part of a header, or none) is still removed.
+        for torn in [&bytes[..HEADER_LEN as usize], &bytes[..3], &[][..]] {
+            fs::write(&path, torn).unwrap();
+            assert!(collect(dir.path()).0.is_empty());
+            assert!(!path.exists());
+        }
+        // A file of a later format is neither replayed nor removed.
+        let mut later = good.clone();
+        later[6] = 9;
+        fs::write(&path, &later).unwrap();
+        let err = replay(dir.path(), |_, _| {}).unwrap_err();
+        assert!(err.to_string().contains("wal format 9"), "{err}");
+        assert!(path.exists());
     }
 
     #[test]
