@@ -202,13 +202,15 @@ fn a_damaged_block_is_left_out_of_a_merge_and_its_segment_set_aside() {
 
 #[test]
 fn a_lost_or_garbage_manifest_is_made_again_even_mid_merge() {
-    let garbage = |root: &std::path::Path| {
-        std::fs::write(root.join("manifest.json"), b"{\"version\":2,\"segm").unwrap()
-    };
-    let deleted =
-        |root: &std::path::Path| std::fs::remove_file(root.join("manifest.json")).unwrap();
-    let damages: [(&str, &dyn Fn(&std::path::Path)); 2] =
-        [("garbage", &garbage), ("deleted", &deleted)];
+    type Damage = fn(&std::path::Path);
+    let damages: [(&str, Damage); 2] = [
+        ("garbage", |root| {
+            std::fs::write(root.join("manifest.json"), b"{\"version\":2,\"segm").unwrap()
+        }),
+        ("deleted", |root| {
+            std::fs::remove_file(root.join("manifest.json")).unwrap()
+        }),
+    ];
     for (what, damage) in damages {
         // 0: no merge; 1..=3: a merge interrupted after that step, both its result and its
         // sources on disk.
