@@ -105,12 +105,25 @@ impl ArchiveLedger {
     /// Loads the ledger at `path` (missing or unreadable: empty, so files are read again and the
     /// node's dedup absorbs it), dropping entries whose file is gone.
     pub fn load(path: PathBuf) -> Self {
-        let mut read: BTreeMap<String, String> = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<LedgerFile>(&b).ok())
-            .filter(|f| f.version == 1)
-            .map(|f| f.read)
-            .unwrap_or_default();
+        let parsed = match std::fs::read(&path) {
+            Ok(b) => Some(serde_json::from_slice::<LedgerFile>(&b).map_err(|e| e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => Some(Err(e.to_string())),
+        };
+        let mut read: BTreeMap<String, String> = match parsed {
+            None => BTreeMap::new(),
+            Some(Ok(f)) if f.version == 1 => f.read,
+            // Forgetting costs only a second shipping of compressed archives, which the node
+            // stores once (same record ids); say so, since it costs bandwidth.
+            Some(Ok(f)) => {
+                tracing::warn!(file = %path.display(), version = f.version, "archive ledger of an unknown version ignored; compressed archives may be shipped again");
+                BTreeMap::new()
+            }
+            Some(Err(e)) => {
+                tracing::warn!(file = %path.display(), error = %e, "archive ledger unreadable, ignored; compressed archives may be shipped again");
+                BTreeMap::new()
+            }
+        };
         read.retain(|key, p| {
             std::fs::metadata(p.as_str()).is_ok_and(|m| ArchiveId::of(&m).key() == *key)
         });
