@@ -252,6 +252,42 @@ async fn a_damaged_archive_block_costs_its_records_not_the_query() {
         .get("/api/v1/search?q=%22connection%20reset%22&limit=10")
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // Top values read from the records (a structured field) say what they left out; a
+    // histogram answered from the index alone counts every match.
+    let (status, body) = node.get("/api/v1/fields/http.method/top").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let left_out = body["unreadable"].as_u64().unwrap_or(0);
+    assert_eq!(left_out, unreadable, "{body}");
+    assert_eq!(body["total"].as_u64().unwrap() + left_out, 3000, "{body}");
+    let (status, body) = node.get("/api/v1/histogram?q=*").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["total"].as_u64(), Some(3000), "{body}");
+    assert!(body.get("unreadable").is_none(), "{body}");
+    // An export sends every readable record, then ends in an error: never silently short.
+    let response = node
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/api/v1/export?q=*")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut body = response.into_body().into_data_stream();
+    let (mut bytes, mut failed) = (Vec::new(), false);
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(c) => bytes.extend_from_slice(&c),
+            Err(_) => failed = true,
+        }
+    }
+    assert!(failed, "the export ends in an error");
+    let exported = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    assert_eq!(exported as u64 + unreadable, 3000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

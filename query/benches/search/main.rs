@@ -131,7 +131,7 @@ fn ask(engine: &Engine, a: &Ask) -> u64 {
             .map(|p| p.total),
         Ask::Histogram(s) => engine
             .histogram(s, HOUR, Some("level"), TIMEOUT)
-            .map(|b| b.iter().map(|b| b.count).sum()),
+            .map(|h| h.buckets.iter().map(|b| b.count).sum()),
         Ask::Top(s) => engine
             .top(s, &Field::named("service"), 10, TIMEOUT)
             .map(|t| t.total),

@@ -106,7 +106,7 @@ pub(super) async fn histogram(
         None => None,
     };
     let timeout = state.cfg.timeout;
-    let (interval, buckets) = run(&state, timeout, move |engine| {
+    let (interval, histogram) = run(&state, timeout, move |engine| {
         let interval = interval.unwrap_or_else(|| engine.auto_interval(&scope));
         Ok((
             interval,
@@ -114,6 +114,7 @@ pub(super) async fn histogram(
         ))
     })
     .await?;
+    let (buckets, unreadable) = (histogram.buckets, histogram.unreadable);
     let total = buckets.iter().map(|b| b.count).sum();
     let split = p.by.as_deref().is_some_and(|b| !b.is_empty());
     Ok(Json(HistogramResponse {
@@ -127,6 +128,7 @@ pub(super) async fn histogram(
             })
             .collect(),
         total,
+        unreadable,
         took_ms: took(started),
     }))
 }
@@ -160,6 +162,7 @@ pub(super) async fn top(
             .collect(),
         total: top.total,
         other: top.other,
+        unreadable: top.unreadable,
         took_ms: took(started),
     }))
 }

@@ -62,15 +62,14 @@ pub(super) async fn export(
             // A failed send means the client went away: stop searching.
             tx.blocking_send(Ok(Bytes::from(chunk))).is_ok()
         });
-        let last = match result {
-            Ok(_) if buf.is_empty() => return,
-            Ok(_) => Ok(Bytes::from(buf)),
-            Err(e) => {
-                tracing::warn!(error = %e, "export failed");
-                Err(io::Error::other(e.to_string()))
-            }
-        };
-        let _ = tx.blocking_send(last);
+        // What was read before a failure is sent before it.
+        if !buf.is_empty() && tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+            return;
+        }
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "export failed");
+            let _ = tx.blocking_send(Err(io::Error::other(e.to_string())));
+        }
     });
     let body = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     Ok((

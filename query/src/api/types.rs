@@ -28,6 +28,9 @@ pub struct HistogramResponse {
     pub interval_ms: u64,
     pub buckets: Vec<Bucket>,
     pub total: u64,
+    /// Matches left out because the archive block holding them is damaged; absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreadable: u64,
     pub took_ms: u64,
 }
 
@@ -50,6 +53,9 @@ pub struct TopResponse {
     /// Matches in total, and those whose value is not listed (or that have none).
     pub total: u64,
     pub other: u64,
+    /// Matches left out because the archive block holding them is damaged; absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreadable: u64,
     pub took_ms: u64,
 }
 

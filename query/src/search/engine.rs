@@ -85,6 +85,17 @@ pub struct TopValues {
     /// Matches in total, and matches whose value is not among `values` (or that have none).
     pub total: u64,
     pub other: u64,
+    /// Records left out because their archive block is damaged (when values had to be read
+    /// from the records).
+    pub unreadable: u64,
+}
+
+/// A histogram's buckets, oldest first, and the records it left out because their archive
+/// block is damaged (when matches had to be checked against their records).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Buckets {
+    pub buckets: Vec<HistogramBucket>,
+    pub unreadable: u64,
 }
 
 /// A prepared search: the tantivy query, the shared context, and the query to check candidates
@@ -299,7 +310,7 @@ impl Engine {
         interval: i64,
         by: Option<&str>,
         timeout: Duration,
-    ) -> Result<Vec<HistogramBucket>, SearchError> {
+    ) -> Result<Buckets, SearchError> {
         if interval <= 0 {
             return Err(SearchError::Invalid("interval must be positive".into()));
         }
@@ -347,7 +358,10 @@ impl Engine {
                 t += interval;
             }
         }
-        Ok(buckets.into_values().collect())
+        Ok(Buckets {
+            buckets: buckets.into_values().collect(),
+            unreadable: p.ctx.snapshot.unreadable(),
+        })
     }
 
     /// The `k` most frequent values of `field` over the matches.
@@ -387,6 +401,7 @@ impl Engine {
             values,
             total,
             other: total.saturating_sub(shown),
+            unreadable: p.ctx.snapshot.unreadable(),
         })
     }
 

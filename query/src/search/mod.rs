@@ -15,5 +15,5 @@ mod value_terms;
 mod values;
 
 pub use collect::Order;
-pub use engine::{Engine, HistogramBucket, Scope, SearchError, SearchPage, TopValues};
+pub use engine::{Buckets, Engine, HistogramBucket, Scope, SearchError, SearchPage, TopValues};
 pub use scan::Key;
