@@ -650,7 +650,7 @@ fn an_unreadable_segment_is_set_aside_and_the_rest_served() {
 #[test]
 fn a_lost_or_damaged_index_is_made_again_from_the_archives() {
     type Damage = fn(&std::path::Path);
-    let damages: [(&str, Damage); 3] = [
+    let damages: [(&str, Damage); 4] = [
         ("index deleted", |index| {
             std::fs::remove_dir_all(index).unwrap()
         }),
@@ -665,6 +665,17 @@ fn a_lost_or_damaged_index_is_made_again_from_the_archives() {
                 .unwrap();
             let bytes = std::fs::read(&file).unwrap();
             std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+        }),
+        ("a byte flipped in postings", |index| {
+            let file = std::fs::read_dir(index)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.extension().is_some_and(|e| e == "idx"))
+                .unwrap();
+            let mut bytes = std::fs::read(&file).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0xff;
+            std::fs::write(&file, &bytes).unwrap();
         }),
     ];
     for (what, damage) in damages {

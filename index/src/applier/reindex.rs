@@ -2,7 +2,8 @@
 //!
 //! The index is derived data: each document is made from an archived record and where it is
 //! stored. So a node whose index is lost (the directory deleted, `meta.json` unreadable, a file
-//! it lists gone) does not refuse to start or serve nothing: the old index is moved to
+//! it lists gone, cut short or failing its footer checksum) does not refuse to start or serve
+//! nothing: the old index is moved to
 //! `damaged/index`, a new one is made, and every sealed segment without documents is indexed
 //! again from its archive before the node serves.
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use tantivy::directory::error::OpenReadError;
 use tantivy::directory::MmapDirectory;
+use tantivy::error::DataCorruption;
 use tantivy::{Index, IndexWriter, TantivyDocument, TantivyError};
 use tracing::{error, warn};
 
@@ -82,6 +84,18 @@ fn open(index_dir: &Path) -> Result<(Index, Fields), StoreError> {
         e => e.into(),
     })?;
     crate::words::register(&index);
+    // Every file's footer checksum: a flipped byte in postings or a column would otherwise
+    // surface only when a query, or this start's first commit, reads it.
+    let mut bad: Vec<String> = index
+        .validate_checksum()?
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    if !bad.is_empty() {
+        bad.sort();
+        let what = format!("files failing their checksum: {}", bad.join(", "));
+        return Err(TantivyError::DataCorruption(DataCorruption::comment_only(what)).into());
+    }
     // Every file the index lists must be there: a reader opens them all.
     let _: tantivy::IndexReader = index
         .reader_builder()
