@@ -24,6 +24,14 @@ fn cfg(dir: &std::path::Path) -> StoreConfig {
     }
 }
 
+/// [`cfg`] with merging off.
+fn unmerged(dir: &std::path::Path) -> StoreConfig {
+    StoreConfig {
+        merge_min_segments: 0,
+        ..cfg(dir)
+    }
+}
+
 fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ok() {
@@ -40,11 +48,7 @@ fn trickle(dir: &std::path::Path) -> Vec<String> {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut ids = Vec::new();
     for s in 0..4 {
-        let store = Store::open(StoreConfig {
-            merge_min_segments: 0,
-            ..cfg(dir)
-        })
-        .unwrap();
+        let store = Store::open(unmerged(dir)).unwrap();
         let batch: Vec<_> = (0..25)
             .map(|i| {
                 rec(
@@ -89,11 +93,7 @@ fn sealed(snap: &Snapshot) -> usize {
 fn small_segments_are_merged_without_gaps_or_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let ids = trickle(dir.path());
-    let store = Store::open(StoreConfig {
-        merge_min_segments: 0,
-        ..cfg(dir.path())
-    })
-    .unwrap();
+    let store = Store::open(unmerged(dir.path())).unwrap();
     let before = store.reader().snapshot();
     assert_eq!(sealed(&before), 4);
     store.close();
@@ -136,10 +136,7 @@ fn a_merge_interrupted_after_any_step_loses_and_doubles_nothing() {
         wait_for("the injected crash", || config.faults.crashed());
         store.close();
 
-        let no_merge = StoreConfig {
-            merge_min_segments: 0,
-            ..cfg(dir.path())
-        };
+        let no_merge = unmerged(dir.path());
         let store = Store::open(no_merge).unwrap();
         let snap = store.reader().snapshot();
         check_exactly_once(&snap, &ids);
@@ -164,11 +161,7 @@ fn a_merge_interrupted_after_any_step_loses_and_doubles_nothing() {
 fn a_damaged_block_is_left_out_of_a_merge_and_its_segment_set_aside() {
     let dir = tempfile::tempdir().unwrap();
     let ids = trickle(dir.path());
-    let store = Store::open(StoreConfig {
-        merge_min_segments: 0,
-        ..cfg(dir.path())
-    })
-    .unwrap();
+    let store = Store::open(unmerged(dir.path())).unwrap();
     let victim = store.reader().snapshot().segments()[1].clone();
     store.close();
     let name = format!("{:016x}", victim.id);
@@ -225,10 +218,7 @@ fn a_lost_or_garbage_manifest_is_made_again_even_mid_merge() {
                 store.close();
             }
             damage(&dir.path().join("segments"));
-            let no_merge = StoreConfig {
-                merge_min_segments: 0,
-                ..cfg(dir.path())
-            };
+            let no_merge = unmerged(dir.path());
             let store = Store::open(no_merge.clone())
                 .unwrap_or_else(|e| panic!("{what}, step {step}: {e}"));
             check_exactly_once(&store.reader().snapshot(), &ids);

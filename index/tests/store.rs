@@ -577,25 +577,37 @@ async fn indexed(store: &Store) {
     }
 }
 
+/// Segments of about twenty records, never merged.
+fn small_segments(dir: &std::path::Path) -> StoreConfig {
+    StoreConfig {
+        segment_max_bytes: 2000,
+        merge_min_segments: 0,
+        ..cfg(dir)
+    }
+}
+
+/// A store of [`small_segments`] holding `batches` batches of ten records (ids
+/// `prefix:batch:i`), each applied before the next so that segments fill and seal one after
+/// another.
+fn sealed_store(dir: &std::path::Path, prefix: &str, batches: i64) -> Store {
+    let store = Store::open(small_segments(dir)).unwrap();
+    let rt = rt();
+    for b in 0..batches {
+        let batch = (0..10)
+            .map(|i| rec(&format!("{prefix}:{b}:{i}"), b * 10 + i))
+            .collect();
+        rt.block_on(store.append(batch)).unwrap();
+        rt.block_on(indexed(&store));
+    }
+    store
+}
+
 #[test]
 fn an_unreadable_segment_is_set_aside_and_the_rest_served() {
     let dir = tempfile::tempdir().unwrap();
-    let small = || StoreConfig {
-        segment_max_bytes: 2000,
-        merge_min_segments: 0,
-        ..cfg(dir.path())
-    };
-    let store = Store::open(small()).unwrap();
+    let small = || small_segments(dir.path());
     let rt = rt();
-    for b in 0..10 {
-        let batch = (0..10)
-            .map(|i| rec(&format!("d:{b}:{i}"), b * 10 + i))
-            .collect();
-        rt.block_on(store.append(batch)).unwrap();
-        // Applied batch by batch, so that segments fill and seal one after another.
-        rt.block_on(indexed(&store));
-    }
-    store.close();
+    sealed_store(dir.path(), "d", 10).close();
     let seg_root = dir.path().join("segments");
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(seg_root.join("manifest.json")).unwrap()).unwrap();
@@ -680,20 +692,8 @@ fn a_lost_or_damaged_index_is_made_again_from_the_archives() {
     ];
     for (what, damage) in damages {
         let dir = tempfile::tempdir().unwrap();
-        let small = || StoreConfig {
-            segment_max_bytes: 2000,
-            merge_min_segments: 0,
-            ..cfg(dir.path())
-        };
-        let store = Store::open(small()).unwrap();
-        let rt = rt();
-        for b in 0..6 {
-            let batch = (0..10)
-                .map(|i| rec(&format!("x:{b}:{i}"), b * 10 + i))
-                .collect();
-            rt.block_on(store.append(batch)).unwrap();
-            rt.block_on(indexed(&store));
-        }
+        let small = || small_segments(dir.path());
+        let store = sealed_store(dir.path(), "x", 6);
         let checkout = |snap: &Snapshot| {
             let q = TermQuery::new(
                 Term::from_field_text(snap.fields().service, "checkout"),

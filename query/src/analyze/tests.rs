@@ -109,13 +109,18 @@ impl Records for Replay {
     }
 }
 
+/// A data directory holding the scenarios' records in batches of 150, and its analysis.
+fn scenarios_data_dir(dir: &Path) -> Analysis {
+    let files = records_per_file(&scenarios());
+    let batches: Vec<Vec<LogRecord>> = files.concat().chunks(150).map(<[_]>::to_vec).collect();
+    store(dir, &batches);
+    analyze(&[dir], Engine::default())
+}
+
 #[test]
 fn a_corrupt_segment_is_reported_and_the_rest_analyzed() {
     let data = tempfile::tempdir().unwrap();
-    let files = records_per_file(&scenarios());
-    let batches: Vec<Vec<LogRecord>> = files.concat().chunks(150).map(<[_]>::to_vec).collect();
-    store(data.path(), &batches);
-    let whole = analyze(&[data.path()], Engine::default());
+    let whole = scenarios_data_dir(data.path());
     let (inputs, _) = expand(&[data.path()]);
     let bytes = std::fs::read(&inputs[1].path).unwrap();
     std::fs::write(&inputs[1].path, &bytes[..bytes.len() / 3]).unwrap();
@@ -128,10 +133,7 @@ fn a_corrupt_segment_is_reported_and_the_rest_analyzed() {
 #[test]
 fn a_damaged_block_costs_only_its_own_records() {
     let data = tempfile::tempdir().unwrap();
-    let files = records_per_file(&scenarios());
-    let batches: Vec<Vec<LogRecord>> = files.concat().chunks(150).map(<[_]>::to_vec).collect();
-    store(data.path(), &batches);
-    let whole = analyze(&[data.path()], Engine::default());
+    let whole = scenarios_data_dir(data.path());
     let (inputs, _) = expand(&[data.path()]);
     let open = |i: &crate::input::Input| firewatch_index::SealedSegment::open(&i.path).unwrap();
     let input = inputs.iter().max_by_key(|i| open(i).blocks()).unwrap();
