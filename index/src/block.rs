@@ -32,6 +32,8 @@
 mod fields;
 mod ids;
 mod raw_levels;
+mod text;
+mod wire;
 
 use std::borrow::Borrow;
 
@@ -41,6 +43,9 @@ pub use ids::decode_ids;
 pub(crate) use ids::skip_ids;
 use ids::{decode_ids_from, encode_ids};
 pub(crate) use raw_levels::RawLevels;
+pub(crate) use text::{texts, TextColumns};
+pub(crate) use wire::{get_bytes, get_str, get_varint, skip_str, unzigzag};
+use wire::{put_str, put_varint, string, zigzag};
 
 /// How a block is laid out; older blocks are read as they were written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -310,56 +315,6 @@ pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
     Some(recs)
 }
 
-/// Text columns as `grep` reads them: each record's message and its fields as compact JSON
-/// text. Bytes, not checked as UTF-8: they are searched as bytes.
-pub(crate) enum TextColumns<'a> {
-    /// Layouts before 2 store both as they are searched (fields empty when a record has none).
-    Verbatim {
-        messages: Vec<&'a [u8]>,
-        fields: Vec<&'a [u8]>,
-    },
-    /// Layout 2 renders them from templates and columns, record after record.
-    Templates(fields::Reader<'a>),
-}
-
-/// The text columns of `n` records, read from the rest of a body after its `level_raw` column.
-pub(crate) fn texts<'a>(b: &mut &'a [u8], n: usize, layout: Layout) -> Option<TextColumns<'a>> {
-    if layout >= Layout::Templates {
-        return fields::Reader::new(b, n).map(TextColumns::Templates);
-    }
-    let messages = (0..n).map(|_| get_bytes(b)).collect::<Option<_>>()?;
-    let fields = (0..n).map(|_| get_bytes(b)).collect::<Option<_>>()?;
-    Some(TextColumns::Verbatim { messages, fields })
-}
-
-impl TextColumns<'_> {
-    /// Appends record `i`'s message, then a space and its fields when it has any. Layout-2
-    /// columns are read in order: records must be written in order, each once (`None`
-    /// otherwise, as for a malformed body).
-    pub(crate) fn write(&mut self, i: usize, out: &mut Vec<u8>) -> Option<()> {
-        match self {
-            TextColumns::Verbatim { messages, fields } => {
-                out.extend_from_slice(messages.get(i)?);
-                let fields = fields.get(i)?;
-                if !fields.is_empty() {
-                    out.push(b' ');
-                    out.extend_from_slice(fields);
-                }
-                Some(())
-            }
-            TextColumns::Templates(reader) => reader.write_text(i, out),
-        }
-    }
-
-    /// Steps over record `i` (in order, like [`write`](Self::write)).
-    pub(crate) fn skip(&mut self, i: usize) -> Option<()> {
-        match self {
-            TextColumns::Verbatim { messages, .. } => messages.get(i).map(|_| ()),
-            TextColumns::Templates(reader) => reader.skip(i),
-        }
-    }
-}
-
 const NANOS_PER_MS: i64 = 1_000_000;
 
 /// A level's place in [`Level::ALL`], as the level column stores it.
@@ -404,66 +359,6 @@ fn column(
         value(b, keep)?;
     }
     Some(())
-}
-
-/// Reads a string into `into`, or skips it when there is nowhere to put it.
-fn string(b: &mut &[u8], into: Option<&mut String>) -> Option<()> {
-    match into {
-        Some(s) => *s = get_str(b)?.to_string(),
-        None => skip_str(b)?,
-    }
-    Some(())
-}
-
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-pub(crate) fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-pub(crate) fn get_varint(b: &mut &[u8]) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (byte, rest) = b.split_first()?;
-        *b = rest;
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
-}
-
-pub(crate) fn skip_str(b: &mut &[u8]) -> Option<()> {
-    let len = usize::try_from(get_varint(b)?).ok()?;
-    *b = b.get(len..)?;
-    Some(())
-}
-
-pub(crate) fn get_bytes<'a>(b: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let len = usize::try_from(get_varint(b)?).ok()?;
-    let (s, rest) = b.split_at_checked(len)?;
-    *b = rest;
-    Some(s)
-}
-
-pub(crate) fn get_str<'a>(b: &mut &'a [u8]) -> Option<&'a str> {
-    std::str::from_utf8(get_bytes(b)?).ok()
 }
 
 #[cfg(test)]
