@@ -71,17 +71,7 @@ fn rejection_posted_to_node_reaches_webhook_and_alert_list() {
                 + "\n"
         })
         .collect();
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
-    let resp = client
-        .post(format!("{node}/api/v1/ingest"))
-        .header("content-type", "application/x-ndjson")
-        .body(records)
-        .send()
-        .expect("ingest");
-    assert!(resp.status().is_success(), "ingest: {}", resp.status());
+    let client = ingest(&node, records);
 
     let body = bodies
         .recv_timeout(Duration::from_secs(20))
@@ -89,22 +79,8 @@ fn rejection_posted_to_node_reaches_webhook_and_alert_list() {
     assert!(body.contains("unhandled_rejection"), "{body}");
     assert!(body.contains("checkout"), "{body}");
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let list: serde_json::Value = client
-            .get(format!("{node}/api/v1/alerts?state=all"))
-            .send()
-            .expect("list alerts")
-            .json()
-            .expect("alerts json");
-        let text = list.to_string();
-        if text.contains("unhandled_rejection") {
-            assert!(text.contains("checkout"), "{text}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "alert never listed: {text}");
-        thread::sleep(Duration::from_millis(200));
-    }
+    let text = wait_listed(&client, &node, Duration::from_secs(10));
+    assert!(text.contains("checkout"), "{text}");
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -141,6 +117,16 @@ fn a_burst_larger_than_the_live_tail_buffer_hides_nothing_from_the_detectors() {
                 + "\n"
         })
         .collect();
+    let client = ingest(&node, records);
+
+    // The rejection at the head of the burst must raise its alert.
+    wait_listed(&client, &node, Duration::from_secs(15));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Posts NDJSON records to the node's ingest endpoint; returns the client, for what follows.
+fn ingest(node: &str, records: String) -> reqwest::blocking::Client {
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -152,8 +138,12 @@ fn a_burst_larger_than_the_live_tail_buffer_hides_nothing_from_the_detectors() {
         .send()
         .expect("ingest");
     assert!(resp.status().is_success(), "ingest: {}", resp.status());
+    client
+}
 
-    let deadline = Instant::now() + Duration::from_secs(15);
+/// Waits until the node lists an unhandled-rejection alert; returns the list as text.
+fn wait_listed(client: &reqwest::blocking::Client, node: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
     loop {
         let list: serde_json::Value = client
             .get(format!("{node}/api/v1/alerts?state=all"))
@@ -161,15 +151,11 @@ fn a_burst_larger_than_the_live_tail_buffer_hides_nothing_from_the_detectors() {
             .expect("list alerts")
             .json()
             .expect("alerts json");
-        if list.to_string().contains("unhandled_rejection") {
-            break;
+        let text = list.to_string();
+        if text.contains("unhandled_rejection") {
+            return text;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the rejection at the head of the burst raised no alert: {list}"
-        );
+        assert!(Instant::now() < deadline, "alert never listed: {text}");
         thread::sleep(Duration::from_millis(200));
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }

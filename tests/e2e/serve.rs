@@ -331,9 +331,22 @@ fn overload_is_pushed_back_and_nothing_acknowledged_is_lost() {
     verify(&data, &acked);
 }
 
+/// `n` connections to `addr` that send half a request head and then nothing. With `sent`, each
+/// write must succeed; without, a write may fail on a connection the node closed at once.
+fn half_sent_heads(addr: &str, n: usize, sent: bool) -> Vec<std::net::TcpStream> {
+    use std::io::Write;
+    (0..n)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(addr).expect("connect");
+            let wrote = s.write_all(b"POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\n");
+            assert!(!sent || wrote.is_ok(), "half a head: {wrote:?}");
+            s
+        })
+        .collect()
+}
+
 #[test]
 fn connections_that_never_finish_a_request_do_not_lock_the_node_out() {
-    use std::io::Write;
     let dir = fresh_dir();
     let data = dir.path().join("data");
     let config = dir.path().join("node.toml");
@@ -346,14 +359,7 @@ fn connections_that_never_finish_a_request_do_not_lock_the_node_out() {
     let node = Node::start(&data, Some(&config));
     let addr = node.url.trim_start_matches("http://").to_string();
     // More half-sent request heads than the node holds connections.
-    let stalled: Vec<std::net::TcpStream> = (0..6)
-        .map(|_| {
-            let mut s = std::net::TcpStream::connect(&addr).expect("connect");
-            s.write_all(b"POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\n")
-                .expect("half a head");
-            s
-        })
-        .collect();
+    let stalled = half_sent_heads(&addr, 6, true);
     // They are closed after a second; a real client then gets its answer.
     let started = Instant::now();
     let resp = client()
@@ -367,7 +373,6 @@ fn connections_that_never_finish_a_request_do_not_lock_the_node_out() {
 
 #[test]
 fn one_client_holding_connections_leaves_places_for_the_others() {
-    use std::io::Write;
     let dir = fresh_dir();
     let data = dir.path().join("data");
     let config = dir.path().join("node.toml");
@@ -381,13 +386,7 @@ fn one_client_holding_connections_leaves_places_for_the_others() {
     let addr = node.url.trim_start_matches("http://").to_string();
     // One client (127.0.0.1) opens more connections than the node has places and sends
     // nothing whole; past its share of 2 they are closed at once.
-    let stalled: Vec<std::net::TcpStream> = (0..6)
-        .map(|_| {
-            let mut s = std::net::TcpStream::connect(&addr).expect("connect");
-            let _ = s.write_all(b"POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\n");
-            s
-        })
-        .collect();
+    let stalled = half_sent_heads(&addr, 6, false);
     // Another client address on the loopback interface still gets in.
     let other = reqwest::blocking::Client::builder()
         .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
