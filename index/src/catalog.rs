@@ -17,7 +17,7 @@ use crate::error::StoreError;
 use crate::wal::sync_dir;
 
 mod rebuild;
-pub use rebuild::Loaded;
+pub use rebuild::{survey, Loaded, Survey};
 
 /// What is known about a segment (the query API's segment list, and the manifest's entries).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

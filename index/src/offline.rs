@@ -4,7 +4,9 @@
 //! [`DataDir::open`], which reads `segments/manifest.json` and nothing else: no lock is taken, the
 //! WAL and the tantivy index are not touched and nothing is written, so a node may be running on
 //! the same directory. Only sealed segments are listed (records of the active segment are still
-//! in the node's WAL). Each [`SealedSegment`] maps its `archive.fwa` read-only; its blocks are
+//! in the node's WAL). A manifest that is missing or unreadable is not fatal: the segment
+//! directories are surveyed instead ([`crate::catalog::survey`], as the node does when it makes
+//! the manifest again), still writing nothing. Each [`SealedSegment`] maps its `archive.fwa` read-only; its blocks are
 //! decoded one at a time ([`SealedSegment::block`]) so callers can split them across threads.
 //! A segment that retention removed meanwhile, or whose archive is corrupt, is an error for
 //! that segment only.
@@ -17,6 +19,7 @@ use crate::archive::Archive;
 use crate::block_filter::BlockFilter;
 use crate::catalog::{archive_path, Manifest, SegmentInfo};
 use crate::error::StoreError;
+use tracing::warn;
 
 /// A data directory opened read-only.
 #[derive(Debug, Clone)]
@@ -26,12 +29,14 @@ pub struct DataDir {
 }
 
 impl DataDir {
-    /// Is `path` a node's data directory (it holds `segments/manifest.json`)?
+    /// Is `path` a node's data directory? It holds `segments/manifest.json`, or, the manifest
+    /// lost, a segment directory with an archive.
     pub fn detect(path: &Path) -> bool {
-        manifest_path(path).is_file()
+        manifest_path(path).is_file() || has_segment_dir(&path.join("segments"))
     }
 
-    /// Reads the manifest of the data directory at `root`.
+    /// Reads the manifest of the data directory at `root`; surveys its segment directories
+    /// when the manifest is missing or cannot be parsed (with a warning).
     pub fn open(root: &Path) -> Result<DataDir, StoreError> {
         if !DataDir::detect(root) {
             return Err(StoreError::Corrupt {
@@ -42,9 +47,20 @@ impl DataDir {
                 ),
             });
         }
-        let manifest = Manifest::load(&root.join("segments"))?;
-        let mut segments: Vec<SegmentInfo> =
-            manifest.segments.into_iter().filter(|s| s.sealed).collect();
+        let seg_root = root.join("segments");
+        let listed = match Manifest::load(&seg_root) {
+            Ok(m) if manifest_path(root).is_file() => Some(m),
+            Ok(_) => None,
+            Err(StoreError::Corrupt { what }) => {
+                warn!(dir = %root.display(), error = %what, "segment manifest unreadable; reading the segment directories");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let mut segments: Vec<SegmentInfo> = match listed {
+            Some(m) => m.segments.into_iter().filter(|s| s.sealed).collect(),
+            None => surveyed(&seg_root)?,
+        };
         segments.sort_by_key(|s| s.id);
         Ok(DataDir {
             root: root.to_path_buf(),
@@ -74,6 +90,47 @@ impl DataDir {
 
 fn manifest_path(root: &Path) -> PathBuf {
     root.join("segments").join("manifest.json")
+}
+
+fn has_segment_dir(seg_root: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(seg_root) else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        name.len() == 16
+            && name.bytes().all(|b| b.is_ascii_hexdigit())
+            && e.path().join("archive.fwa").is_file()
+    })
+}
+
+/// The sealed segments the directories under `seg_root` hold, for a data directory without a
+/// readable manifest. Their time ranges are not known without reading every record, so they
+/// are given as unbounded; merge sources whose merged segment exists are left out, as the
+/// node would.
+fn surveyed(seg_root: &Path) -> Result<Vec<SegmentInfo>, StoreError> {
+    let survey = crate::catalog::survey(seg_root)?;
+    // The newest plain segment is the active one, unsealed while the node runs.
+    let active = survey
+        .ids
+        .iter()
+        .filter(|&&id| id < crate::catalog::MERGED_BASE)
+        .max();
+    for (id, e) in survey.failed.iter().filter(|(id, _)| Some(id) != active) {
+        warn!(segment = id, error = %e, "segment without a readable sealed archive not read");
+    }
+    Ok(survey
+        .sealed
+        .iter()
+        .map(|(id, a)| SegmentInfo {
+            records: a.len(),
+            min_ts: i64::MIN,
+            max_ts: i64::MAX,
+            sealed: true,
+            ..SegmentInfo::new(*id)
+        })
+        .collect())
 }
 
 /// One sealed segment's archive, mapped read-only.
@@ -174,6 +231,34 @@ mod tests {
         assert_eq!(all, (0..300).map(rec).collect::<Vec<_>>());
         // Read-only: no file was created, removed or modified.
         assert_eq!(walk(dir.path()), before);
+    }
+
+    #[test]
+    fn a_lost_or_garbage_manifest_still_lists_every_sealed_segment_without_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        store_with_records(dir.path(), 300);
+        let listed: Vec<u64> = DataDir::open(dir.path())
+            .unwrap()
+            .segments()
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        let manifest = manifest_path(dir.path());
+        for garbage in [Some(&b"{\"version\": 2, \"segm"[..]), None] {
+            match garbage {
+                Some(bytes) => std::fs::write(&manifest, bytes).unwrap(),
+                None => std::fs::remove_file(&manifest).unwrap(),
+            }
+            let before = walk(dir.path());
+            assert!(DataDir::detect(dir.path()), "{garbage:?}");
+            let dd = DataDir::open(dir.path()).unwrap();
+            let ids: Vec<u64> = dd.segments().iter().map(|s| s.id).collect();
+            assert_eq!(ids, listed, "{garbage:?}");
+            // No time range is claimed that the records might not keep to.
+            assert!(dd.segments().iter().all(|s| s.min_ts == i64::MIN));
+            assert_eq!(read_all(&dd), (0..300).map(rec).collect::<Vec<_>>());
+            assert_eq!(walk(dir.path()), before, "{garbage:?}");
+        }
     }
 
     #[test]

@@ -70,9 +70,22 @@ impl Manifest {
     }
 }
 
-/// The manifest the segment directories under `root` describe; `None` when none holds a
-/// sealed archive.
-fn rebuild(root: &Path) -> Result<Option<Loaded>, StoreError> {
+/// What the segment directories under a `segments/` root hold, read without changing anything.
+pub struct Survey {
+    /// Every segment directory's id, ascending.
+    pub ids: Vec<u64>,
+    /// The segments whose archive opens as sealed and whose records no newer merged segment
+    /// holds, ascending by id.
+    pub sealed: Vec<(u64, Archive)>,
+    /// Sealed segments whose records a newer merged segment holds: the sources of a merge that
+    /// finished.
+    pub redundant: Vec<u64>,
+    /// Segments whose archive does not open as sealed (the active one among them).
+    pub failed: Vec<(u64, StoreError)>,
+}
+
+/// Surveys the segment directories under `root`, writing nothing.
+pub fn survey(root: &Path) -> Result<Survey, StoreError> {
     let mut ids: Vec<u64> = Vec::new();
     for entry in fs::read_dir(root)? {
         let path = entry?.path();
@@ -94,19 +107,6 @@ fn rebuild(root: &Path) -> Result<Option<Loaded>, StoreError> {
             Err(e) => failed.push((id, e)),
         }
     }
-    if opened.is_empty() {
-        return Ok(None);
-    }
-    for (id, e) in &failed {
-        // The active segment a clean stop leaves: an archive of its 8-byte header alone.
-        let empty = fs::metadata(archive_path(root, *id)).map_or(true, |m| m.len() <= 8);
-        if empty {
-            fs::remove_dir_all(super::segment_dir(root, *id))?;
-            continue;
-        }
-        let to = Manifest::set_aside(root, *id)?;
-        warn!(segment = id, error = %e, to = ?to, "segment without a readable sealed archive set aside");
-    }
     // A merge's sources hold records its result holds too; the result has the larger id.
     let mut redundant = Vec::new();
     for (i, (id, a)) in opened.iter().enumerate() {
@@ -126,11 +126,40 @@ fn rebuild(root: &Path) -> Result<Option<Loaded>, StoreError> {
             redundant.push(*id);
         }
     }
+    opened.retain(|(id, _)| !redundant.contains(id));
+    Ok(Survey {
+        ids,
+        sealed: opened,
+        redundant,
+        failed,
+    })
+}
+
+/// The manifest the segment directories under `root` describe; `None` when none holds a
+/// sealed archive. Sets aside what it leaves out.
+fn rebuild(root: &Path) -> Result<Option<Loaded>, StoreError> {
+    let Survey {
+        ids,
+        sealed: opened,
+        redundant,
+        failed,
+    } = survey(root)?;
+    if opened.is_empty() {
+        return Ok(None);
+    }
+    for (id, e) in &failed {
+        // The active segment a clean stop leaves: an archive of its 8-byte header alone.
+        let empty = fs::metadata(archive_path(root, *id)).map_or(true, |m| m.len() <= 8);
+        if empty {
+            fs::remove_dir_all(super::segment_dir(root, *id))?;
+            continue;
+        }
+        let to = Manifest::set_aside(root, *id)?;
+        warn!(segment = id, error = %e, to = ?to, "segment without a readable sealed archive set aside");
+    }
     let mut segments = Vec::new();
     for (id, a) in &opened {
-        if !redundant.contains(id) {
-            segments.push(describe(root, *id, a)?);
-        }
+        segments.push(describe(root, *id, a)?);
     }
     for id in &redundant {
         Manifest::set_aside(root, *id)?;
