@@ -8,13 +8,14 @@
 //!
 //! A record's ordinal (`ord`) is its position in the segment. While a segment is active its last
 //! block is still in memory, so fresh records can be fetched before they are compressed. Sealed
-//! archives are read through a memory map. Reading hits in batches, through the store's block
-//! cache, is in `fetch`. The [`IdTable`] answers "is this id here?" with at most a block
-//! decoded per candidate; version 1 archives (ids in the index) are refused.
+//! archives are read through a memory map. Writing is in `write`; reading hits in batches,
+//! through the store's block cache, in `fetch`. The [`IdTable`] answers "is this id here?" with
+//! at most a block decoded per candidate (`lookup`); version 1 archives (ids in the index) are
+//! refused.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -27,12 +28,14 @@ use memmap2::Mmap;
 use crate::block;
 use crate::block_filter::{BlockFilter, FilterBuilder};
 use crate::error::StoreError;
-use crate::ids::{IdKey, IdTable};
+use crate::ids::IdTable;
 
 mod fetch;
+mod footer;
+mod lookup;
+mod write;
 
 pub use fetch::{Everything, Prefilter, Unreadable};
-mod footer;
 
 const MAGIC: &[u8; 6] = b"FWARC\0";
 const END: &[u8; 8] = b"FWAEND\0\0";
@@ -92,37 +95,6 @@ pub struct Archive {
 }
 
 impl Archive {
-    /// Creates the archive file of a new, active segment.
-    pub fn create(path: &Path, block_bytes: usize, level: i32) -> io::Result<Archive> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(path)?;
-        file.write_all(MAGIC)?;
-        file.write_all(&VERSION.to_le_bytes())?;
-        Ok(Archive {
-            state: RwLock::new(State {
-                data: Data::Active {
-                    file,
-                    end: HEADER_LEN,
-                    pending: Vec::new(),
-                    pending_bytes: 0,
-                    pending_ids: HashMap::new(),
-                    filters: Vec::new(),
-                    filter_builder: Box::default(),
-                },
-                blocks: Vec::new(),
-                ids: IdTable::default(),
-                records: 0,
-            }),
-            uid: NEXT_UID.fetch_add(1, Relaxed),
-            block_bytes,
-            level,
-        })
-    }
-
     /// Opens a sealed archive.
     pub fn open_sealed(path: &Path) -> Result<Archive, StoreError> {
         let file = File::open(path)
@@ -158,110 +130,6 @@ impl Archive {
             block_bytes: 0,
             level: 0,
         })
-    }
-
-    /// Appends one record (`json_len`: the size of its JSON, for block sizing) and returns its
-    /// ordinal. The record is readable at once; [`Archive::flush_full`] writes full blocks out.
-    pub fn append(&self, rec: impl Into<Arc<LogRecord>>, json_len: usize) -> u64 {
-        let rec = rec.into();
-        let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
-        let ord = st.records;
-        if let Data::Active {
-            pending,
-            pending_bytes,
-            pending_ids,
-            ..
-        } = &mut st.data
-        {
-            pending_ids.insert(rec.id.clone(), pending.len() as u64);
-            pending.push(rec);
-            *pending_bytes += json_len;
-            st.records += 1;
-        }
-        ord
-    }
-
-    /// Compresses and writes the pending block once it is full. On error nothing is lost: the
-    /// block stays pending and is written by a later call.
-    pub fn flush_full(&self) -> io::Result<()> {
-        let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
-        let full = matches!(&st.data, Data::Active { pending_bytes, .. } if *pending_bytes >= self.block_bytes);
-        if full {
-            self.flush_block(&mut st)?;
-        }
-        Ok(())
-    }
-
-    fn flush_block(&self, st: &mut State) -> io::Result<()> {
-        let st = &mut *st;
-        let first_ord = st.blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
-        let Data::Active {
-            file,
-            end,
-            pending,
-            pending_bytes,
-            pending_ids,
-            filters,
-            filter_builder,
-        } = &mut st.data
-        else {
-            return Ok(());
-        };
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let mut plain = Vec::with_capacity(*pending_bytes);
-        block::encode(pending, &mut plain);
-        // The frame's checksum (4 bytes in ~100 KB) lets a reader tell a damaged block from a
-        // good one: a flipped bit in the literals would otherwise decode into wrong text.
-        let mut zstd = zstd::bulk::Compressor::new(self.level)?;
-        zstd.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
-        let frame = zstd.compress(&plain)?;
-        file.write_all_at(&frame, *end)?;
-        filters.push(filter_builder.build_for_records(pending));
-        let block = Block {
-            first_ord,
-            offset: *end,
-            len: frame.len() as u32,
-            count: pending.len() as u32,
-        };
-        *end += frame.len() as u64;
-        st.ids.add_block(
-            st.blocks.len() as u32,
-            pending.iter().map(|r| r.id.as_str()),
-        );
-        pending.clear();
-        pending_ids.clear();
-        *pending_bytes = 0;
-        st.blocks.push(block);
-        Ok(())
-    }
-
-    /// Writes the last block and the footer, fsyncs, and switches to reading through a map.
-    pub fn seal(&self) -> io::Result<u64> {
-        let mut guard = self.state.write().unwrap_or_else(|e| e.into_inner());
-        let st = &mut *guard;
-        if let Data::Sealed { map, .. } = &st.data {
-            return Ok(map.len() as u64);
-        }
-        self.flush_block(st)?;
-        let Data::Active {
-            file, end, filters, ..
-        } = &mut st.data
-        else {
-            return Ok(0);
-        };
-        let (footer, spans) = footer::encode(&st.blocks, &st.ids, filters, *end);
-        file.write_all_at(&footer, *end)?;
-        file.sync_all()?;
-        let size = *end + footer.len() as u64;
-        // SAFETY: as in `open_sealed`, the file is complete and never written again.
-        let map = unsafe { Mmap::map(&*file)? };
-        st.data = Data::Sealed {
-            map,
-            filters: spans,
-        };
-        Ok(size)
     }
 
     /// Number of records.
@@ -346,71 +214,6 @@ impl Archive {
         }
         Ok(())
     }
-}
-
-impl Archive {
-    /// Marks `found[i]` for every `ids[i]` stored in this archive. Each candidate block is
-    /// decoded once per call, so a resent batch costs a block or two, not one per record.
-    pub fn find_ids(&self, ids: &[&str], found: &mut [bool]) -> Result<(), StoreError> {
-        self.locate(ids, |i, _| found[i] = true)
-    }
-
-    /// The ordinal of the record with this id, if it is stored here.
-    pub fn ord_of(&self, id: &str) -> Result<Option<u64>, StoreError> {
-        let mut ord = None;
-        self.locate(&[id], |_, o| ord = Some(o))?;
-        Ok(ord)
-    }
-
-    /// Calls `hit(i, ord)` for every `ids[i]` stored here.
-    fn locate(&self, ids: &[&str], mut hit: impl FnMut(usize, u64)) -> Result<(), StoreError> {
-        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-        let in_blocks = st.blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
-        let mut by_block: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-        let mut cands = Vec::new();
-        for (i, id) in ids.iter().enumerate() {
-            if let Data::Active { pending_ids, .. } = &st.data {
-                if let Some(p) = pending_ids.get(*id) {
-                    hit(i, in_blocks + p);
-                    continue;
-                }
-            }
-            cands.clear();
-            st.ids.candidates(IdKey::of(id), &mut cands);
-            for b in &cands {
-                by_block.entry(*b).or_default().push(i);
-            }
-        }
-        for (b, wanted) in by_block {
-            let block = *st
-                .blocks
-                .get(b as usize)
-                .ok_or_else(|| StoreError::Corrupt {
-                    what: "id table names a missing block".into(),
-                })?;
-            let stored = read_block_ids(&st.data, block)?;
-            let index: HashMap<&str, usize> = stored
-                .iter()
-                .enumerate()
-                .map(|(k, id)| (id.as_str(), k))
-                .collect();
-            for i in wanted {
-                if let Some(k) = index.get(ids[i]) {
-                    hit(i, block.first_ord + *k as u64);
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-fn read_block_ids(data: &Data, b: Block) -> Result<Vec<String>, StoreError> {
-    let plain = decompress(data, b)?;
-    let ids = block::decode_ids(&plain).ok_or_else(|| corrupt("archive block does not decode"))?;
-    if ids.len() != b.count as usize {
-        return Err(corrupt("archive block with a wrong record count"));
-    }
-    Ok(ids)
 }
 
 fn read_block(data: &Data, b: Block) -> Result<Vec<LogRecord>, StoreError> {
