@@ -1,14 +1,14 @@
 //! The store as the ingest endpoint's [`RecordSink`].
 
 use firewatch_ingest::endpoint::{RecordSink, SinkError, Stored};
-use firewatch_ingest::Encoded;
+use firewatch_ingest::Batch;
 
 use crate::error::StoreError;
 use crate::store::Store;
 
 impl RecordSink for Store {
-    async fn append(&self, records: Vec<Encoded>) -> Result<Stored, SinkError> {
-        match Store::append_encoded(self, records).await {
+    async fn append(&self, batch: Batch) -> Result<Stored, SinkError> {
+        match Store::append_batch(self, batch).await {
             Ok(o) => Ok(Stored {
                 accepted: o.accepted,
                 duplicates: o.duplicates,

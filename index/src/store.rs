@@ -20,7 +20,8 @@ use std::sync::{mpsc as std_mpsc, Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use firewatch_ingest::{Encoded, LogRecord};
+use firewatch_ingest::endpoint::body::parse_ndjson;
+use firewatch_ingest::{Batch, Encoded, LogRecord};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{info, warn};
 
@@ -37,7 +38,7 @@ mod follow;
 mod group_commit;
 pub use follow::Follower;
 use follow::Followers;
-use group_commit::{wal_loop, WalMsg};
+use group_commit::{wal_loop, WalBody, WalMsg};
 
 /// What happened to the records of a batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -154,43 +155,32 @@ impl Store {
         let (durable, _) = broadcast::channel(cfg.broadcast_capacity.max(1));
         let (mut applier, shared) = Applier::open(cfg, metrics, durable)?;
         let started = Instant::now();
-        let mut replayed = Vec::new();
-        let mut bad = None;
+        let mut restored = 0;
+        let mut failed = None;
+        // Each entry is applied as it is read: a WAL of compressed batches can hold far more
+        // records than memory.
         let report = wal::replay(&wal_dir, |seq, body| {
-            let records: Result<Vec<Encoded>, _> = body
-                .split(|b| *b == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(|line| {
-                    serde_json::from_slice(line).map(|record| Encoded {
-                        record,
-                        json: line.to_vec(),
-                    })
-                })
-                .collect();
-            match records {
-                Ok(records) => replayed.push((seq, records)),
-                Err(e) => bad = Some(e),
+            if failed.is_some() {
+                return;
+            }
+            // Read as the endpoint read it: a logged request body has its blank lines.
+            let (records, rejected) = parse_ndjson(body, usize::MAX);
+            if let Some(r) = rejected.first() {
+                failed = Some(StoreError::Corrupt {
+                    what: format!(
+                        "wal entry with a valid checksum: line {}: {}",
+                        r.line, r.error
+                    ),
+                });
+                return;
+            }
+            match replay_entry(&shared, &mut applier, seq, records) {
+                Ok(n) => restored += n,
+                Err(e) => failed = Some(e),
             }
         })?;
-        if let Some(e) = bad {
-            return Err(StoreError::Corrupt {
-                what: format!("wal entry with a valid checksum: {e}"),
-            });
-        }
-        let mut restored = 0;
-        for (seq, records) in replayed {
-            let (fresh, _) = shared.reserve_new(records)?;
-            restored += fresh.len();
-            // Counted as queued like any acknowledged batch; the commit below uncounts them.
-            shared
-                .metrics
-                .queue_records
-                .fetch_add(fresh.len() as u64, Relaxed);
-            let (records, sizes) = fresh
-                .into_iter()
-                .map(|e| (Arc::new(e.record), e.json.len()))
-                .unzip();
-            applier.apply(seq, records, sizes, Instant::now())?;
+        if let Some(e) = failed {
+            return Err(e);
         }
         applier.commit()?;
         shared
@@ -246,6 +236,15 @@ impl Store {
 
     /// [`Store::append`] for records that come with their JSON text, written to the WAL as is.
     pub async fn append_encoded(&self, records: Vec<Encoded>) -> Result<AppendOutcome, StoreError> {
+        self.append_batch(Batch::of(records)).await
+    }
+
+    /// [`Store::append_encoded`] for a batch that may come with the compressed body it was
+    /// parsed from: when none of its records is a duplicate, the WAL keeps that body rather than
+    /// the lines. It must hold exactly the records (see [`Batch::zstd_body`]): it is what a
+    /// restart replays.
+    pub async fn append_batch(&self, batch: Batch) -> Result<AppendOutcome, StoreError> {
+        let Batch { records, zstd_body } = batch;
         let sh = &self.shared;
         if sh.closing.load(SeqCst) {
             return Err(StoreError::ShuttingDown);
@@ -274,17 +273,24 @@ impl Store {
                 duplicates,
             });
         }
-        let (fresh, jsons): (Vec<_>, _) = fresh
+        let sizes: Vec<usize> = fresh.iter().map(|e| e.json.len()).collect();
+        let (fresh, jsons): (Vec<_>, Vec<_>) = fresh
             .into_iter()
             .map(|e| (Arc::new(e.record), e.json))
             .unzip();
+        // With a record left out as a duplicate, the body no longer stands for the rest.
+        let body = match zstd_body {
+            Some(frame) if duplicates == 0 => WalBody::Zstd(frame),
+            _ => WalBody::Lines(jsons),
+        };
         // To release their ids if the write fails.
         let held = fresh.clone();
         m.queue_records.fetch_add(accepted, Relaxed);
         let (reply, answer) = oneshot::channel();
         let msg = WalMsg::Batch {
             records: fresh,
-            jsons,
+            body,
+            sizes,
             reply,
         };
         let result = match self.wal_tx.send(msg).await {
@@ -374,6 +380,28 @@ impl Store {
         }
         self.shared.followers.close();
     }
+}
+
+/// Applies the records of a replayed WAL entry that are not stored yet; returns how many.
+fn replay_entry(
+    shared: &Shared,
+    applier: &mut Applier,
+    seq: u64,
+    records: Vec<Encoded>,
+) -> Result<usize, StoreError> {
+    let (fresh, _) = shared.reserve_new(records)?;
+    let restored = fresh.len();
+    // Counted as queued like any acknowledged batch; the commit after the replay uncounts them.
+    shared
+        .metrics
+        .queue_records
+        .fetch_add(restored as u64, Relaxed);
+    let (records, sizes) = fresh
+        .into_iter()
+        .map(|e| (Arc::new(e.record), e.json.len()))
+        .unzip();
+    applier.apply(seq, records, sizes, Instant::now())?;
+    Ok(restored)
 }
 
 /// Records just made durable, for detectors and the live tail.

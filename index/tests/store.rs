@@ -375,6 +375,65 @@ fn records_are_logged_as_received_and_replay_to_the_same_record() {
     store.close();
 }
 
+/// A batch that came zstd-compressed, every record of it new, is logged as that body: a
+/// fraction of its lines' bytes, replayed after a crash to the same records. One with a
+/// duplicate is logged as its new lines.
+#[test]
+fn a_compressed_batch_is_logged_as_its_body_and_replays_to_its_records() {
+    use firewatch_ingest::endpoint::body::parse_ndjson;
+    use firewatch_ingest::Batch;
+    let dir = tempfile::tempdir().unwrap();
+    let wal_dir = dir.path().join("wal");
+    let line = |id: &str, i: i64| serde_json::to_string(&rec(id, i)).unwrap();
+    let body: String = (0..300)
+        .map(|i| line(&format!("z:{i}"), i) + "\r\n")
+        .collect::<String>()
+        + "\n";
+    let batch = |body: &str| Batch {
+        records: parse_ndjson(body.as_bytes(), usize::MAX).0,
+        zstd_body: Some(zstd::bulk::compress(body.as_bytes(), 3).unwrap()),
+    };
+    let store = Store::open(cfg(dir.path())).unwrap();
+    let rt = rt();
+    let first = batch(&body);
+    let frame_len = first.zstd_body.as_ref().unwrap().len() as u64;
+    let out = rt.block_on(store.append_batch(first)).unwrap();
+    assert_eq!((out.accepted, out.duplicates), (300, 0));
+    let logged = firewatch_index::wal::disk_size(&wal_dir);
+    assert!(
+        logged < frame_len + 64,
+        "{logged} bytes logged for a {frame_len}-byte frame"
+    );
+    assert!(logged * 5 < body.len() as u64, "{logged} of {}", body.len());
+    let again = line("z:0", 0) + "\n" + &line("z:new", 1) + "\n";
+    let out = rt.block_on(store.append_batch(batch(&again))).unwrap();
+    assert_eq!((out.accepted, out.duplicates), (1, 1));
+    let mut entries = Vec::new();
+    firewatch_index::wal::replay(&wal_dir, |_, b| entries.push(b.to_vec())).unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0], body.as_bytes());
+    assert_eq!(entries[1], (line("z:new", 1) + "\n").as_bytes());
+    // As after a crash before any of it reached a segment: only the WAL holds the records.
+    let crashed = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(crashed.path().join("wal")).unwrap();
+    for (_, path) in firewatch_index::wal::list(&wal_dir).unwrap() {
+        std::fs::copy(
+            &path,
+            crashed.path().join("wal").join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    store.close();
+    let store = Store::open(cfg(crashed.path())).unwrap();
+    let snap = store.reader().snapshot();
+    assert_eq!(snap.indexed_records().unwrap().0, 301);
+    for (id, i) in [("z:0", 0), ("z:299", 299), ("z:new", 1)] {
+        let ptr = snap.locate(id).unwrap().expect(id);
+        assert_eq!(snap.fetch_ptr(ptr).unwrap(), rec(id, i));
+    }
+    store.close();
+}
+
 #[test]
 fn resent_file_records_are_duplicates_in_any_segment_after_restart() {
     let dir = tempfile::tempdir().unwrap();

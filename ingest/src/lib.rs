@@ -30,4 +30,4 @@ pub mod record;
 pub mod resilience;
 pub mod ship;
 
-pub use record::{Encoded, Level, LogRecord, Nanos};
+pub use record::{Batch, Encoded, Level, LogRecord, Nanos};

@@ -8,7 +8,7 @@ use firewatch_detectors::{AlertSender, Alerting, Engine};
 use firewatch_index::Follower;
 use firewatch_index::Store;
 use firewatch_ingest::endpoint::{RecordSink, SinkError, Stored};
-use firewatch_ingest::{Encoded, Nanos};
+use firewatch_ingest::{Batch, Nanos};
 
 /// How often quiet alerts are checked for resolution and counts refreshed.
 const TICK: Duration = Duration::from_secs(5);
@@ -72,8 +72,8 @@ pub struct NodeSink {
 }
 
 impl RecordSink for NodeSink {
-    async fn append(&self, records: Vec<Encoded>) -> Result<Stored, SinkError> {
-        RecordSink::append(&self.store, records).await
+    async fn append(&self, batch: Batch) -> Result<Stored, SinkError> {
+        RecordSink::append(&self.store, batch).await
     }
 
     fn ready(&self) -> bool {

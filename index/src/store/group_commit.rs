@@ -23,10 +23,36 @@ const GROUP_BYTES: usize = 16 << 20;
 pub(super) enum WalMsg {
     Batch {
         records: Vec<Arc<LogRecord>>,
-        jsons: Vec<Vec<u8>>,
+        body: WalBody,
+        /// The bytes of each record's JSON line.
+        sizes: Vec<usize>,
         reply: oneshot::Sender<Result<(), String>>,
     },
     Stop,
+}
+
+/// What a batch's WAL entry holds.
+pub(super) enum WalBody {
+    /// Each record's JSON line.
+    Lines(Vec<Vec<u8>>),
+    /// The zstd frame the records came in, which holds exactly their lines.
+    Zstd(Vec<u8>),
+}
+
+impl WalBody {
+    fn len(&self) -> usize {
+        match self {
+            WalBody::Lines(jsons) => jsons.iter().map(|j| j.len() + 1).sum(),
+            WalBody::Zstd(frame) => frame.len(),
+        }
+    }
+
+    fn encode(&self, seq: u64, out: &mut Vec<u8>) {
+        match self {
+            WalBody::Lines(jsons) => wal::encode_lines(seq, jsons, out),
+            WalBody::Zstd(frame) => wal::encode_zstd(seq, frame, out),
+        }
+    }
 }
 
 pub(super) fn wal_loop(
@@ -51,11 +77,12 @@ pub(super) fn wal_loop(
                 WalMsg::Stop => stop = true,
                 WalMsg::Batch {
                     records,
-                    jsons,
+                    body,
+                    sizes,
                     reply,
                 } => {
-                    bytes += jsons.iter().map(|j| j.len() + 1).sum::<usize>();
-                    group.push((records, jsons, reply));
+                    bytes += body.len();
+                    group.push((records, body, sizes, reply));
                 }
             }
             if bytes < GROUP_BYTES && !stop {
@@ -71,8 +98,8 @@ pub(super) fn wal_loop(
         }
         buf.clear();
         buf.reserve(bytes + group.len() * 16);
-        for (i, (_, jsons, _)) in group.iter().enumerate() {
-            wal::encode_lines(next_seq + i as u64, jsons, &mut buf);
+        for (i, (_, body, _, _)) in group.iter().enumerate() {
+            body.encode(next_seq + i as u64, &mut buf);
         }
         let t = Instant::now();
         let res = sh.cfg.faults.check().and_then(|_| wal.append_durable(&buf));
@@ -81,18 +108,17 @@ pub(super) fn wal_loop(
         match res {
             Ok(()) => {
                 sh.metrics.wal_bytes.fetch_add(buf.len() as u64, Relaxed);
-                for (records, jsons, reply) in group {
+                for (records, _, sizes, reply) in group {
                     sh.followers.publish(&records);
                     if sh.durable.receiver_count() > 0 {
                         for r in &records {
                             let _ = sh.durable.send(r.clone());
                         }
                     }
-                    // The lines are written: only their sizes go on.
                     let msg = ApplyMsg::Batch {
                         seq: next_seq,
                         records,
-                        sizes: jsons.iter().map(Vec::len).collect(),
+                        sizes,
                         durable_at,
                     };
                     next_seq += 1;
@@ -108,7 +134,7 @@ pub(super) fn wal_loop(
             Err(e) => {
                 warn!(error = %e, "wal write failed");
                 next_seq += group.len() as u64;
-                for (_, _, reply) in group {
+                for (_, _, _, reply) in group {
                     let _ = reply.send(Err(e.to_string()));
                 }
             }

@@ -26,7 +26,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
 use crate::protocol::{ErrorBody, IngestResponse, BATCH_ID_HEADER, INGEST_PATH};
-use crate::record::Encoded;
+use crate::record::Batch;
 use body::BodyError;
 
 /// What the sink did with a batch's valid records.
@@ -51,11 +51,8 @@ pub enum SinkError {
 
 /// Where the endpoint puts records: the node's store, or a test double.
 pub trait RecordSink: Send + Sync + 'static {
-    /// Stores the records that are new; resolves once they are durable.
-    fn append(
-        &self,
-        records: Vec<Encoded>,
-    ) -> impl Future<Output = Result<Stored, SinkError>> + Send;
+    /// Stores the batch's records that are new; resolves once they are durable.
+    fn append(&self, batch: Batch) -> impl Future<Output = Result<Stored, SinkError>> + Send;
     /// Can the sink take writes now (readiness)?
     fn ready(&self) -> bool;
     /// Appends the sink's metrics in Prometheus text format.
@@ -274,10 +271,13 @@ async fn handle<S: RecordSink>(ep: &Endpoint<S>, headers: &HeaderMap, body: Body
         } else {
             bytes.to_vec()
         };
-        Ok::<_, BodyError>(body::parse_ndjson(&plain, max_record))
+        let (records, rejected) = body::parse_ndjson(&plain, max_record);
+        // The body stands for the records only when every line of it is one.
+        let zstd_body = (zstd && rejected.is_empty()).then(|| bytes.to_vec());
+        Ok::<_, BodyError>((Batch { records, zstd_body }, rejected))
     })
     .await;
-    let (records, rejected) = match parsed {
+    let (offered, rejected) = match parsed {
         Ok(Ok(parsed)) => parsed,
         Ok(Err(e @ BodyError::DecodedTooLarge { .. })) => {
             return error(
@@ -300,7 +300,7 @@ async fn handle<S: RecordSink>(ep: &Endpoint<S>, headers: &HeaderMap, body: Body
     ep.counters
         .records_rejected
         .fetch_add(rejected.len() as u64, Relaxed);
-    if records.is_empty() && !rejected.is_empty() {
+    if offered.records.is_empty() && !rejected.is_empty() {
         let first = &rejected[0];
         return error(
             StatusCode::BAD_REQUEST,
@@ -313,10 +313,10 @@ async fn handle<S: RecordSink>(ep: &Endpoint<S>, headers: &HeaderMap, body: Body
             ),
         );
     }
-    let stored = if records.is_empty() {
+    let stored = if offered.records.is_empty() {
         Stored::default()
     } else {
-        match ep.sink.append(records).await {
+        match ep.sink.append(offered).await {
             Ok(s) => s,
             Err(SinkError::Overloaded(why)) => {
                 return retry_later(

@@ -14,16 +14,18 @@ use crate::protocol::{ErrorBody, IngestResponse};
 struct MemSink {
     ids: Mutex<HashSet<String>>,
     fail: Mutex<Option<SinkError>>,
+    last_body: Mutex<Option<Vec<u8>>>,
 }
 
 impl RecordSink for MemSink {
-    async fn append(&self, records: Vec<Encoded>) -> Result<Stored, SinkError> {
+    async fn append(&self, batch: Batch) -> Result<Stored, SinkError> {
         if let Some(e) = self.fail.lock().unwrap().clone() {
             return Err(e);
         }
+        *self.last_body.lock().unwrap() = batch.zstd_body.clone();
         let mut ids = self.ids.lock().unwrap();
         let mut s = Stored::default();
-        for r in records {
+        for r in batch.records {
             if ids.insert(r.record.id) {
                 s.accepted += 1;
             } else {
@@ -109,9 +111,10 @@ async fn accepts_reports_duplicates_and_rejections() {
 }
 
 #[tokio::test]
-async fn zstd_bodies_are_decoded() {
+async fn zstd_bodies_are_decoded_and_kept_when_every_line_is_a_record() {
     let sink = Arc::new(MemSink::default());
     let body = zstd::encode_all(format!("{}\n{}", line("z1"), line("z2")).as_bytes(), 3).unwrap();
+    let body_sent = body.clone();
     let (status, _, bytes) = post_raw(
         app(&sink, Default::default()),
         body,
@@ -121,6 +124,25 @@ async fn zstd_bodies_are_decoded() {
     assert_eq!(status, StatusCode::OK);
     let r: IngestResponse = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(r.accepted, 2);
+    // Every line a record: the body goes to the sink with them, for its log.
+    assert_eq!(
+        sink.last_body.lock().unwrap().as_deref(),
+        Some(&body_sent[..])
+    );
+    // A line refused: the body no longer stands for the records.
+    let mixed = format!("{}\nnot json\n", line("z3"));
+    let body = zstd::encode_all(mixed.as_bytes(), 3).unwrap();
+    let (status, _, _) = post_raw(
+        app(&sink, Default::default()),
+        body,
+        &[("content-encoding", "zstd")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(*sink.last_body.lock().unwrap(), None);
+    // Not compressed: nothing to keep but the lines.
+    post_ok(app(&sink, Default::default()), line("z4")).await;
+    assert_eq!(*sink.last_body.lock().unwrap(), None);
 }
 
 #[tokio::test]
