@@ -4,8 +4,8 @@
 //! of the child (std's `wait` drops it). Its peak RSS comes from sampling `VmHWM` in
 //! `/proc/<pid>/status` while it runs, not from rusage: Linux's `ru_maxrss` of a spawned child
 //! also counts the memory of the process it was forked from (this harness, hundreds of MiB by
-//! then). A long-running child (a node, a shipper) is read from `/proc/<pid>/stat` and
-//! `/proc/<pid>/status` while it runs.
+//! then). A long-running child (a node, a shipper) is read from `/proc/<pid>/stat`,
+//! `/proc/<pid>/status` and `/proc/<pid>/io` while it runs.
 
 use std::io::Read;
 use std::path::Path;
@@ -125,6 +125,17 @@ impl Daemon {
         let f: Vec<&str> = after.split_whitespace().collect();
         let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
         (ticks(11) + ticks(12)) / clock_ticks()
+    }
+
+    /// Bytes it has caused to be written to storage so far (`write_bytes` of `/proc/<pid>/io`:
+    /// what reached the page cache for a disk, whether flushed yet or not).
+    pub fn written_bytes(&self) -> u64 {
+        let io =
+            std::fs::read_to_string(format!("/proc/{}/io", self.child.id())).unwrap_or_default();
+        io.lines()
+            .find_map(|l| l.strip_prefix("write_bytes:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Peak resident set size so far (VmHWM), in KiB.

@@ -135,6 +135,18 @@ fn index_rows(t: &mut Table, f: &Figures) {
     );
     t.row(
         "index",
+        "node disk writes while indexing (WAL, archive, index, merges), per byte of raw log",
+        or_na(
+            f.median("index.written_per_raw")
+                .zip(f.median("index.written_mb"))
+                .map(|(r, mb)| format!("{r:.2}× ({mb:.0} MB)")),
+            note,
+        ),
+        String::new(),
+        String::new(),
+    );
+    t.row(
+        "index",
         "records/s, shipper start → every record searchable",
         or_na(
             f.median("index.records_per_s")

@@ -99,12 +99,18 @@ fn ship_to_sink(env: &Env, state: &Path, figs: &mut Figures) -> Result<(), Strin
 fn node_pass(env: &Env, dir: &Path, figs: &mut Figures) -> Result<(), String> {
     let data = dir.join("node");
     let node = Node::start(env.bin, &data, None)?;
-    let cpu0 = node.proc.cpu_secs();
+    let (cpu0, written0) = (node.proc.cpu_secs(), node.proc.written_bytes());
     let r = ship::ship_corpus(env.bin, &node.url, env.corpus, &dir.join("ship-node"))?;
     put_ship(figs, "ship.node", env.corpus, &r);
     let visible = node.wait_for_records(r.records, Duration::from_secs(600))?;
     let cpu = node.proc.cpu_secs() - cpu0;
+    let written = node.proc.written_bytes().saturating_sub(written0);
     figs.put("index.mb_per_cpu_s", env.corpus.bytes as f64 / 1e6 / cpu);
+    figs.put(
+        "index.written_per_raw",
+        written as f64 / env.corpus.bytes as f64,
+    );
+    figs.put("index.written_mb", written as f64 / 1e6);
     figs.put(
         "index.records_per_s",
         r.records as f64 / (visible - r.started_at).as_secs_f64(),
