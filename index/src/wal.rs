@@ -38,10 +38,13 @@ const VERSION: u16 = 2;
 const KIND_LINES: u8 = 0;
 const KIND_ZSTD: u8 = 1;
 /// Largest NDJSON a compressed entry may expand to; more is corruption, not a batch.
-const MAX_EXPANDED: u64 = 1 << 30;
+const MAX_EXPANDED: u64 = MAX_BATCH_BYTES as u64;
 const HEADER_LEN: u64 = 8;
 /// Entries above this are corruption, not data (the endpoint caps batches far lower).
 const MAX_ENTRY: u32 = 512 << 20;
+/// The largest batch body, compressed or not, whose entry the WAL takes: the node refuses an
+/// ingest config that would accept larger ones (their entries would read as corruption).
+pub const MAX_BATCH_BYTES: usize = MAX_ENTRY as usize - 64;
 
 /// Encodes one entry (length, checksum, payload) of NDJSON `body` onto `out`.
 pub fn encode_entry(seq: u64, body: &[u8], out: &mut Vec<u8>) {

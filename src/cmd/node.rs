@@ -62,7 +62,26 @@ impl NodeConfig {
         };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("read config {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parse config {}", path.display()))
+        let cfg: NodeConfig =
+            toml::from_str(&text).with_context(|| format!("parse config {}", path.display()))?;
+        cfg.check()
+            .with_context(|| format!("config {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Limits that cannot work together: a batch the endpoint would take must fit one WAL entry.
+    fn check(&self) -> anyhow::Result<()> {
+        let most = firewatch_index::wal::MAX_BATCH_BYTES;
+        for (name, value) in [
+            ("max_body_bytes", self.ingest.max_body_bytes),
+            ("max_decoded_bytes", self.ingest.max_decoded_bytes),
+        ] {
+            anyhow::ensure!(
+                value <= most,
+                "ingest.{name} = {value} is more than one write-ahead-log entry holds ({most})"
+            );
+        }
+        Ok(())
     }
 
     /// Applies the flags every node command shares (flags win over the file).
@@ -245,4 +264,23 @@ pub fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>
             _ = int.recv() => {}
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_limit_past_what_the_wal_holds_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "[ingest]\nmax_decoded_bytes = 67108864\n").unwrap();
+        assert!(NodeConfig::load(Some(&path)).is_ok());
+        std::fs::write(&path, "[ingest]\nmax_decoded_bytes = 4294967296\n").unwrap();
+        let err = format!("{:#}", NodeConfig::load(Some(&path)).err().unwrap());
+        assert!(
+            err.contains("ingest.max_decoded_bytes = 4294967296"),
+            "{err}"
+        );
+    }
 }
