@@ -3,6 +3,7 @@
 //! page of hits in time order, bucket by time, count values or stream records out. [`Engine`]
 //! puts them together over a [`Reader`](firewatch_index::Reader) with a deadline per query.
 
+mod aggregate;
 mod chunks;
 pub mod collect;
 mod engine;
@@ -14,6 +15,7 @@ pub mod translate;
 mod value_terms;
 mod values;
 
+pub use aggregate::{Buckets, HistogramBucket, TopValues};
 pub use collect::Order;
-pub use engine::{Buckets, Engine, HistogramBucket, Scope, SearchError, SearchPage, TopValues};
+pub use engine::{Engine, Scope, SearchError, SearchPage};
 pub use scan::Key;
