@@ -9,7 +9,7 @@ use firewatch_index::schema::widen_range;
 use firewatch_index::Snapshot;
 use firewatch_ingest::Nanos;
 
-use super::collect::{Histogram, KeywordValues};
+use super::count::{Histogram, KeywordValues};
 use super::engine::{Engine, Scope, SearchError};
 use super::values::{keyword_name, values_of};
 use crate::lang::Field;

@@ -6,6 +6,7 @@
 mod aggregate;
 mod chunks;
 pub mod collect;
+mod count;
 mod engine;
 mod records;
 mod scan;
