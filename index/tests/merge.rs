@@ -183,6 +183,8 @@ fn a_damaged_block_is_left_out_of_a_merge_and_its_segment_set_aside() {
             .segments_damaged
             .load(std::sync::atomic::Ordering::Relaxed)
     };
+    // The merged view is published (step 3) before the old segment is set aside and counted.
+    wait_for("the damaged segment set aside", || damaged(&store) == 1);
     assert_eq!(damaged(&store), 1);
     store.close();
     let set_aside = dir.path().join("damaged").join(&name).join("archive.fwa");
