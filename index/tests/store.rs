@@ -347,7 +347,7 @@ fn records_are_logged_as_received_and_replay_to_the_same_record() {
     let rt = rt();
     let encoded = Encoded {
         record: record.clone(),
-        json: line.to_vec(),
+        json: line.to_vec().into(),
     };
     let out = rt.block_on(store.append_encoded(vec![encoded])).unwrap();
     assert_eq!((out.accepted, out.duplicates), (1, 0));
@@ -390,7 +390,7 @@ fn a_compressed_batch_is_logged_as_its_body_and_replays_to_its_records() {
         .collect::<String>()
         + "\n";
     let batch = |body: &str| Batch {
-        records: parse_ndjson(body.as_bytes(), usize::MAX).0,
+        records: parse_ndjson(body.to_string(), usize::MAX).0,
         zstd_body: Some(zstd::bulk::compress(body.as_bytes(), 3).unwrap()),
     };
     let store = Store::open(cfg(dir.path())).unwrap();

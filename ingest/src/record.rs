@@ -4,6 +4,7 @@
 //! trace. Its JSON shape is part of firewatch's public contract (the shipper's wire format, the
 //! node's archive, the query API's hits, `--json` outputs) and is documented in the README.
 
+use bytes::Bytes;
 use std::fmt;
 use std::str::FromStr;
 
@@ -65,14 +66,15 @@ impl LogRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Encoded {
     pub record: LogRecord,
-    /// One line of JSON (no newline) that parses back to `record`.
-    pub json: Vec<u8>,
+    /// One line of JSON (no newline) that parses back to `record`; for a record parsed from a
+    /// request body, a view of that body (no copy per record).
+    pub json: Bytes,
 }
 
 impl Encoded {
     /// A record and its serialization.
     pub fn new(record: LogRecord) -> Result<Encoded, serde_json::Error> {
-        let json = serde_json::to_vec(&record)?;
+        let json = serde_json::to_vec(&record)?.into();
         Ok(Encoded { record, json })
     }
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Instant;
 
+use bytes::Bytes;
 use firewatch_ingest::LogRecord;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
@@ -34,7 +35,7 @@ pub(super) enum WalMsg {
 /// What a batch's WAL entry holds.
 pub(super) enum WalBody {
     /// Each record's JSON line.
-    Lines(Vec<Vec<u8>>),
+    Lines(Vec<Bytes>),
     /// The zstd frame the records came in, which holds exactly their lines.
     Zstd(Vec<u8>),
 }

@@ -267,11 +267,11 @@ async fn handle<S: RecordSink>(ep: &Endpoint<S>, headers: &HeaderMap, body: Body
     // Decompression and JSON parsing are CPU work: keep them off the async workers.
     let parsed = tokio::task::spawn_blocking(move || {
         let plain = if zstd {
-            body::decode_zstd(&bytes, max_decoded)?
+            body::decode_zstd(&bytes, max_decoded)?.into()
         } else {
-            bytes.to_vec()
+            bytes.clone()
         };
-        let (records, rejected) = body::parse_ndjson(&plain, max_record);
+        let (records, rejected) = body::parse_ndjson(plain, max_record);
         // The body stands for the records only when every line of it is one.
         let zstd_body = (zstd && rejected.is_empty()).then(|| bytes.to_vec());
         Ok::<_, BodyError>((Batch { records, zstd_body }, rejected))
