@@ -391,7 +391,7 @@ fn a_compressed_batch_is_logged_as_its_body_and_replays_to_its_records() {
         + "\n";
     let batch = |body: &str| Batch {
         records: parse_ndjson(body.to_string(), usize::MAX).0,
-        zstd_body: Some(zstd::bulk::compress(body.as_bytes(), 3).unwrap()),
+        zstd_body: Some(zstd::bulk::compress(body.as_bytes(), 3).unwrap().into()),
     };
     let store = Store::open(cfg(dir.path())).unwrap();
     let rt = rt();

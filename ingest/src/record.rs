@@ -86,7 +86,7 @@ pub struct Batch {
     /// The zstd-compressed body the records were parsed from, when it holds exactly them: each
     /// line that is not blank is the `json` of the next record. The node's write-ahead log keeps
     /// this frame instead of the lines (a tenth of the bytes, no compression work of its own).
-    pub zstd_body: Option<Vec<u8>>,
+    pub zstd_body: Option<Bytes>,
 }
 
 impl Batch {

@@ -37,7 +37,7 @@ pub(super) enum WalBody {
     /// Each record's JSON line.
     Lines(Vec<Bytes>),
     /// The zstd frame the records came in, which holds exactly their lines.
-    Zstd(Vec<u8>),
+    Zstd(Bytes),
 }
 
 impl WalBody {

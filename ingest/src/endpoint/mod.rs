@@ -273,7 +273,7 @@ async fn handle<S: RecordSink>(ep: &Endpoint<S>, headers: &HeaderMap, body: Body
         };
         let (records, rejected) = body::parse_ndjson(plain, max_record);
         // The body stands for the records only when every line of it is one.
-        let zstd_body = (zstd && rejected.is_empty()).then(|| bytes.to_vec());
+        let zstd_body = (zstd && rejected.is_empty()).then(|| bytes.clone());
         Ok::<_, BodyError>((Batch { records, zstd_body }, rejected))
     })
     .await;

@@ -22,7 +22,7 @@ impl RecordSink for MemSink {
         if let Some(e) = self.fail.lock().unwrap().clone() {
             return Err(e);
         }
-        *self.last_body.lock().unwrap() = batch.zstd_body.clone();
+        *self.last_body.lock().unwrap() = batch.zstd_body.map(|b| b.to_vec());
         let mut ids = self.ids.lock().unwrap();
         let mut s = Stored::default();
         for r in batch.records {
