@@ -217,12 +217,22 @@ impl Archive {
 }
 
 fn read_block(data: &Data, b: Block) -> Result<Vec<LogRecord>, StoreError> {
+    read_block_with(data, b, block::decode)
+}
+
+/// Block `b` decompressed and decoded with `decode` (its records, or only their ids), one
+/// item per record.
+fn read_block_with<T>(
+    data: &Data,
+    b: Block,
+    decode: fn(&[u8]) -> Option<Vec<T>>,
+) -> Result<Vec<T>, StoreError> {
     let plain = decompress(data, b)?;
-    let records = block::decode(&plain).ok_or_else(|| corrupt("archive block does not decode"))?;
-    if records.len() != b.count as usize {
+    let items = decode(&plain).ok_or_else(|| corrupt("archive block does not decode"))?;
+    if items.len() != b.count as usize {
         return Err(corrupt("archive block with a wrong record count"));
     }
-    Ok(records)
+    Ok(items)
 }
 
 fn corrupt(what: &str) -> StoreError {

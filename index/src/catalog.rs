@@ -79,6 +79,25 @@ pub fn archive_path(root: &Path, id: u64) -> PathBuf {
     segment_dir(root, id).join("archive.fwa")
 }
 
+/// The ids of the segment directories under `root` (named as [`segment_dir`] names them),
+/// ascending.
+pub fn segment_ids(root: &Path) -> std::io::Result<Vec<u64>> {
+    let mut ids = Vec::new();
+    for entry in fs::read_dir(root)? {
+        let path = entry?.path();
+        let id = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| n.len() == 16)
+            .and_then(|n| u64::from_str_radix(n, 16).ok());
+        if let Some(id) = id.filter(|_| path.is_dir()) {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 /// Ids of merged segments start here, above every id the active segment can get.
 pub const MERGED_BASE: u64 = 1 << 62;
 
@@ -182,17 +201,10 @@ impl Manifest {
 
     pub fn remove_leftovers(&self, root: &Path) -> Result<u64, StoreError> {
         let mut removed = 0;
-        for entry in fs::read_dir(root)? {
-            let path = entry?.path();
-            let id = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| u64::from_str_radix(n, 16).ok());
-            if let Some(id) = id {
-                if path.is_dir() && !self.segments.iter().any(|s| s.id == id) {
-                    fs::remove_dir_all(&path)?;
-                    removed += 1;
-                }
+        for id in segment_ids(root)? {
+            if !self.segments.iter().any(|s| s.id == id) {
+                fs::remove_dir_all(segment_dir(root, id))?;
+                removed += 1;
             }
         }
         Ok(removed)

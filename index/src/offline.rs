@@ -93,16 +93,8 @@ fn manifest_path(root: &Path) -> PathBuf {
 }
 
 fn has_segment_dir(seg_root: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(seg_root) else {
-        return false;
-    };
-    entries.filter_map(Result::ok).any(|e| {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        name.len() == 16
-            && name.bytes().all(|b| b.is_ascii_hexdigit())
-            && e.path().join("archive.fwa").is_file()
-    })
+    crate::catalog::segment_ids(seg_root)
+        .is_ok_and(|ids| ids.iter().any(|&id| archive_path(seg_root, id).is_file()))
 }
 
 /// The sealed segments the directories under `seg_root` hold, for a data directory without a

@@ -164,7 +164,7 @@ impl Store {
                 return;
             }
             // Read as the endpoint read it: a logged request body has its blank lines.
-            let (records, rejected) = parse_ndjson(body.to_vec(), usize::MAX);
+            let (records, rejected) = parse_ndjson(body, usize::MAX);
             if let Some(r) = rejected.first() {
                 failed = Some(StoreError::Corrupt {
                     what: format!(

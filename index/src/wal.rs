@@ -23,13 +23,14 @@
 //! entries after it was damaged on disk: it is skipped with an error (its records are lost) and
 //! the entries after it are replayed, not cut with it. Likewise a file whose header is damaged
 //! but holds entries is replayed, and one of another format version stops the start; a file
-//! without a header or entries (its creation torn) is removed. A new file is started when a segment is sealed; files whose entries are all in
-//! sealed segments are deleted.
+//! without a header or entries (its creation torn) is removed. A new file is started when a
+//! segment is sealed; files whose entries are all in sealed segments are deleted.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use firewatch_ingest::endpoint::body::{decode_zstd, BodyError};
 use tracing::{error, warn};
 
 const MAGIC: &[u8; 6] = b"FWWAL\0";
@@ -37,8 +38,6 @@ const VERSION: u16 = 2;
 /// Entry bodies of format 2.
 const KIND_LINES: u8 = 0;
 const KIND_ZSTD: u8 = 1;
-/// Largest NDJSON a compressed entry may expand to; more is corruption, not a batch.
-const MAX_EXPANDED: u64 = MAX_BATCH_BYTES as u64;
 const HEADER_LEN: u64 = 8;
 /// Entries above this are corruption, not data (the endpoint caps batches far lower).
 const MAX_ENTRY: u32 = 512 << 20;
@@ -135,16 +134,12 @@ fn body(version: Option<u16>, payload: &[u8]) -> Result<std::borrow::Cow<'_, [u8
     match payload.split_first() {
         None => Ok(Cow::Borrowed(&[])),
         Some((&KIND_LINES, lines)) => Ok(Cow::Borrowed(lines)),
-        Some((&KIND_ZSTD, frame)) => {
-            let mut out = Vec::with_capacity(frame.len().saturating_mul(8));
-            zstd::stream::read::Decoder::new(frame)
-                .and_then(|d| d.take(MAX_EXPANDED + 1).read_to_end(&mut out))
-                .map_err(|_| "compressed body does not decompress")?;
-            if out.len() as u64 > MAX_EXPANDED {
-                return Err("compressed body expands past the limit");
-            }
-            Ok(Cow::Owned(out))
-        }
+        // Decoded as the endpoint decoded it when the batch came in.
+        Some((&KIND_ZSTD, frame)) => match decode_zstd(frame, MAX_BATCH_BYTES) {
+            Ok(lines) => Ok(Cow::Owned(lines)),
+            Err(BodyError::DecodedTooLarge { .. }) => Err("compressed body expands past the limit"),
+            Err(BodyError::BadEncoding(_)) => Err("compressed body does not decompress"),
+        },
         Some(_) => Err("unknown entry kind"),
     }
 }
@@ -185,8 +180,8 @@ pub fn list(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
 }
 
 /// Replays every entry of the WAL in `dir` in order, cutting torn tails. `apply` gets each
-/// entry's sequence number and body.
-pub fn replay(dir: &Path, mut apply: impl FnMut(u64, &[u8])) -> io::Result<ReplayReport> {
+/// entry's sequence number and NDJSON (a compressed entry expanded).
+pub fn replay(dir: &Path, mut apply: impl FnMut(u64, Vec<u8>)) -> io::Result<ReplayReport> {
     let mut report = ReplayReport::default();
     for (_, path) in list(dir)? {
         let file = File::open(&path)?;
@@ -194,9 +189,9 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(u64, &[u8])) -> io::Result<Repla
         let mut r = BufReader::with_capacity(1 << 20, file);
         let mut header = [0u8; HEADER_LEN as usize];
         let mut good = HEADER_LEN;
-        let whole = read_full(&mut r, &mut header)? == header.len();
+        let intact = read_full(&mut r, &mut header)? == header.len() && &header[..6] == MAGIC;
         let version = u16::from_le_bytes([header[6], header[7]]);
-        if whole && &header[..6] == MAGIC && !(1..=VERSION).contains(&version) {
+        if intact && !(1..=VERSION).contains(&version) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
@@ -206,8 +201,8 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(u64, &[u8])) -> io::Result<Repla
             ));
         }
         // Unknown when the header is damaged: each entry then says (below).
-        let version = (whole && &header[..6] == MAGIC).then_some(version);
-        if !(whole && &header[..6] == MAGIC) {
+        let version = intact.then_some(version);
+        if !intact {
             // A file whose creation was torn holds no entry: removed. One whose header was
             // damaged later still holds its acknowledged entries: replayed.
             match next_entry(&path, HEADER_LEN - 1, report.last_seq)? {
@@ -234,7 +229,7 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(u64, &[u8])) -> io::Result<Repla
                     match body(version, &payload) {
                         Ok(body) => {
                             report.entries += 1;
-                            apply(seq, &body);
+                            apply(seq, body.into_owned());
                         }
                         Err(why) => {
                             // Its checksum holds, so it was written so: not a torn write.

@@ -353,7 +353,7 @@ fn records_are_logged_as_received_and_replay_to_the_same_record() {
     assert_eq!((out.accepted, out.duplicates), (1, 0));
     let mut logged = Vec::new();
     firewatch_index::wal::replay(&dir.path().join("wal"), |_, body| {
-        logged.extend_from_slice(body)
+        logged.extend_from_slice(&body)
     })
     .unwrap();
     let mut want = line.to_vec();
@@ -409,7 +409,7 @@ fn a_compressed_batch_is_logged_as_its_body_and_replays_to_its_records() {
     let out = rt.block_on(store.append_batch(batch(&again))).unwrap();
     assert_eq!((out.accepted, out.duplicates), (1, 1));
     let mut entries = Vec::new();
-    firewatch_index::wal::replay(&wal_dir, |_, b| entries.push(b.to_vec())).unwrap();
+    firewatch_index::wal::replay(&wal_dir, |_, b| entries.push(b)).unwrap();
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[0], body.as_bytes());
     assert_eq!(entries[1], (line("z:new", 1) + "\n").as_bytes());
@@ -718,6 +718,15 @@ fn an_unreadable_segment_is_set_aside_and_the_rest_served() {
     store.close();
 }
 
+/// A file of the index with this extension.
+fn index_file(index: &std::path::Path, ext: &str) -> std::path::PathBuf {
+    std::fs::read_dir(index)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == ext))
+        .unwrap()
+}
+
 #[test]
 fn a_lost_or_damaged_index_is_made_again_from_the_archives() {
     type Damage = fn(&std::path::Path);
@@ -729,20 +738,12 @@ fn a_lost_or_damaged_index_is_made_again_from_the_archives() {
             std::fs::write(index.join("meta.json"), "garbage").unwrap()
         }),
         ("a file cut short", |index| {
-            let file = std::fs::read_dir(index)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .find(|p| p.extension().is_some_and(|e| e == "term"))
-                .unwrap();
+            let file = index_file(index, "term");
             let bytes = std::fs::read(&file).unwrap();
             std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
         }),
         ("a byte flipped in postings", |index| {
-            let file = std::fs::read_dir(index)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .find(|p| p.extension().is_some_and(|e| e == "idx"))
-                .unwrap();
+            let file = index_file(index, "idx");
             let mut bytes = std::fs::read(&file).unwrap();
             let middle = bytes.len() / 2;
             bytes[middle] ^= 0xff;

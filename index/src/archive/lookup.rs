@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{corrupt, decompress, Archive, Block, Data};
+use super::{read_block_with, Archive, Data};
 use crate::block;
 use crate::error::StoreError;
 use crate::ids::IdKey;
@@ -48,7 +48,7 @@ impl Archive {
                 .ok_or_else(|| StoreError::Corrupt {
                     what: "id table names a missing block".into(),
                 })?;
-            let stored = read_block_ids(&st.data, block)?;
+            let stored = read_block_with(&st.data, block, block::decode_ids)?;
             let index: HashMap<&str, usize> = stored
                 .iter()
                 .enumerate()
@@ -62,13 +62,4 @@ impl Archive {
         }
         Ok(())
     }
-}
-
-fn read_block_ids(data: &Data, b: Block) -> Result<Vec<String>, StoreError> {
-    let plain = decompress(data, b)?;
-    let ids = block::decode_ids(&plain).ok_or_else(|| corrupt("archive block does not decode"))?;
-    if ids.len() != b.count as usize {
-        return Err(corrupt("archive block with a wrong record count"));
-    }
-    Ok(ids)
 }

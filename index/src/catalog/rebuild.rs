@@ -86,19 +86,7 @@ pub struct Survey {
 
 /// Surveys the segment directories under `root`, writing nothing.
 pub fn survey(root: &Path) -> Result<Survey, StoreError> {
-    let mut ids: Vec<u64> = Vec::new();
-    for entry in fs::read_dir(root)? {
-        let path = entry?.path();
-        let id = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .filter(|n| n.len() == 16)
-            .and_then(|n| u64::from_str_radix(n, 16).ok());
-        if let Some(id) = id.filter(|_| path.is_dir()) {
-            ids.push(id);
-        }
-    }
-    ids.sort_unstable();
+    let ids = super::segment_ids(root)?;
     let mut opened: Vec<(u64, Archive)> = Vec::new();
     let mut failed = Vec::new();
     for &id in &ids {
