@@ -11,6 +11,9 @@ pub enum StoreError {
     /// The disk refused a write (full, read-only, failing); nothing was acknowledged.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// A batch larger than one write-ahead-log entry holds; nothing of it was stored.
+    #[error("batch of {bytes} bytes is more than one write-ahead-log entry holds ({most})")]
+    TooLarge { bytes: usize, most: usize },
     /// The store is shutting down.
     #[error("shutting down")]
     ShuttingDown,

@@ -15,6 +15,7 @@ impl RecordSink for Store {
             }),
             Err(StoreError::Overloaded { reason }) => Err(SinkError::Overloaded(reason.into())),
             Err(StoreError::ShuttingDown) => Err(SinkError::ShuttingDown),
+            Err(e @ StoreError::TooLarge { .. }) => Err(SinkError::TooLarge(e.to_string())),
             Err(e) => Err(SinkError::Unavailable(e.to_string())),
         }
     }

@@ -285,6 +285,15 @@ impl Store {
         };
         // To release their ids if the write fails.
         let held = fresh.clone();
+        // Past this the entry would read back as corruption: refused here, not only where the
+        // node's config meets the endpoint's limits.
+        if body.len() > wal::MAX_BATCH_BYTES {
+            sh.release(held.iter().map(|r| &r.id));
+            return Err(StoreError::TooLarge {
+                bytes: body.len(),
+                most: wal::MAX_BATCH_BYTES,
+            });
+        }
         m.queue_records.fetch_add(accepted, Relaxed);
         let (reply, answer) = oneshot::channel();
         let msg = WalMsg::Batch {

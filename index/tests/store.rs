@@ -434,6 +434,35 @@ fn a_compressed_batch_is_logged_as_its_body_and_replays_to_its_records() {
     store.close();
 }
 
+/// A batch whose WAL entry would be larger than an entry may be is refused by the store itself
+/// (not only by the node's config check), and its ids are free for a smaller retry.
+#[test]
+fn a_batch_over_one_wal_entry_is_refused_and_its_ids_released() {
+    use firewatch_index::wal::MAX_BATCH_BYTES;
+    use firewatch_ingest::{Batch, Encoded};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(cfg(dir.path())).unwrap();
+    let rt = rt();
+    let wal_dir = dir.path().join("wal");
+    let logged = firewatch_index::wal::disk_size(&wal_dir);
+    // Zeroed memory is not touched until read: the store refuses by length alone.
+    let huge = bytes::Bytes::from(vec![0u8; MAX_BATCH_BYTES + 1]);
+    let batch = Batch {
+        records: vec![Encoded::new(rec("big:1", 1)).unwrap()],
+        zstd_body: Some(huge),
+    };
+    match rt.block_on(store.append_batch(batch)) {
+        Err(firewatch_index::StoreError::TooLarge { bytes, most }) => {
+            assert_eq!((bytes, most), (MAX_BATCH_BYTES + 1, MAX_BATCH_BYTES));
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert_eq!(firewatch_index::wal::disk_size(&wal_dir), logged);
+    let out = rt.block_on(store.append(vec![rec("big:1", 1)])).unwrap();
+    assert_eq!((out.accepted, out.duplicates), (1, 0));
+    store.close();
+}
+
 #[test]
 fn resent_file_records_are_duplicates_in_any_segment_after_restart() {
     let dir = tempfile::tempdir().unwrap();

@@ -41,7 +41,7 @@ pub(super) enum WalBody {
 }
 
 impl WalBody {
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         match self {
             WalBody::Lines(jsons) => jsons.iter().map(|j| j.len() + 1).sum(),
             WalBody::Zstd(frame) => frame.len(),

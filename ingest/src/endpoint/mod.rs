@@ -47,6 +47,9 @@ pub enum SinkError {
     Unavailable(String),
     #[error("shutting down")]
     ShuttingDown,
+    /// More than the sink can take as one batch, whenever asked: 413.
+    #[error("batch too large: {0}")]
+    TooLarge(String),
 }
 
 /// Where the endpoint puts records: the node's store, or a test double.
@@ -334,6 +337,9 @@ async fn handle<S: RecordSink>(ep: &Endpoint<S>, headers: &HeaderMap, body: Body
                     e.to_string(),
                     cfg.retry_after_secs,
                 );
+            }
+            Err(SinkError::TooLarge(why)) => {
+                return error(StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large", why)
             }
             Err(SinkError::ShuttingDown) => {
                 return retry_later(

@@ -209,7 +209,7 @@ async fn bad_input_gets_clear_4xx_json() {
 }
 
 #[tokio::test]
-async fn sink_overload_is_429_and_disk_trouble_503_with_retry_after() {
+async fn sink_overload_is_429_disk_trouble_503_and_a_batch_too_large_413() {
     let sink = Arc::new(MemSink::default());
     *sink.fail.lock().unwrap() = Some(SinkError::Overloaded("queue full".into()));
     let (status, headers, _) =
@@ -225,6 +225,16 @@ async fn sink_overload_is_429_and_disk_trouble_503_with_retry_after() {
     )
     .await;
     assert_eq!(e.error, "storage_unavailable");
+    *sink.fail.lock().unwrap() = Some(SinkError::TooLarge("1 GB batch".into()));
+    let e = post_err(
+        app(&sink, Default::default()),
+        line("a").into_bytes(),
+        &[],
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    assert_eq!(e.error, "batch_too_large");
+    *sink.fail.lock().unwrap() = Some(SinkError::Unavailable("no space".into()));
     let ready = app(&sink, Default::default())
         .oneshot(Request::get("/ready").body(Body::empty()).unwrap())
         .await
