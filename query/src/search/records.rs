@@ -7,6 +7,7 @@
 //! never stalls ingest into the segment being written.
 
 use firewatch_index::archive::{Everything, Prefilter};
+use firewatch_index::block_filter::BlockFilter;
 use firewatch_ingest::LogRecord;
 
 use super::chunks::Needles;
@@ -25,9 +26,13 @@ pub fn for_each_match(
     each: &mut dyn FnMut(Key, LogRecord) -> bool,
 ) -> Result<u64, SearchError> {
     let matcher = needles.matcher();
-    let pre: &dyn Prefilter = match &matcher {
-        Some(m) => m,
-        None => &Everything,
+    let pre = Check {
+        needles: match &matcher {
+            Some(m) => m,
+            None => &Everything,
+        },
+        verify,
+        ctx,
     };
     let mut passed = 0;
     let mut stopped = false;
@@ -37,7 +42,7 @@ pub fn for_each_match(
             break;
         }
         ctx.snapshot
-            .scan_ords(segment, ords.iter(), pre, |ptr, record| {
+            .scan_ords(segment, ords.iter(), &pre, |ptr, record| {
                 since_clock += 1;
                 if since_clock >= 256 {
                     since_clock = 0;
@@ -45,9 +50,6 @@ pub fn for_each_match(
                         stopped = true;
                         return false;
                     }
-                }
-                if verify.is_some_and(|q| !matches(q, &record)) {
-                    return true;
                 }
                 let key = Key {
                     timestamp: record.timestamp,
@@ -60,4 +62,31 @@ pub fn for_each_match(
             })?;
     }
     Ok(passed)
+}
+
+/// The needles' prefilter, and the query every candidate is checked against: both run where
+/// the archive decodes blocks, in parallel, so only matches reach `each`. Past the deadline
+/// no further block is read.
+struct Check<'a> {
+    needles: &'a dyn Prefilter,
+    verify: Option<&'a Query>,
+    ctx: &'a ScanCtx,
+}
+
+impl Prefilter for Check<'_> {
+    fn block(&self, filter: BlockFilter<'_>) -> bool {
+        !self.ctx.expired() && self.needles.block(filter)
+    }
+
+    fn tests_text(&self) -> bool {
+        self.needles.tests_text()
+    }
+
+    fn text(&self, service: &str, text: &[u8]) -> bool {
+        self.needles.text(service, text)
+    }
+
+    fn record(&self, record: &LogRecord) -> bool {
+        self.verify.is_none_or(|q| matches(q, record))
+    }
 }
