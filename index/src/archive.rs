@@ -43,8 +43,10 @@ const END: &[u8; 8] = b"FWAEND\0\0";
 const VERSION: u16 = 3;
 const HEADER_LEN: u64 = 8;
 const BLOCK_META: usize = 24;
-/// Largest decompressed block accepted when reading (blocks are written far smaller).
-const MAX_BLOCK: usize = 64 << 20;
+/// Largest decompressed block accepted when reading: a block is `block_bytes` of records'
+/// JSON plus at most one record, and its encoding is smaller than that JSON, so the node
+/// refuses a config in which those two pass half of this.
+pub const MAX_BLOCK: usize = 64 << 20;
 
 /// Numbers every archive opened by this process, for block cache keys.
 static NEXT_UID: AtomicU64 = AtomicU64::new(1);
@@ -63,9 +65,13 @@ enum Data {
         end: u64,
         /// Shared with the subscribers of durable records, who may still hold them.
         pending: Vec<Arc<LogRecord>>,
-        /// JSON bytes of the pending records: a block is written past `block_bytes`.
+        /// JSON bytes of the pending records after the last cut.
         pending_bytes: usize,
-        /// Ids of the pending records and their place among them.
+        /// Where full blocks end among the pending records (ascending): a block is cut once
+        /// its records' JSON passes `block_bytes`, so blocks stay that size however many
+        /// records arrive between flushes.
+        cuts: Vec<usize>,
+        /// Ids of the pending records and their ordinals.
         pending_ids: HashMap<String, u64>,
         /// Each written block's filter, kept in memory until the footer is written.
         filters: Vec<Vec<u8>>,
@@ -304,6 +310,42 @@ mod tests {
             r#"{{"id":"r{i}","timestamp":{i},"observed":0,"message":"line number {i}"}}"#
         ))
         .unwrap()
+    }
+
+    /// A block is cut where its records pass `block_bytes`, however many records arrived
+    /// since the last flush, and the rest stay pending (found by id) until the next cut.
+    #[test]
+    fn blocks_are_cut_at_block_bytes_whenever_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Archive::create(&dir.path().join("archive.fwa"), 600, 3).unwrap();
+        for i in 0..95 {
+            a.append(rec(i), 60);
+        }
+        a.flush_full().unwrap();
+        let counts = |a: &Archive| -> Vec<u32> {
+            a.state
+                .read()
+                .unwrap()
+                .blocks
+                .iter()
+                .map(|b| b.count)
+                .collect()
+        };
+        assert_eq!(counts(&a), vec![10; 9]);
+        assert_eq!(a.ord_of("r94").unwrap(), Some(94));
+        assert_eq!(a.ord_of("r93").unwrap(), Some(93));
+        assert_eq!(a.ord_of("r12").unwrap(), Some(12));
+        assert_eq!(a.get(91).unwrap(), rec(91));
+        for i in 95..100 {
+            a.append(rec(i), 60);
+        }
+        a.flush_full().unwrap();
+        assert_eq!(counts(&a), vec![10; 10]);
+        a.append(rec(100), 60);
+        a.seal().unwrap();
+        assert_eq!(counts(&a), [vec![10; 10], vec![1]].concat());
+        assert_eq!(a.ord_of("r100").unwrap(), Some(100));
+        assert_eq!(a.get(100).unwrap(), rec(100));
     }
 
     #[test]

@@ -21,7 +21,11 @@ pub struct StoreConfig {
     /// Merge small sealed segments (under half of `segment_max_bytes`) once this many are
     /// adjacent (0: never merge).
     pub merge_min_segments: usize,
-    /// Uncompressed size of an archive block.
+    /// Records' JSON bytes per archive block: a block is cut as soon as its records pass it.
+    /// Larger blocks compress better (each carries its own templates, column headers and
+    /// filter): on a mixed 1 M-line corpus the archive was 27.0 MB with 64 KiB blocks, 13.7
+    /// with 1 MiB, 12.1 with 4 MiB and 11.9 with 8 MiB, while reading the newest 100 hits of a
+    /// rare word took 1–2, 2–3 and 3–4 ms: each hit decompresses a larger block.
     pub block_bytes: usize,
     /// zstd level of archive blocks. Blocks hold column-encoded records (message templates,
     /// typed field columns), which leave zstd little to do: on a mixed 1 M-line corpus level 9
@@ -55,7 +59,7 @@ impl Default for StoreConfig {
             segment_max_bytes: 256 << 20,
             segment_max_age_secs: 600,
             merge_min_segments: 4,
-            block_bytes: 1 << 20,
+            block_bytes: 4 << 20,
             zstd_level: 9,
             block_cache_bytes: 64 << 20,
             max_queued_records: 200_000,

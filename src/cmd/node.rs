@@ -81,6 +81,12 @@ impl NodeConfig {
                 "ingest.{name} = {value} is more than one write-ahead-log entry holds ({most})"
             );
         }
+        let (block, record) = (self.store.block_bytes, self.ingest.max_record_bytes);
+        let room = firewatch_index::archive::MAX_BLOCK / 2;
+        anyhow::ensure!(
+            block.saturating_add(record) <= room,
+            "store.block_bytes ({block}) plus ingest.max_record_bytes ({record}) is more than an archive block may hold ({room})"
+        );
         Ok(())
     }
 
@@ -282,5 +288,21 @@ mod tests {
             err.contains("ingest.max_decoded_bytes = 4294967296"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn archive_blocks_that_would_not_read_back_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "[store]\nblock_bytes = 16777216\n").unwrap();
+        assert!(NodeConfig::load(Some(&path)).is_ok());
+        for text in [
+            "[store]\nblock_bytes = 33554432\n",
+            "[ingest]\nmax_record_bytes = 33554432\n",
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = format!("{:#}", NodeConfig::load(Some(&path)).err().unwrap());
+            assert!(err.contains("more than an archive block may hold"), "{err}");
+        }
     }
 }

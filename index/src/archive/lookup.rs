@@ -25,13 +25,12 @@ impl Archive {
     /// Calls `hit(i, ord)` for every `ids[i]` stored here.
     fn locate(&self, ids: &[&str], mut hit: impl FnMut(usize, u64)) -> Result<(), StoreError> {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-        let in_blocks = st.blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
         let mut by_block: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         let mut cands = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             if let Data::Active { pending_ids, .. } = &st.data {
-                if let Some(p) = pending_ids.get(*id) {
-                    hit(i, in_blocks + p);
+                if let Some(ord) = pending_ids.get(*id) {
+                    hit(i, *ord);
                     continue;
                 }
             }

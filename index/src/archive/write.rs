@@ -35,6 +35,7 @@ impl Archive {
                     end: HEADER_LEN,
                     pending: Vec::new(),
                     pending_bytes: 0,
+                    cuts: Vec::new(),
                     pending_ids: HashMap::new(),
                     filters: Vec::new(),
                     filter_builder: Box::default(),
@@ -58,30 +59,40 @@ impl Archive {
         if let Data::Active {
             pending,
             pending_bytes,
+            cuts,
             pending_ids,
             ..
         } = &mut st.data
         {
-            pending_ids.insert(rec.id.clone(), pending.len() as u64);
+            pending_ids.insert(rec.id.clone(), ord);
             pending.push(rec);
             *pending_bytes += json_len;
+            if *pending_bytes >= self.block_bytes {
+                cuts.push(pending.len());
+                *pending_bytes = 0;
+            }
             st.records += 1;
         }
         ord
     }
 
-    /// Compresses and writes the pending block once it is full. On error nothing is lost: the
-    /// block stays pending and is written by a later call.
+    /// Compresses and writes the pending blocks that are full. On error nothing is lost: the
+    /// blocks stay pending and are written by a later call.
     pub fn flush_full(&self) -> io::Result<()> {
         let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
-        let full = matches!(&st.data, Data::Active { pending_bytes, .. } if *pending_bytes >= self.block_bytes);
-        if full {
-            self.flush_block(&mut st)?;
+        self.flush_full_locked(&mut st)
+    }
+
+    fn flush_full_locked(&self, st: &mut State) -> io::Result<()> {
+        while let Data::Active { cuts, .. } = &st.data {
+            let Some(&n) = cuts.first() else { break };
+            self.flush_block(st, n)?;
         }
         Ok(())
     }
 
-    fn flush_block(&self, st: &mut State) -> io::Result<()> {
+    /// Writes the first `n` pending records as a block.
+    fn flush_block(&self, st: &mut State, n: usize) -> io::Result<()> {
         let st = &mut *st;
         let first_ord = st.blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
         let Data::Active {
@@ -89,6 +100,7 @@ impl Archive {
             end,
             pending,
             pending_bytes,
+            cuts,
             pending_ids,
             filters,
             filter_builder,
@@ -96,32 +108,41 @@ impl Archive {
         else {
             return Ok(());
         };
-        if pending.is_empty() {
+        let n = n.min(pending.len());
+        if n == 0 {
             return Ok(());
         }
-        let mut plain = Vec::with_capacity(*pending_bytes);
-        block::encode(pending, &mut plain);
+        let records = &pending[..n];
+        let mut plain = Vec::with_capacity(self.block_bytes.min(64 << 20));
+        block::encode(records, &mut plain);
         // The frame's checksum (4 bytes in ~100 KB) lets a reader tell a damaged block from a
         // good one: a flipped bit in the literals would otherwise decode into wrong text.
         let mut zstd = zstd::bulk::Compressor::new(self.level)?;
         zstd.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
         let frame = zstd.compress(&plain)?;
         file.write_all_at(&frame, *end)?;
-        filters.push(filter_builder.build_for_records(pending));
+        filters.push(filter_builder.build_for_records(records));
         let block = Block {
             first_ord,
             offset: *end,
             len: frame.len() as u32,
-            count: pending.len() as u32,
+            count: n as u32,
         };
         *end += frame.len() as u64;
         st.ids.add_block(
             st.blocks.len() as u32,
-            pending.iter().map(|r| r.id.as_str()),
+            records.iter().map(|r| r.id.as_str()),
         );
-        pending.clear();
-        pending_ids.clear();
-        *pending_bytes = 0;
+        for r in pending.drain(..n) {
+            pending_ids.remove(&r.id);
+        }
+        cuts.retain_mut(|c| {
+            *c = c.saturating_sub(n);
+            *c > 0
+        });
+        if pending.is_empty() {
+            *pending_bytes = 0;
+        }
         st.blocks.push(block);
         Ok(())
     }
@@ -133,7 +154,8 @@ impl Archive {
         if let Data::Sealed { map, .. } = &st.data {
             return Ok(map.len() as u64);
         }
-        self.flush_block(st)?;
+        self.flush_full_locked(st)?;
+        self.flush_block(st, usize::MAX)?;
         let Data::Active {
             file, end, filters, ..
         } = &mut st.data
