@@ -36,6 +36,7 @@ impl Archive {
                     pending: Vec::new(),
                     pending_bytes: 0,
                     cuts: Vec::new(),
+                    open_mixed: false,
                     pending_ids: HashMap::new(),
                     filters: Vec::new(),
                     filter_builder: Box::default(),
@@ -60,16 +61,27 @@ impl Archive {
             pending,
             pending_bytes,
             cuts,
+            open_mixed,
             pending_ids,
             ..
         } = &mut st.data
         {
+            let open = cuts.last().copied().unwrap_or(0) < pending.len();
+            if open && pending.last().is_some_and(|p| p.source != rec.source) {
+                if !*open_mixed && *pending_bytes >= self.block_bytes / 4 {
+                    cuts.push(pending.len());
+                    *pending_bytes = 0;
+                } else {
+                    *open_mixed = true;
+                }
+            }
             pending_ids.insert(rec.id.clone(), ord);
             pending.push(rec);
             *pending_bytes += json_len;
             if *pending_bytes >= self.block_bytes {
                 cuts.push(pending.len());
                 *pending_bytes = 0;
+                *open_mixed = false;
             }
             st.records += 1;
         }
@@ -101,6 +113,7 @@ impl Archive {
             pending,
             pending_bytes,
             cuts,
+            open_mixed,
             pending_ids,
             filters,
             filter_builder,
@@ -142,6 +155,7 @@ impl Archive {
         });
         if pending.is_empty() {
             *pending_bytes = 0;
+            *open_mixed = false;
         }
         st.blocks.push(block);
         Ok(())
