@@ -127,7 +127,15 @@ impl Archive {
             ids,
             filters,
         } = footer::parse(&map, version).ok_or_else(|| StoreError::Corrupt {
-            what: format!("archive footer of {}", path.display()),
+            what: match map.ends_with(END) || !map.starts_with(MAGIC) {
+                true => format!("archive footer of {}", path.display()),
+                // An active segment's archive (or one a crash left before its seal), or a
+                // sealed one cut short.
+                false => format!(
+                    "archive {}: no footer: not sealed (an active segment's records are in its node's write-ahead log) or cut short",
+                    path.display()
+                ),
+            },
         })?;
         let records = blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
         Ok(Archive {
