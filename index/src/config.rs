@@ -26,7 +26,7 @@ pub struct StoreConfig {
     /// compress better (each carries its own templates, column headers and filter): with
     /// sources interleaved record by record, a mixed 1 M-line corpus took 27.0 MB of archive
     /// in 64 KiB blocks, 13.7 in 1 MiB, 12.1 in 4 MiB and 11.9 in 8 MiB, while reading the
-    /// newest 100 hits of a rare word took 1–2, 2–3 and 3–4 ms: each hit decompresses a larger
+    /// newest 100 hits of a rare word took 2, 2–3 and 3–4 ms: each hit decompresses a larger
     /// block.
     pub block_bytes: usize,
     /// zstd level of archive blocks. Blocks hold column-encoded records (message templates,
