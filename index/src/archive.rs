@@ -35,7 +35,7 @@ mod footer;
 mod lookup;
 mod write;
 
-pub use fetch::{Everything, Prefilter, Unreadable};
+pub use fetch::{Everything, Pace, Prefilter, Unreadable};
 
 const MAGIC: &[u8; 6] = b"FWARC\0";
 const END: &[u8; 8] = b"FWAEND\0\0";

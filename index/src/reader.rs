@@ -15,7 +15,7 @@ use firewatch_ingest::LogRecord;
 use tantivy::columnar::Column;
 use tantivy::{DocAddress, Searcher};
 
-use crate::archive::{Prefilter, Unreadable};
+use crate::archive::{Pace, Prefilter, Unreadable};
 use crate::cache::BlockCache;
 use crate::catalog::{Segment, SegmentInfo};
 use crate::error::StoreError;
@@ -186,9 +186,14 @@ impl Snapshot {
         let archive = &self.segment(id)?.archive;
         let u = &*self.unreadable;
         self.noting_damage(id, u, || {
-            archive.for_each_of_where(ords, Some(&self.cache), pre, Some(u), |ord, rec| {
-                f(RecordPtr { segment: id, ord }, rec)
-            })
+            archive.for_each_of_where(
+                ords,
+                Some(&self.cache),
+                pre,
+                Some(u),
+                Pace::Ahead,
+                |ord, rec| f(RecordPtr { segment: id, ord }, rec),
+            )
         })
     }
 

@@ -30,7 +30,7 @@ use tantivy::{Searcher, Term};
 use tracing::{info, warn};
 
 use super::{reindex, Applier};
-use crate::archive::{Archive, Everything, Unreadable};
+use crate::archive::{Archive, Everything, Pace, Unreadable};
 use crate::catalog::{archive_path, segment_dir, Manifest, PendingMerge, Segment, SegmentInfo};
 use crate::config::StoreConfig;
 use crate::error::StoreError;
@@ -155,14 +155,20 @@ impl Applier {
             let mut write_err = None;
             let lost = Unreadable::default();
             let all = 0..old_info.records;
-            seg.archive
-                .for_each_of_where(all, None, &Everything, Some(&lost), |_, rec| {
+            seg.archive.for_each_of_where(
+                all,
+                None,
+                &Everything,
+                Some(&lost),
+                Pace::InTurn,
+                |_, rec| {
                     archive.append(rec, per_record);
                     if let Err(e) = archive.flush_full() {
                         write_err.get_or_insert(e);
                     }
                     true
-                })?;
+                },
+            )?;
             if let Some(e) = write_err {
                 return Err(e.into());
             }

@@ -17,7 +17,7 @@ use tantivy::{Index, IndexWriter, TantivyDocument, TantivyError};
 use tracing::{error, warn};
 
 use super::compaction::docs_of;
-use crate::archive::{Archive, Everything, Unreadable};
+use crate::archive::{Archive, Everything, Pace, Unreadable};
 use crate::catalog::SegmentInfo;
 use crate::error::StoreError;
 use crate::schema::{self, Fields, RecordPtr, CHUNK_RECORDS};
@@ -159,6 +159,8 @@ pub(super) fn index_archive(
         None,
         &Everything,
         Some(&lost),
+        // Merges index their result while the node takes writes.
+        Pace::InTurn,
         |ord, rec| {
             if run.len() == RUN || first.ord + run.len() as u64 != ord {
                 schema::documents(&f, &run, first, &mut add);

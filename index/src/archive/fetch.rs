@@ -67,6 +67,32 @@ impl Unreadable {
 
 impl Prefilter for Everything {}
 
+/// How a scan reads its blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// A group ahead on the rayon pool: for answers someone is waiting for.
+    Ahead,
+    /// One at a time on the caller's thread: for background work (merges, rebuilds), which
+    /// must leave the other cores to ingest and to queries.
+    InTurn,
+}
+
+/// Hands `f` the records read for `units`, in order; `Ok(true)` once `f` asks to stop.
+fn deliver(
+    units: &[Unit],
+    records: Vec<Result<Vec<LogRecord>, StoreError>>,
+    f: &mut impl FnMut(u64, LogRecord) -> bool,
+) -> Result<bool, StoreError> {
+    for (unit, records) in units.iter().zip(records) {
+        for (row, rec) in unit.rows.iter().zip(records?) {
+            if !f(unit.start + *row as u64, rec) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// Wanted ordinals (ascending; a repeat or a step back is skipped), taken a block at a time.
 struct Wanted<I: Iterator<Item = u64>> {
     ords: std::iter::Peekable<I>,
@@ -163,6 +189,7 @@ impl Archive {
             cache,
             &Everything,
             unreadable,
+            Pace::Ahead,
             |ord, rec| {
                 found.push((ord, rec));
                 true
@@ -187,7 +214,7 @@ impl Archive {
         cache: Option<&BlockCache>,
         f: impl FnMut(u64, LogRecord) -> bool,
     ) -> Result<(), StoreError> {
-        self.for_each_of_where(ords, cache, &Everything, None, f)
+        self.for_each_of_where(ords, cache, &Everything, None, Pace::Ahead, f)
     }
 
     /// [`for_each_of`](Self::for_each_of), passing over the records of written blocks that
@@ -195,18 +222,25 @@ impl Archive {
     /// damaged block's wanted records are counted there and passed over; without, they fail
     /// the read.
     ///
-    /// Blocks are read a group at a time on the rayon pool, the next group while `f` takes
-    /// the records of this one, in ordinal order: decompression was most of a scan's work (44%
-    /// of an export of scattered records), and a group bounds what is held ahead of `f`.
+    /// At [`Pace::Ahead`], blocks are read a group at a time on the rayon pool, the next group
+    /// while `f` takes the records of this one, in ordinal order: decompression was most of a
+    /// scan's work (44% of an export of scattered records), and a group bounds what is held
+    /// ahead of `f`.
     pub fn for_each_of_where(
         &self,
         ords: impl IntoIterator<Item = u64>,
         cache: Option<&BlockCache>,
         pre: &dyn Prefilter,
         unreadable: Option<&Unreadable>,
+        pace: Pace,
         mut f: impl FnMut(u64, LogRecord) -> bool,
     ) -> Result<(), StoreError> {
-        let group = rayon::current_num_threads().max(1) * 2;
+        let ahead = pace == Pace::Ahead;
+        let group = if ahead {
+            rayon::current_num_threads().max(1) * 2
+        } else {
+            1
+        };
         let mut wanted = Wanted {
             ords: ords.into_iter().peekable(),
             last: None,
@@ -223,19 +257,20 @@ impl Archive {
         while !units.is_empty() {
             let mut next = wanted.group(self, group)?;
             let mut next_records = Vec::new();
-            let done = rayon::in_place_scope(|s| {
-                if !next.is_empty() {
-                    s.spawn(|_| next_records = read(&mut next));
-                }
-                for (unit, records) in units.iter().zip(records.drain(..)) {
-                    for (row, rec) in unit.rows.iter().zip(records?) {
-                        if !f(unit.start + *row as u64, rec) {
-                            return Ok(true);
-                        }
+            let done = if ahead {
+                rayon::in_place_scope(|s| {
+                    if !next.is_empty() {
+                        s.spawn(|_| next_records = read(&mut next));
                     }
+                    deliver(&units, records, &mut f)
+                })?
+            } else {
+                let done = deliver(&units, records, &mut f)?;
+                if !done {
+                    next_records = read(&mut next);
                 }
-                Ok::<_, StoreError>(false)
-            })?;
+                done
+            };
             if done {
                 return Ok(());
             }
@@ -458,16 +493,22 @@ mod tests {
         }
     }
 
-    /// Many groups of blocks read ahead in parallel still reach `f` in ordinal order, only
-    /// those the record check keeps, and a stop ends the scan.
+    /// Many groups of blocks read ahead in parallel (or in turn) still reach `f` in ordinal
+    /// order, only those the record check keeps, and a stop ends the scan.
     #[test]
     fn blocks_read_ahead_in_parallel_reach_f_in_order_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let a = archive(dir.path(), 400);
         assert!(a.state.read().unwrap().blocks.len() >= 30);
+        for pace in [Pace::Ahead, Pace::InTurn] {
+            scan_in_order(&a, pace);
+        }
+    }
+
+    fn scan_in_order(a: &Archive, pace: Pace) {
         let ords: Vec<u64> = (0..400).filter(|i| i % 7 != 3).collect();
         let mut seen = Vec::new();
-        a.for_each_of_where(ords.iter().copied(), None, &Even, None, |ord, r| {
+        a.for_each_of_where(ords.iter().copied(), None, &Even, None, pace, |ord, r| {
             seen.push((ord, r));
             true
         })
@@ -479,7 +520,7 @@ mod tests {
             .collect();
         assert_eq!(seen, want);
         let mut n = 0;
-        a.for_each_of_where(0..400, None, &Even, None, |ord, _| {
+        a.for_each_of_where(0..400, None, &Even, None, pace, |ord, _| {
             n += 1;
             assert_eq!(ord, 2 * (n - 1));
             n < 150

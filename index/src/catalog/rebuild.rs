@@ -21,7 +21,7 @@ use std::time::UNIX_EPOCH;
 use tracing::{error, warn};
 
 use super::{archive_path, Manifest, SegmentInfo, MANIFEST, MANIFEST_VERSION, MERGED_BASE};
-use crate::archive::{Archive, Everything, Unreadable};
+use crate::archive::{Archive, Everything, Pace, Unreadable};
 use crate::error::StoreError;
 
 /// A manifest, and the segments no longer listed whose documents must leave the index: those set
@@ -101,10 +101,17 @@ pub fn survey(root: &Path) -> Result<Survey, StoreError> {
         // Its first readable record (a damaged block is passed over).
         let mut first = None;
         let lost = Unreadable::default();
-        a.for_each_of_where(0..a.len(), None, &Everything, Some(&lost), |_, rec| {
-            first = Some(rec);
-            false
-        })?;
+        a.for_each_of_where(
+            0..a.len(),
+            None,
+            &Everything,
+            Some(&lost),
+            Pace::Ahead,
+            |_, rec| {
+                first = Some(rec);
+                false
+            },
+        )?;
         let Some(first) = first else { continue };
         let merged_into = opened[i + 1..]
             .iter()
@@ -183,11 +190,18 @@ fn describe(root: &Path, id: u64, a: &Archive) -> Result<SegmentInfo, StoreError
         ..SegmentInfo::new(id)
     };
     let lost = Unreadable::default();
-    a.for_each_of_where(0..a.len(), None, &Everything, Some(&lost), |_, rec| {
-        info.min_ts = info.min_ts.min(rec.timestamp);
-        info.max_ts = info.max_ts.max(rec.timestamp);
-        info.raw_bytes += serde_json::to_vec(&rec).map_or(0, |j| j.len() as u64 + 1);
-        true
-    })?;
+    a.for_each_of_where(
+        0..a.len(),
+        None,
+        &Everything,
+        Some(&lost),
+        Pace::Ahead,
+        |_, rec| {
+            info.min_ts = info.min_ts.min(rec.timestamp);
+            info.max_ts = info.max_ts.max(rec.timestamp);
+            info.raw_bytes += serde_json::to_vec(&rec).map_or(0, |j| j.len() as u64 + 1);
+            true
+        },
+    )?;
     Ok(info)
 }
