@@ -20,7 +20,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use firewatch_ingest::LogRecord;
 use memmap2::Mmap;
@@ -80,7 +80,6 @@ enum Data {
         pending_ids: HashMap<String, u64>,
         /// Each written block's filter, kept in memory until the footer is written.
         filters: Vec<Vec<u8>>,
-        filter_builder: Box<FilterBuilder>,
     },
     Sealed {
         map: Mmap,
@@ -103,6 +102,9 @@ pub struct Archive {
     uid: u64,
     block_bytes: usize,
     level: i32,
+    /// Held by whoever writes blocks, so one block is written at a time while `state` is free
+    /// for readers; with the filter builder that writing reuses.
+    flushing: Mutex<FilterBuilder>,
 }
 
 impl Archive {
@@ -148,6 +150,7 @@ impl Archive {
             uid: NEXT_UID.fetch_add(1, Relaxed),
             block_bytes: 0,
             level: 0,
+            flushing: Mutex::default(),
         })
     }
 

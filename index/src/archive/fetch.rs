@@ -290,14 +290,12 @@ impl Archive {
     ) -> Result<Vec<LogRecord>, StoreError> {
         match u.place {
             Place::Block(i, _) if !self.block_may_hold(i, |f| pre.block(f)) => Ok(Vec::new()),
-            Place::Block(_, b) => match self.read_rows(b, &mut u.rows, cache, pre) {
-                Err(StoreError::Corrupt { .. }) if unreadable.is_some() => {
-                    if let Some(lost) = unreadable {
-                        lost.add(u.rows.len());
-                    }
+            Place::Block(_, b) => match (self.read_rows(b, &mut u.rows, cache, pre), unreadable) {
+                (Err(StoreError::Corrupt { .. }), Some(lost)) => {
+                    lost.add(u.rows.len());
                     Ok(Vec::new())
                 }
-                read => read,
+                (read, _) => read,
             },
             Place::Pending { first_ord, .. } => self.pending_rows(first_ord, &u.rows),
         }

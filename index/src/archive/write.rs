@@ -8,13 +8,14 @@ use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use firewatch_ingest::LogRecord;
 use memmap2::Mmap;
 
 use super::{footer, Archive, Block, Data, State, HEADER_LEN, MAGIC, NEXT_UID, VERSION};
 use crate::block;
+use crate::block_filter::FilterBuilder;
 use crate::ids::IdTable;
 
 impl Archive {
@@ -39,7 +40,6 @@ impl Archive {
                     open_mixed: false,
                     pending_ids: HashMap::new(),
                     filters: Vec::new(),
-                    filter_builder: Box::default(),
                 },
                 blocks: Vec::new(),
                 ids: IdTable::default(),
@@ -48,6 +48,7 @@ impl Archive {
             uid: NEXT_UID.fetch_add(1, Relaxed),
             block_bytes,
             level,
+            flushing: Mutex::default(),
         })
     }
 
@@ -91,21 +92,44 @@ impl Archive {
     /// Compresses and writes the pending blocks that are full. On error nothing is lost: the
     /// blocks stay pending and are written by a later call.
     pub fn flush_full(&self) -> io::Result<()> {
-        let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
-        self.flush_full_locked(&mut st)
-    }
-
-    fn flush_full_locked(&self, st: &mut State) -> io::Result<()> {
-        while let Data::Active { cuts, .. } = &st.data {
-            let Some(&n) = cuts.first() else { break };
-            self.flush_block(st, n)?;
+        let mut builder = self.flushing.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(records) = self.next_block(false) {
+            self.write_block(&records, &mut builder)?;
         }
         Ok(())
     }
 
-    /// Writes the first `n` pending records as a block.
-    fn flush_block(&self, st: &mut State, n: usize) -> io::Result<()> {
-        let st = &mut *st;
+    /// The records of the next block to write: the first full one, or with `all` every
+    /// pending record; `None` when there is none.
+    fn next_block(&self, all: bool) -> Option<Vec<Arc<LogRecord>>> {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let Data::Active { pending, cuts, .. } = &st.data else {
+            return None;
+        };
+        let n = if all { pending.len() } else { *cuts.first()? };
+        (n > 0).then(|| pending[..n].to_vec())
+    }
+
+    /// Writes `records`, the first pending ones, as a block (the caller holds `flushing`).
+    /// They are encoded, compressed and filtered with no lock held: every batch's duplicate
+    /// check reads this archive's ids, and compressing a 4 MiB block under the write lock
+    /// held it up.
+    fn write_block(
+        &self,
+        records: &[Arc<LogRecord>],
+        builder: &mut FilterBuilder,
+    ) -> io::Result<()> {
+        let mut plain = Vec::with_capacity(self.block_bytes.min(64 << 20));
+        block::encode(records, &mut plain);
+        // The frame's checksum (4 bytes in ~100 KB) lets a reader tell a damaged block from a
+        // good one: a flipped bit in the literals would otherwise decode into wrong text.
+        let mut zstd = zstd::bulk::Compressor::new(self.level)?;
+        zstd.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+        let frame = zstd.compress(&plain)?;
+        let filter = builder.build_for_records(records);
+        let n = records.len();
+        let mut guard = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let st = &mut *guard;
         let first_ord = st.blocks.last().map_or(0, |b| b.first_ord + b.count as u64);
         let Data::Active {
             file,
@@ -116,25 +140,12 @@ impl Archive {
             open_mixed,
             pending_ids,
             filters,
-            filter_builder,
         } = &mut st.data
         else {
             return Ok(());
         };
-        let n = n.min(pending.len());
-        if n == 0 {
-            return Ok(());
-        }
-        let records = &pending[..n];
-        let mut plain = Vec::with_capacity(self.block_bytes.min(64 << 20));
-        block::encode(records, &mut plain);
-        // The frame's checksum (4 bytes in ~100 KB) lets a reader tell a damaged block from a
-        // good one: a flipped bit in the literals would otherwise decode into wrong text.
-        let mut zstd = zstd::bulk::Compressor::new(self.level)?;
-        zstd.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
-        let frame = zstd.compress(&plain)?;
         file.write_all_at(&frame, *end)?;
-        filters.push(filter_builder.build_for_records(records));
+        filters.push(filter);
         let block = Block {
             first_ord,
             offset: *end,
@@ -161,31 +172,41 @@ impl Archive {
         Ok(())
     }
 
-    /// Writes the last block and the footer, fsyncs, and switches to reading through a map.
+    /// Writes the last blocks and the footer, fsyncs, and switches to reading through a map.
     pub fn seal(&self) -> io::Result<u64> {
-        let mut guard = self.state.write().unwrap_or_else(|e| e.into_inner());
-        let st = &mut *guard;
-        if let Data::Sealed { map, .. } = &st.data {
-            return Ok(map.len() as u64);
+        let mut builder = self.flushing.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            while let Some(records) = self.next_block(false) {
+                self.write_block(&records, &mut builder)?;
+            }
+            if let Some(records) = self.next_block(true) {
+                self.write_block(&records, &mut builder)?;
+            }
+            let mut guard = self.state.write().unwrap_or_else(|e| e.into_inner());
+            let st = &mut *guard;
+            match &st.data {
+                Data::Sealed { map, .. } => return Ok(map.len() as u64),
+                // Appended to since: write those first.
+                Data::Active { pending, .. } if !pending.is_empty() => continue,
+                Data::Active { .. } => {}
+            }
+            let Data::Active {
+                file, end, filters, ..
+            } = &mut st.data
+            else {
+                return Ok(0);
+            };
+            let (footer, spans) = footer::encode(&st.blocks, &st.ids, filters, *end);
+            file.write_all_at(&footer, *end)?;
+            file.sync_all()?;
+            let size = *end + footer.len() as u64;
+            // SAFETY: as in `open_sealed`, the file is complete and never written again.
+            let map = unsafe { Mmap::map(&*file)? };
+            st.data = Data::Sealed {
+                map,
+                filters: spans,
+            };
+            return Ok(size);
         }
-        self.flush_full_locked(st)?;
-        self.flush_block(st, usize::MAX)?;
-        let Data::Active {
-            file, end, filters, ..
-        } = &mut st.data
-        else {
-            return Ok(0);
-        };
-        let (footer, spans) = footer::encode(&st.blocks, &st.ids, filters, *end);
-        file.write_all_at(&footer, *end)?;
-        file.sync_all()?;
-        let size = *end + footer.len() as u64;
-        // SAFETY: as in `open_sealed`, the file is complete and never written again.
-        let map = unsafe { Mmap::map(&*file)? };
-        st.data = Data::Sealed {
-            map,
-            filters: spans,
-        };
-        Ok(size)
     }
 }

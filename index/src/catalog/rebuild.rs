@@ -101,12 +101,13 @@ pub fn survey(root: &Path) -> Result<Survey, StoreError> {
         // Its first readable record (a damaged block is passed over).
         let mut first = None;
         let lost = Unreadable::default();
+        // In turn: one block is all it reads.
         a.for_each_of_where(
             0..a.len(),
             None,
             &Everything,
             Some(&lost),
-            Pace::Ahead,
+            Pace::InTurn,
             |_, rec| {
                 first = Some(rec);
                 false
