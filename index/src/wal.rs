@@ -30,6 +30,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use firewatch_ingest::endpoint::body::{decode_zstd, BodyError};
 use tracing::{error, warn};
 
@@ -122,21 +123,19 @@ fn read_entry(r: &mut impl Read) -> io::Result<Result<(u64, Vec<u8>), Bad>> {
 
 /// The NDJSON of an entry's payload (after its sequence number), in a file of format `version`
 /// (`None`: its header is damaged; a format 1 body is NDJSON, which never starts with a kind).
-fn body(version: Option<u16>, payload: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, &'static str> {
-    use std::borrow::Cow;
+/// Lines are handed on in the buffer they were read into, not copied.
+fn body(version: Option<u16>, payload: Vec<u8>) -> Result<Bytes, &'static str> {
     let kinded = match version {
         Some(v) => v >= 2,
         None => matches!(payload.first(), Some(&(KIND_LINES | KIND_ZSTD))),
     };
-    if !kinded {
-        return Ok(Cow::Borrowed(payload));
-    }
-    match payload.split_first() {
-        None => Ok(Cow::Borrowed(&[])),
-        Some((&KIND_LINES, lines)) => Ok(Cow::Borrowed(lines)),
+    match payload.first() {
+        _ if !kinded => Ok(Bytes::from(payload)),
+        None => Ok(Bytes::new()),
+        Some(&KIND_LINES) => Ok(Bytes::from(payload).slice(1..)),
         // Decoded as the endpoint decoded it when the batch came in.
-        Some((&KIND_ZSTD, frame)) => match decode_zstd(frame, MAX_BATCH_BYTES) {
-            Ok(lines) => Ok(Cow::Owned(lines)),
+        Some(&KIND_ZSTD) => match decode_zstd(&payload[1..], MAX_BATCH_BYTES) {
+            Ok(lines) => Ok(Bytes::from(lines)),
             Err(BodyError::DecodedTooLarge { .. }) => Err("compressed body expands past the limit"),
             Err(BodyError::BadEncoding(_)) => Err("compressed body does not decompress"),
         },
@@ -181,7 +180,7 @@ pub fn list(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
 
 /// Replays every entry of the WAL in `dir` in order, cutting torn tails. `apply` gets each
 /// entry's sequence number and NDJSON (a compressed entry expanded).
-pub fn replay(dir: &Path, mut apply: impl FnMut(u64, Vec<u8>)) -> io::Result<ReplayReport> {
+pub fn replay(dir: &Path, mut apply: impl FnMut(u64, Bytes)) -> io::Result<ReplayReport> {
     let mut report = ReplayReport::default();
     for (_, path) in list(dir)? {
         let file = File::open(&path)?;
@@ -226,10 +225,10 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(u64, Vec<u8>)) -> io::Result<Rep
                     let at = good;
                     good += 8 + 8 + payload.len() as u64;
                     report.last_seq = report.last_seq.max(seq);
-                    match body(version, &payload) {
+                    match body(version, payload) {
                         Ok(body) => {
                             report.entries += 1;
-                            apply(seq, body.into_owned());
+                            apply(seq, body);
                         }
                         Err(why) => {
                             // Its checksum holds, so it was written so: not a torn write.
