@@ -30,7 +30,7 @@ use crate::config::StoreConfig;
 use crate::error::StoreError;
 use crate::reader::View;
 use crate::retention;
-use crate::schema::{self, RecordPtr};
+use crate::schema::{self, RecordPtr, WordSets};
 use crate::store::Shared;
 use crate::wal;
 
@@ -65,6 +65,8 @@ pub(crate) struct Applier {
     last_retention: Instant,
     /// A merge whose documents are added but not yet known committed.
     unfinished_merge: Option<PendingMerge>,
+    /// The word sets the active segment's documents define.
+    word_sets: WordSets,
 }
 
 impl Applier {
@@ -92,7 +94,7 @@ impl Applier {
         // Adding fails only once tantivy's writer is dead, and then nothing commits: the WAL
         // keeps the batch for the next start.
         let mut add_err = None;
-        schema::documents(&f, &records, first, &mut |doc| {
+        schema::documents(&f, &records, first, &mut self.word_sets, &mut |doc| {
             if let Err(e) = self.writer.add_document(doc) {
                 add_err.get_or_insert(e);
             }

@@ -123,6 +123,23 @@ impl TokenStream for WordStream<'_> {
     }
 }
 
+/// The identity of a message's [word set](crate::schema::WordSets): a hash of its terms in
+/// order, or `None` when it has none. Messages with the same terms have the same identity;
+/// two with different terms share one with odds of about 2^-64 per pair.
+pub fn word_set(message: &str) -> Option<u64> {
+    let mut words = Words::default();
+    let mut stream = words.token_stream(message);
+    let mut hash = xxhash_rust::xxh3::Xxh3::new();
+    let mut any = false;
+    while stream.advance() {
+        hash.update(stream.token().text.as_bytes());
+        // Terms are alphanumeric, so a 0 byte parts them unambiguously.
+        hash.update(&[0]);
+        any = true;
+    }
+    any.then(|| hash.digest())
+}
+
 /// The name the tokenizer of structured string values is registered under.
 pub const VALUE_TOKENIZER: &str = "values";
 
@@ -190,6 +207,19 @@ mod tests {
             out.push(stream.token().text.clone());
         }
         out
+    }
+
+    #[test]
+    fn messages_with_the_same_terms_have_one_word_set() {
+        let set = word_set("Connection refused: req42 after 3 tries").unwrap();
+        assert_eq!(
+            word_set("connection REFUSED req7 after 12 tries"),
+            Some(set)
+        );
+        assert_ne!(word_set("connection refused after tries"), Some(set));
+        assert_ne!(word_set("refused connection req1 after 3 tries"), Some(set));
+        assert_ne!(word_set("connectionrefused req1 after 3 tries"), Some(set));
+        assert_eq!(word_set("42 17 -- 9"), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use firewatch_index::{Fields, Snapshot, Store, StoreConfig, StoreError};
 use firewatch_ingest::endpoint::{self, EndpointConfig};
 use firewatch_ingest::LogRecord;
 use tantivy::collector::{Count, DocSetCollector};
-use tantivy::query::{Query, QueryParser, TermQuery};
+use tantivy::query::{Query, QueryParser, TermQuery, TermSetQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::Term;
 use tower::ServiceExt;
@@ -22,6 +22,24 @@ fn rec(id: &str, ts: i64) -> LogRecord {
         "fields": {"http": {"status": 502}, "user": "alice"}
     }))
     .unwrap()
+}
+
+/// Record documents `q`, a query for message words, matches, and those of the word sets its
+/// matches define (as the query crate asks).
+fn with_word_sets(snap: &Snapshot, q: &dyn Query) -> usize {
+    let fields = snap.fields().word_sets.expect("an index with word sets");
+    let docs = snap.searcher().search(q, &DocSetCollector).unwrap();
+    let sets: Vec<Term> = docs
+        .iter()
+        .filter_map(|d| {
+            let reader = snap.searcher().segment_reader(d.segment_ord);
+            let defines = reader.fast_fields().u64("defines_word_set").ok()?;
+            defines.first(d.doc_id)
+        })
+        .map(|set| Term::from_field_u64(fields.set, set))
+        .collect();
+    let of_sets = snap.searcher().search(&TermSetQuery::new(sets), &Count);
+    docs.len() + of_sets.unwrap()
 }
 
 /// Records of the chunk documents `q` matches.
@@ -117,10 +135,13 @@ fn sealed_segments_survive_restart_and_wal_is_truncated() {
     assert_eq!(total, 100);
     let f = snap.fields();
     let parser = QueryParser::for_index(snap.searcher().index(), vec![f.message]);
-    let q = parser
-        .parse_query("service:checkout AND message:retried AND message:after")
-        .unwrap();
-    assert_eq!(snap.searcher().search(&q, &Count).unwrap(), 100);
+    // Every record has these words: a few documents of each segment, the rest through their
+    // word set.
+    for text in ["message:retried", "after", "payment AND s"] {
+        let q = parser.parse_query(text).unwrap();
+        assert_eq!(with_word_sets(&snap, &*q), 100, "{text}");
+        assert!(snap.searcher().search(&q, &Count).unwrap() < 100, "{text}");
+    }
     let q = parser.parse_query("fields.http.status:502").unwrap();
     assert_eq!(chunked(&snap, &q), 100);
     let dup = rt.block_on(store.append(vec![rec("s:3:3", 0)])).unwrap();
@@ -129,8 +150,6 @@ fn sealed_segments_survive_restart_and_wal_is_truncated() {
     let seven = Term::from_field_text(f.message, "7");
     let q = TermQuery::new(seven, IndexRecordOption::Basic);
     assert_eq!(snap.searcher().search(&q, &Count).unwrap(), 0);
-    let q = parser.parse_query("payment AND s").unwrap();
-    assert_eq!(snap.searcher().search(&q, &Count).unwrap(), 100);
     let ptr = snap.locate("s:7:7").unwrap().expect("found by id");
     assert_eq!(snap.fetch_ptr(ptr).unwrap().id, "s:7:7");
     store.close();

@@ -145,6 +145,7 @@ impl Applier {
                 .checked_sub(Duration::from_secs(10))
                 .unwrap_or_else(Instant::now),
             unfinished_merge: None,
+            word_sets: Default::default(),
         };
         applier.update_gauges();
         Ok((applier, sh))

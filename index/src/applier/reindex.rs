@@ -20,7 +20,7 @@ use super::compaction::docs_of;
 use crate::archive::{Archive, Everything, Pace, Unreadable};
 use crate::catalog::SegmentInfo;
 use crate::error::StoreError;
-use crate::schema::{self, Fields, RecordPtr, CHUNK_RECORDS};
+use crate::schema::{self, Fields, RecordPtr, WordSets, CHUNK_RECORDS};
 use firewatch_ingest::LogRecord;
 
 /// Records held before their documents are made: a whole number of chunks.
@@ -154,6 +154,7 @@ pub(super) fn index_archive(
         }
     };
     let lost = Unreadable::default();
+    let mut sets = WordSets::default();
     archive.for_each_of_where(
         0..archive.len(),
         None,
@@ -163,7 +164,7 @@ pub(super) fn index_archive(
         Pace::InTurn,
         |ord, rec| {
             if run.len() == RUN || first.ord + run.len() as u64 != ord {
-                schema::documents(&f, &run, first, &mut add);
+                schema::documents(&f, &run, first, &mut sets, &mut add);
                 run.clear();
             }
             if run.is_empty() {
@@ -173,7 +174,7 @@ pub(super) fn index_archive(
             true
         },
     )?;
-    schema::documents(&f, &run, first, &mut add);
+    schema::documents(&f, &run, first, &mut sets, &mut add);
     if let Some(e) = add_err {
         return Err(e.into());
     }

@@ -33,7 +33,7 @@ use serde_json::Value as JsonValue;
 use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf, Value};
 use tantivy::TantivyDocument;
 
-use super::{document, record_fields, Fields, RecordPtr, CHUNK_RECORDS};
+use super::{document, record_fields, Fields, RecordPtr, WordSets, CHUNK_RECORDS};
 
 mod leaves;
 use leaves::{Canon, Leaf, Leaves, SEGMENT_SEP};
@@ -64,11 +64,13 @@ fn ended(path: &[u8]) -> Vec<u8> {
 }
 
 /// Hands `add` the documents of `records`, stored from `first` on at consecutive ordinals:
-/// each run's record documents, then its chunk document.
+/// each run's record documents, then its chunk document. `sets` are the word sets the
+/// segment's documents so far define; keep it from one call to the next of a segment.
 pub fn documents<R: Borrow<LogRecord>>(
     f: &Fields,
     records: &[R],
     first: RecordPtr,
+    sets: &mut WordSets,
     add: &mut dyn FnMut(TantivyDocument),
 ) {
     let mut leaves = Leaves::default();
@@ -110,7 +112,7 @@ pub fn documents<R: Borrow<LogRecord>>(
             }
         }
         for (i, rec) in run.iter().map(Borrow::borrow).enumerate() {
-            let mut doc = document(f, rec, ptr(i));
+            let mut doc = document(f, rec, ptr(i), sets);
             for leaf in leaves.of(i).filter(|l| l.count <= rare) {
                 doc.add_field_value(f.fields, Path(leaves.path(leaf), leaf.value));
             }
@@ -367,7 +369,9 @@ mod tests {
             segment: 3,
             ord: 100,
         };
-        documents(&f, &records, first, &mut |d| docs.push(d));
+        documents(&f, &records, first, &mut WordSets::default(), &mut |d| {
+            docs.push(d)
+        });
         assert_eq!(docs.len(), 21, "20 records and their chunk");
         let chunk = 20;
         let (got, absent) = terms(docs);
@@ -413,7 +417,7 @@ mod tests {
         let mut chunks = Vec::new();
         let mut ords = Vec::new();
         let first = RecordPtr { segment: 1, ord: 5 };
-        documents(&f, &records, first, &mut |d| {
+        documents(&f, &records, first, &mut WordSets::default(), &mut |d| {
             let get = |field| d.get_first(field).and_then(|v| v.as_u64());
             match get(f.records) {
                 Some(n) => chunks.push((get(f.chunk_ord).unwrap(), n)),

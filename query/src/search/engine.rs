@@ -22,6 +22,7 @@ use super::records::for_each_match;
 use super::scan::{DocMaps, Key, Ords, ScanCtx};
 use super::time::InTime;
 use super::translate::{translate, Lookups};
+use super::word_sets::DefinedSets;
 use crate::lang::Query;
 
 /// Bytes of candidate sets one search may hold by default (a bit per record of a segment, per
@@ -152,6 +153,7 @@ impl Engine {
             Lookups {
                 locate: &|id| snapshot.locate(id),
                 chunks: &chunks,
+                word_sets: &|q| snapshot.searcher().search(q, &DefinedSets).ok(),
                 maps: &self.maps,
             },
         );

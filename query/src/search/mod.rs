@@ -15,6 +15,7 @@ mod time;
 pub mod translate;
 mod value_terms;
 mod values;
+mod word_sets;
 
 pub use aggregate::{Buckets, HistogramBucket, TopValues};
 pub use collect::Order;

@@ -354,7 +354,7 @@ impl Ords {
 
 #[cfg(test)]
 mod tests {
-    use firewatch_index::schema::{build, documents, index_settings};
+    use firewatch_index::schema::{build, documents, index_settings, WordSets};
     use firewatch_ingest::LogRecord;
     use tantivy::Index;
 
@@ -393,7 +393,7 @@ mod tests {
                 .map(|i| rec(i, if i / 25 % 2 == 0 { "a" } else { "b" }))
                 .collect();
             let first = RecordPtr { segment, ord };
-            documents(&f, &records, first, &mut |d| {
+            documents(&f, &records, first, &mut WordSets::default(), &mut |d| {
                 writer.add_document(d).unwrap();
             });
             if n == 2 {

@@ -17,6 +17,7 @@
 //! Record ids are not indexed: `id:<value>` is looked up in the archives' id tables
 //! ([`Locate`]) and becomes a query for that one record's pointer.
 
+use std::collections::BTreeSet;
 use std::ops::Bound as B;
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ use tantivy::Term;
 use super::chunks::{ChunkHits, Needles, RecordsIn};
 use super::scan::{DocMaps, RecordSet};
 use super::structured::structured;
+use super::word_sets::with_word_sets;
 use crate::lang::{tokens, Bound, Field, Predicate, Query, Scalar, TextMatch};
 
 /// A tantivy query, whether its hits need checking with the evaluator, and literals every
@@ -75,11 +77,16 @@ pub type Locate<'a> = &'a dyn Fn(&str) -> Result<Option<RecordPtr>, StoreError>;
 /// The records of the documents a query matches (`ChunkHits`); `None` when the search failed.
 pub type Chunks<'a> = &'a dyn Fn(&dyn TQuery, ChunkHits) -> Option<RecordSet>;
 
+/// The word sets the documents a query matches define (`DefinedSets`); `None` when the search
+/// failed.
+pub type WordSets<'a> = &'a dyn Fn(&dyn TQuery) -> Option<BTreeSet<u64>>;
+
 /// What translating needs from the index besides its fields.
 #[derive(Clone, Copy)]
 pub struct Lookups<'a> {
     pub locate: Locate<'a>,
     pub chunks: Chunks<'a>,
+    pub word_sets: WordSets<'a>,
     /// Where each tantivy segment's record documents point.
     pub maps: &'a DocMaps,
 }
@@ -133,7 +140,7 @@ pub fn translate(q: &Query, f: &Fields, at: Lookups<'_>) -> Plan {
 
 fn leaf(field: &Field, pred: &Predicate, f: &Fields, at: Lookups<'_>) -> Plan {
     let keyword_field = match field {
-        Field::Message => return message(pred, f.message),
+        Field::Message => return message(pred, f, at),
         Field::Level => return level(pred, f),
         Field::Path(path) => return structured(path, pred, f.fields, f.absent, at),
         Field::Service => f.service,
@@ -190,7 +197,8 @@ fn term(t: Term) -> Plan {
     Plan::exact(TermQuery::new(t, IndexRecordOption::Basic))
 }
 
-fn message(pred: &Predicate, field: TField) -> Plan {
+fn message(pred: &Predicate, f: &Fields, at: Lookups<'_>) -> Plan {
+    let field = f.message;
     let (text, is_prefix) = match pred {
         Predicate::Exists => return Plan::exact(AllQuery),
         Predicate::Regex(_) => return Plan::candidates_all(),
@@ -206,6 +214,15 @@ fn message(pred: &Predicate, field: TField) -> Plan {
     if words.is_empty() && last.is_none() {
         return Plan::exact(EmptyQuery);
     }
+    // Each part takes the records of the word sets with its words too; a part whose sets
+    // cannot be read leaves every record a candidate.
+    let mut unread = false;
+    let mut with_sets = |q: Box<dyn TQuery>| -> Box<dyn TQuery> {
+        with_word_sets(q, f, at).unwrap_or_else(|| {
+            unread = true;
+            Box::new(AllQuery)
+        })
+    };
     let term = |w: &str| -> Box<dyn TQuery> {
         Box::new(TermQuery::new(
             Term::from_field_text(field, w),
@@ -224,12 +241,12 @@ fn message(pred: &Predicate, field: TField) -> Plan {
     let mut parts: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
     for w in &words {
         if words::is_indexed(w) {
-            parts.push((Occur::Must, term(w)));
+            parts.push((Occur::Must, with_sets(term(w))));
         } else {
             exact = false;
             needles.extend(Needles::of(w));
             if let Some(stem) = stem_of(w) {
-                parts.push((Occur::Must, term(&stem)));
+                parts.push((Occur::Must, with_sets(term(&stem))));
             }
         }
     }
@@ -242,14 +259,17 @@ fn message(pred: &Predicate, field: TField) -> Plan {
                 (Occur::Should, prefix(field, p.into_bytes()).query),
                 (Occur::Should, prefix(field, stems.into_bytes()).query),
             ]);
-            parts.push((Occur::Must, Box::new(either)));
+            parts.push((Occur::Must, with_sets(Box::new(either))));
         } else {
             exact = false;
             needles.extend(Needles::of(&p));
             if let Some(stem) = stem_of(&p) {
-                parts.push((Occur::Must, term(&stem)));
+                parts.push((Occur::Must, with_sets(term(&stem))));
             }
         }
+    }
+    if unread {
+        exact = false;
     }
     let query: Box<dyn TQuery> = match parts.len() {
         // Only variables that start with a digit: the block filters are all there is.

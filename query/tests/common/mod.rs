@@ -69,12 +69,26 @@ const WORDS: [&str; 12] = [
     "ok",
 ];
 
+/// Messages that recur.
+const TEMPLATES: [&str; 6] = [
+    "payment failed after upstream timeout",
+    "connection reset by upstream",
+    "user login ok",
+    "cache miss for user",
+    "Retry payment",
+    "login failed: connection timeout",
+];
+
 /// Record `i` of corpus `seed`: a few services, hosts and levels, messages from a small
 /// vocabulary, structured fields of every JSON kind, timestamps with ties, sources in runs.
 pub fn record(rng: &mut Rng, i: u64, seed: u64) -> LogRecord {
     let words = 3 + rng.next() % 5;
     let message: Vec<&str> = (0..words).map(|_| *rng.pick(&WORDS)).collect();
-    let mut message = message.join(" ");
+    // Half the messages repeat, as a template's do: the index keeps those as word sets.
+    let mut message = match i % 2 {
+        0 => message.join(" "),
+        _ => rng.pick(&TEMPLATES).to_string(),
+    };
     if i % 7 == 0 {
         message.push_str(&format!(
             " after {}ms (code E{})",
