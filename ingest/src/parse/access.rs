@@ -9,6 +9,21 @@ use serde_json::{json, Map, Value};
 use super::Parts;
 use crate::record::{Level, Nanos};
 
+/// Does `line` start as an access-log line does (client, ident, user, `[time]`)? Such a line
+/// is a record of its own: in a file that mixes nginx's error log with its access log, it
+/// must not continue the error line before it.
+pub fn is_line(line: &str) -> bool {
+    let mut rest = line;
+    let mut head = || {
+        for _ in 0..3 {
+            word(&mut rest)?;
+        }
+        let stamp = rest.trim_start_matches(' ').strip_prefix('[')?;
+        clf_time(&stamp[..stamp.find(']')?])
+    };
+    head().is_some()
+}
+
 /// Parses an access-log line; `None` if it is not one.
 pub fn parse(line: &str) -> Option<Parts> {
     let mut rest = line;

@@ -4,7 +4,8 @@
 use super::event::{self, Pending, Source};
 use super::multiline::{self, Glue, Mode};
 use super::{
-    json, level, logfmt, prefix, time, At, Format, Outer, ParseOptions, SourceInfo, TimeHints,
+    access, json, level, logfmt, prefix, time, At, Format, Outer, ParseOptions, SourceInfo,
+    TimeHints,
 };
 use crate::record::{LogRecord, Nanos};
 
@@ -267,6 +268,9 @@ impl SourceParser {
             let timestamped = p.timestamped
                 && !(p.iso_stamped && self.docker_prefix)
                 && p.lines < MAX_TIMESTAMPLESS_LINES;
+            // An access-log line has its time inside: it heads its own record, though a
+            // timestamped event is pending.
+            let headed = headed || (timestamped && format == Format::Auto && access::is_line(body));
             let glue = match &self.opts.multiline_start {
                 Some(start) if start.is_match(body) => Glue::No,
                 Some(_) => Glue::Continue(Mode::Plain),

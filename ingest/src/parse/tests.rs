@@ -56,6 +56,16 @@ fn text_formats_timestamps_and_levels() {
             Level::Warn,
         ),
         (
+            "[2026-11-20 12:00:02 -0130] [1] [INFO] Handling signal: winch",
+            "2026-11-20T13:30:02Z",
+            Level::Info,
+        ),
+        (
+            "2026-11-20 12:00:02 -1 retries left",
+            "2026-11-20T12:00:02Z",
+            Level::Info,
+        ),
+        (
             "[Sun Dec 04 04:47:44 2005] [error] mod_jk child in error state 6",
             "2005-12-04T04:47:44Z",
             Level::Error,
@@ -191,6 +201,37 @@ fn json_logfmt_and_access() {
     assert_eq!(r.fields["http"]["status"], 502);
     assert_eq!(r.fields["http"]["duration_ms"], 1500.0);
     assert_eq!(r.timestamp, ts("2026-11-20T10:00:00Z"));
+}
+
+#[test]
+fn access_lines_after_an_nginx_error_line_are_records_of_their_own() {
+    // `docker logs` of nginx: its error log and access log in one stream.
+    let recs = parse_all(concat!(
+        "2026/11/20 16:40:11 [error] 29#29: *48 connect() failed (111: Connection refused) while connecting to upstream\n",
+        "62.2.1.84 - - [20/Nov/2026:16:40:11 +0000] \"POST /api/cart HTTP/2.0\" 502 157 \"-\" \"ua\"\n",
+        "91.1.7.115 - - [20/Nov/2026:16:40:12 +0000] \"GET / HTTP/1.1\" 200 536 \"-\" \"ua\"\n",
+        "2026/11/20 16:40:13 [error] 29#29: *49 upstream timed out\n",
+        "    while reading response header\n",
+    ));
+    let got: Vec<(Level, Option<u64>)> = recs
+        .iter()
+        .map(|r| {
+            (
+                r.level,
+                r.fields.get("http").and_then(|h| h["status"].as_u64()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Level::Error, None),
+            (Level::Error, Some(502)),
+            (Level::Info, Some(200)),
+            (Level::Error, None),
+        ]
+    );
+    assert!(recs[3].message.ends_with("while reading response header"));
 }
 
 #[test]

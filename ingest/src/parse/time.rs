@@ -264,6 +264,18 @@ fn iso(b: &[u8]) -> Option<(Civil, usize, bool)> {
             }
             None => false,
         },
+        // gunicorn's `[2026-11-20 12:00:02 +0000]`: a full offset after a space (a shorter
+        // one would be a number in the message).
+        Some(b' ') => match (b.get(i + 1), zone_offset(b, i + 2)) {
+            (Some(&sign @ (b'+' | b'-')), Some((off, n @ (4 | 5))))
+                if !b.get(i + 2 + n).is_some_and(u8::is_ascii_digit) =>
+            {
+                c.offset = if sign == b'-' { -off } else { off };
+                i += 2 + n;
+                true
+            }
+            _ => false,
+        },
         _ => false,
     };
     Some((c, i, t != b' ' && zoned && sep == b'-'))
