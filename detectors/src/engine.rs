@@ -94,6 +94,8 @@ pub(crate) fn make_room<S>(
 pub struct Engine {
     detectors: Vec<Box<dyn Detector>>,
     last_tick: Nanos,
+    /// How long after its own time the last record that had one was read.
+    lag: Option<Nanos>,
 }
 
 impl Default for Engine {
@@ -116,6 +118,7 @@ impl Engine {
         Engine {
             detectors,
             last_tick: Nanos::MIN,
+            lag: None,
         }
     }
 
@@ -125,10 +128,20 @@ impl Engine {
         let service = service_of(rec);
         // Looked up once: several detectors read it.
         let status = http_status(rec);
+        // A line without a time of its own is stamped when it was read: reading old logs,
+        // that is now, and the detectors' clocks would leap past the logs. It happened as long
+        // before it was read as the last record with a time.
+        let time = if rec.timestamp != rec.observed {
+            self.lag = Some(rec.observed.saturating_sub(rec.timestamp));
+            rec.timestamp
+        } else {
+            self.lag
+                .map_or(rec.timestamp, |lag| rec.timestamp.saturating_sub(lag))
+        };
         let ev = Event {
             rec,
             service: &service,
-            time: rec.timestamp,
+            time,
             status,
             error: is_error(rec.level, status),
         };
@@ -259,6 +272,52 @@ mod tests {
         assert!(flood.len() <= 1000 && flood.len() >= 900);
         assert!(flood.contains_key("f9999"));
         assert!(flood.values().all(|t| *t >= 10_000 - 1000));
+    }
+
+    /// Remembers the time each record was seen at.
+    struct Times(std::sync::Arc<std::sync::Mutex<Vec<Nanos>>>);
+
+    impl Detector for Times {
+        fn observe(&mut self, ev: &Event<'_>, _: &mut Vec<Alert>) {
+            self.0.lock().unwrap().push(ev.time);
+        }
+        fn tick(&mut self, _: Nanos, _: &mut Vec<Alert>) {}
+    }
+
+    #[test]
+    fn a_line_without_a_time_happened_as_long_before_its_reading_as_the_last_with_one() {
+        let times = std::sync::Arc::default();
+        let mut engine =
+            Engine::with_detectors(vec![Box::new(Times(std::sync::Arc::clone(&times)))]);
+        let day = 86_400 * crate::testutil::secs(1.0);
+        let read = 1_000 * day;
+        // Untimed before any timed record: its reading time is all there is.
+        engine.observe(&rec(read, "starting"));
+        // Old logs read now: untimed lines sit among the timed ones.
+        for (t, timed) in [(10, true), (11, false), (20, true), (21, false)] {
+            let mut r = rec(read + t, "line");
+            if timed {
+                r.timestamp = read - 3 * day + t;
+            }
+            engine.observe(&r);
+        }
+        // Live: read as they are written.
+        let mut r = rec(read + 60, "live");
+        r.timestamp = read + 59;
+        engine.observe(&r);
+        engine.observe(&rec(read + 70, "untimed"));
+        assert_eq!(
+            *times.lock().unwrap(),
+            [
+                read,
+                read - 3 * day + 10,
+                read - 3 * day + 11,
+                read - 3 * day + 20,
+                read - 3 * day + 21,
+                read + 59,
+                read + 69
+            ]
+        );
     }
 
     #[test]

@@ -21,6 +21,9 @@ use crate::engine::{make_room, Detector, EngineConfig, Event, MINUTE};
 use crate::fingerprint::fingerprint_of;
 use crate::stats::poisson_tail;
 
+/// How long after its last request record a service's other records stay out of its ratio.
+const REQUESTS_FOR: Nanos = 10 * MINUTE;
+
 /// Thresholds of one window.
 #[derive(Debug, Clone)]
 pub struct WindowRule {
@@ -102,6 +105,8 @@ struct ServiceState {
     recent_errors: VecDeque<String>,
     last_error: Nanos,
     last_seen: Nanos,
+    /// When the service last logged a record with an HTTP status.
+    last_request: Option<Nanos>,
 }
 
 /// Detector for error-rate spikes.
@@ -205,7 +210,18 @@ impl Detector for SpikeDetector {
             return;
         };
         s.last_seen = s.last_seen.max(ev.time);
-        if ev.error {
+        // A service that logs its requests has an error ratio of requests: 5xx of all. Its
+        // other records say nothing of it (nginx logs a 403 to a scanner at error level; an
+        // app logs a 5xx's cause beside the request line).
+        let error = match ev.status {
+            Some(status) => {
+                s.last_request = Some(ev.time);
+                status >= 500
+            }
+            None if s.last_request.is_some_and(|t| ev.time - t < REQUESTS_FOR) => return,
+            None => ev.error,
+        };
+        if error {
             if ev.time == s.last_error {
                 return;
             }
@@ -215,16 +231,16 @@ impl Detector for SpikeDetector {
         s.roll(minute, c);
         if let Some(b) = s.buckets.back_mut() {
             b.events += 1;
-            b.errors += u64::from(ev.error);
+            b.errors += u64::from(error);
         }
         // Most events are neither errors nor inside a spike: they only count.
-        if !ev.error && s.episode.is_none() {
+        if !error && s.episode.is_none() {
             return;
         }
         let normal = s.normal(c);
         let (n, e) = s.window(c.long.minutes, minute);
         if let Some(ep) = &mut s.episode {
-            if ev.error {
+            if error {
                 ep.errors += 1;
                 ep.last_seen = ev.time;
             }
@@ -235,7 +251,7 @@ impl Detector for SpikeDetector {
             }
             return;
         }
-        if !ev.error {
+        if !error {
             return;
         }
         s.recent_errors

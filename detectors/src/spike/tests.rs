@@ -96,3 +96,74 @@ fn an_error_logged_twice_at_the_same_time_counts_once() {
     // Six failures among few events would be a spike if each counted twice (12 ≥ 8).
     assert!(spikes(&records).is_empty());
 }
+
+/// `spikes`, with each record's HTTP status as the engine reads it.
+fn spikes_of_requests(records: &[LogRecord]) -> Vec<Alert> {
+    let mut d = SpikeDetector::new(EngineConfig::default());
+    let mut out = Vec::new();
+    for r in records {
+        let status = crate::engine::http_status(r);
+        let ev = Event {
+            rec: r,
+            service: "edge",
+            time: r.timestamp,
+            status,
+            error: r.level >= Level::Error || status.is_some_and(|s| s >= 500),
+        };
+        d.observe(&ev, &mut out);
+    }
+    out
+}
+
+/// An access log: `per_minute` requests a minute, every `fail_every`-th answered 502, and
+/// `noise` error-level lines a minute that are no request (nginx's own error log).
+fn requests(
+    start_min: f64,
+    minutes: usize,
+    per_minute: usize,
+    fail_every: usize,
+    noise: usize,
+) -> Vec<LogRecord> {
+    let mut out = Vec::new();
+    for m in 0..minutes {
+        for i in 0..per_minute {
+            let t = T0 + secs((start_min + m as f64) * 60.0 + i as f64 * 60.0 / per_minute as f64);
+            let status = if (m * per_minute + i) % fail_every == 0 {
+                502
+            } else {
+                200
+            };
+            let mut r = rec(t, "GET /");
+            r.fields = serde_json::json!({"http": {"status": status}})
+                .as_object()
+                .unwrap()
+                .clone();
+            out.push(r);
+        }
+        for i in 0..noise {
+            let t = T0 + secs((start_min + m as f64) * 60.0 + i as f64 + 0.5);
+            let mut r = rec(t, "access forbidden by rule");
+            r.level = Level::Error;
+            out.push(r);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_service_that_logs_requests_has_a_ratio_of_requests() {
+    // A scanner's denials logged at error level, 30 a minute for 5 minutes: no spike.
+    let mut records = requests(0.0, 60, 200, 200, 0);
+    records.extend(requests(60.0, 5, 200, 200, 30));
+    records.extend(requests(65.0, 20, 200, 200, 0));
+    assert_eq!(spikes_of_requests(&records), vec![]);
+    // One request in five answered 502: a spike, counted in requests.
+    let mut records = requests(0.0, 60, 200, 200, 0);
+    records.extend(requests(60.0, 5, 200, 5, 0));
+    let alerts = spikes_of_requests(&records);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let ratio = alerts[0].details["ratio"].as_f64().unwrap();
+    // Fired within the first minute of it, its window half the minute before.
+    assert!((0.05..0.25).contains(&ratio), "{ratio}");
+    assert!(alerts[0].detected_at < T0 + secs(61.0 * 60.0));
+}
