@@ -128,6 +128,8 @@ pub fn is_gauge_name(name: &str) -> bool {
         || n.contains("queue") && (n.contains("depth") || n.contains("len") || n.contains("size"))
         || n.starts_with("connections")
         || n.ends_with("connections")
+        || word("in_use")
+        || n == "inuse"
         || n == "conns"
         || n.contains("goroutines")
         || n.contains("open_fds")
@@ -135,22 +137,22 @@ pub fn is_gauge_name(name: &str) -> bool {
         || n.contains("open_files")
 }
 
+/// A number, or a string that is one (logfmt values are strings: `open_connections=12`).
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) if s.len() <= 24 => num(s),
+        _ => None,
+    }
+}
+
 /// Gauge samples among the numeric fields (top level and one nested level).
 pub fn field_samples(fields: &Map<String, Value>, out: &mut Vec<Sample>) {
     for (k, v) in fields {
         match v {
-            Value::Number(n) if is_gauge_name(k) => {
-                if let Some(x) = n.as_f64() {
-                    out.push(Sample {
-                        name: k.clone(),
-                        value: x,
-                        capacity: None,
-                    });
-                }
-            }
             Value::Object(inner) if inner.len() <= 32 => {
                 for (k2, v2) in inner {
-                    if let (Some(x), true) = (v2.as_f64(), is_gauge_name(k2)) {
+                    if let (true, Some(x)) = (is_gauge_name(k2), number(v2)) {
                         out.push(Sample {
                             name: format!("{k}.{k2}"),
                             value: x,
@@ -159,7 +161,15 @@ pub fn field_samples(fields: &Map<String, Value>, out: &mut Vec<Sample>) {
                     }
                 }
             }
-            _ => {}
+            _ => {
+                if let (true, Some(x)) = (is_gauge_name(k), number(v)) {
+                    out.push(Sample {
+                        name: k.clone(),
+                        value: x,
+                        capacity: None,
+                    });
+                }
+            }
         }
     }
 }

@@ -14,6 +14,10 @@ fn gauge_names_exclude_counters() {
         "connections_active",
         "goroutines",
         "open_fds",
+        "open_connections",
+        "in_use",
+        "conns_in_use",
+        "InUse",
     ] {
         assert!(is_gauge_name(g), "{g}");
     }
@@ -30,6 +34,8 @@ fn gauge_names_exclude_counters() {
         "duration_ms",
         "status",
         "pid",
+        "wait_count",
+        "max_open_connections",
     ] {
         assert!(!is_gauge_name(c), "{c}");
     }
@@ -73,4 +79,15 @@ fn limits_from_flags_and_fields() {
     r.fields.insert("maxOldSpaceSize".into(), json!(512));
     assert_eq!(memory_limit(&r), Some(MemoryLimit(512.0 * MB)));
     assert_eq!(memory_limit(&rec(0, "hello")), None);
+}
+
+#[test]
+fn logfmt_numbers_are_samples_too() {
+    // Go's database/sql pool stats, logged as logfmt: every value a string.
+    let fields = json!({"open_connections": "39", "in_use": "37", "idle": "2", "wait_count": "0",
+        "max_open_connections": "0", "wait_duration": "0s", "rss_mb": "12 MB"});
+    let mut out = Vec::new();
+    field_samples(fields.as_object().unwrap(), &mut out);
+    let got: Vec<(&str, f64)> = out.iter().map(|s| (s.name.as_str(), s.value)).collect();
+    assert_eq!(got, [("in_use", 37.0), ("open_connections", 39.0)]);
 }
