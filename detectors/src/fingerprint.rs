@@ -2,7 +2,8 @@
 //!
 //! Like Sentry's grouping: the error type, its message with variable parts masked (numbers, ids,
 //! hex, addresses, quoted values) and the top application stack frames (function and file,
-//! without line numbers, which move with every deploy). Pure functions, no state.
+//! without line numbers, which move with every deploy). With frames, only the message's first
+//! two words count. Pure functions, no state.
 
 use std::sync::LazyLock;
 
@@ -26,7 +27,15 @@ impl ErrorShape {
     /// The fingerprint string: 16 hex digits of a stable hash over kind, service and shape.
     pub fn fingerprint(&self, kind: &str, service: &str) -> String {
         let mut h = Fnv::new();
-        for part in [kind, service, &self.error_type, &self.message] {
+        // With application frames, where it was thrown and how its message starts say which
+        // error it is; the rest of the message may carry values no mask knows (`stale quote
+        // for USD/JPY`).
+        let message = if self.frames.is_empty() {
+            self.message.as_str()
+        } else {
+            leading_words(&self.message)
+        };
+        for part in [kind, service, &self.error_type, message] {
             h.write(part.as_bytes());
             h.write(&[0]);
         }
@@ -36,6 +45,18 @@ impl ErrorShape {
         }
         format!("{:016x}", h.0)
     }
+}
+
+/// The first two words of a masked message, fewer when a masked value comes first.
+fn leading_words(message: &str) -> &str {
+    let mut end = 0;
+    for word in message.split(' ').take(2) {
+        if word.contains(['#', '*']) {
+            break;
+        }
+        end = word.as_ptr() as usize - message.as_ptr() as usize + word.len();
+    }
+    &message[..end]
 }
 
 /// Stable 64-bit FNV-1a: fingerprints must not change between runs or releases, which rules
@@ -285,6 +306,33 @@ mod tests {
         assert_eq!(app_frames(java), vec!["com.shop.Cart.total"]);
         let py = "Traceback (most recent call last):\n  File \"/app/main.py\", line 3, in run\n  File \"/app/db.py\", line 9, in query\nValueError: x";
         assert_eq!(app_frames(py), vec!["query@db.py", "run@main.py"]);
+    }
+
+    #[test]
+    fn with_frames_the_message_counts_by_its_first_words() {
+        let at = "\n    at QuoteBook.require (file:///app/src/quotes.ts:44:13)";
+        let fp = |m: &str| shape_of(&format!("Error: {m}{at}")).fingerprint("k", "s");
+        assert_eq!(
+            fp("stale quote for USD/JPY (age 184s > 120s)"),
+            fp("stale quote for EUR/TRY (age 131s > 120s)")
+        );
+        assert_ne!(
+            fp("stale quote for USD/JPY"),
+            fp("missing quote for USD/JPY")
+        );
+        assert_ne!(
+            fp("connect ECONNREFUSED 10.0.0.1:5432"),
+            fp("connect ETIMEDOUT")
+        );
+        // Without frames the whole masked message does.
+        let bare = |m: &str| shape_of(&format!("Error: {m}")).fingerprint("k", "s");
+        assert_ne!(
+            bare("stale quote for USD/JPY"),
+            bare("stale quote for EUR/TRY")
+        );
+        assert_eq!(leading_words("'*' not found"), "");
+        assert_eq!(leading_words("user # not found"), "user");
+        assert_eq!(leading_words("timeout"), "timeout");
     }
 
     #[test]
