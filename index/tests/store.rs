@@ -582,6 +582,45 @@ fn an_index_made_before_absent_values_opens_and_takes_writes() {
 }
 
 #[test]
+fn an_index_made_before_word_sets_keeps_every_records_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_index_of(dir.path(), firewatch_index::schema::without_word_sets());
+    let batch: Vec<LogRecord> = (0..10).map(|i| rec(&format!("w:{i}"), i)).collect();
+    assert_eq!(rt().block_on(store.append(batch)).unwrap().accepted, 10);
+    let reader = store.reader();
+    wait_for("the batch", || {
+        reader.snapshot().indexed_records().unwrap().0 == 10
+    });
+    let snap = reader.snapshot();
+    let f = snap.fields();
+    assert!(f.word_sets.is_none());
+    // One message, ten times: each record document has its words.
+    let retried = TermQuery::new(
+        Term::from_field_text(f.message, "retried"),
+        IndexRecordOption::Basic,
+    );
+    assert_eq!(snap.searcher().search(&retried, &Count).unwrap(), 10);
+    store.close();
+    // A new data directory gets word sets: the same batch leaves two documents with words.
+    let fresh = tempfile::tempdir().unwrap();
+    let store = Store::open(cfg(fresh.path())).unwrap();
+    let batch: Vec<LogRecord> = (0..10).map(|i| rec(&format!("w:{i}"), i)).collect();
+    assert_eq!(rt().block_on(store.append(batch)).unwrap().accepted, 10);
+    let reader = store.reader();
+    wait_for("the batch", || {
+        reader.snapshot().indexed_records().unwrap().0 == 10
+    });
+    let snap = reader.snapshot();
+    let retried = TermQuery::new(
+        Term::from_field_text(snap.fields().message, "retried"),
+        IndexRecordOption::Basic,
+    );
+    assert_eq!(snap.searcher().search(&retried, &Count).unwrap(), 2);
+    assert_eq!(with_word_sets(&snap, &retried), 10);
+    store.close();
+}
+
+#[test]
 fn an_index_made_with_a_severity_column_opens_and_keeps_filling_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_index_of(dir.path(), firewatch_index::schema::with_severity());
