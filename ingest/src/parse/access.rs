@@ -70,18 +70,69 @@ pub fn parse(line: &str) -> Option<Parts> {
         fields.insert("user".into(), json!(user));
     }
     fields.insert("http".into(), Value::Object(http));
-    let level = match status {
-        500.. => Level::Error,
-        400..=499 => Level::Warn,
-        _ => Level::Info,
-    };
     Some(Parts {
         timestamp: Some(timestamp),
-        level: Some((level, status.to_string())),
+        level: Some((level_of(status), status.to_string())),
         message: line.to_string(),
         service: None,
         fields,
     })
+}
+
+/// Envoy's default access log after its `[start time]`:
+/// `"GET /path HTTP/1.1" 503 UH 0 19 2 - "xff" "agent" "request id" "authority" "upstream"`;
+/// `line` is the whole line, the message. `None` if `rest` is not one.
+pub fn envoy(rest: &str, line: &str, timestamp: Nanos) -> Option<Parts> {
+    let mut rest = rest;
+    let request = quoted(&mut rest)?;
+    let status: u16 = word(&mut rest)?.parse().ok()?;
+    let flags = word(&mut rest)?;
+    let received = word(&mut rest)?;
+    let sent = word(&mut rest)?;
+    let duration = word(&mut rest)?;
+    let mut http = Map::new();
+    let mut req = request.splitn(3, ' ');
+    http.insert("method".into(), json!(req.next()?));
+    http.insert("path".into(), json!(req.next()?));
+    if let Some(proto) = req.next() {
+        http.insert("protocol".into(), json!(proto));
+    }
+    http.insert("status".into(), json!(status));
+    for (key, w) in [("bytes_received", received), ("bytes", sent)] {
+        if let Ok(b) = w.parse::<u64>() {
+            http.insert(key.into(), json!(b));
+        }
+    }
+    if let Ok(ms) = duration.parse::<u64>() {
+        http.insert("duration_ms".into(), json!(ms));
+    }
+    if flags != "-" {
+        http.insert("response_flags".into(), json!(flags));
+    }
+    let _upstream_time = word(&mut rest);
+    let mut fields = Map::new();
+    if let Some(client) = quoted(&mut rest).filter(|c| *c != "-") {
+        fields.insert("client".into(), json!(client));
+    }
+    if let Some(agent) = quoted(&mut rest) {
+        http.insert("user_agent".into(), json!(agent));
+    }
+    fields.insert("http".into(), Value::Object(http));
+    Some(Parts {
+        timestamp: Some(timestamp),
+        level: Some((level_of(status), status.to_string())),
+        message: line.to_string(),
+        service: None,
+        fields,
+    })
+}
+
+fn level_of(status: u16) -> Level {
+    match status {
+        500.. => Level::Error,
+        400..=499 => Level::Warn,
+        _ => Level::Info,
+    }
 }
 
 fn word<'a>(rest: &mut &'a str) -> Option<&'a str> {

@@ -51,6 +51,11 @@ impl Source {
             Some(l) => body[l.len..].trim_start_matches([' ', ']', ',', ':', '|']),
             None => body,
         };
+        if let (Format::Auto, Some(l), Some(b'"')) = (format, own, rest.as_bytes().first()) {
+            if let Some(parts) = access::envoy(rest, message_line, l.nanos) {
+                return parts;
+            }
+        }
         let logfmt = match format {
             Format::Auto => logfmt::looks_like(rest),
             Format::Logfmt => true,

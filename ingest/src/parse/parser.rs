@@ -11,6 +11,18 @@ use crate::record::{LogRecord, Nanos};
 
 /// Events assembled at once in one source, in as many contexts.
 const MAX_OPEN: usize = 4;
+
+/// A level padded to five characters after the time (Spring Boot's `%5p`: ` INFO`): the
+/// start of an event, though the line after the time starts with a space.
+fn padded_level(body: &str) -> bool {
+    let Some(rest) = body.strip_prefix(' ') else {
+        return false;
+    };
+    ["INFO ", "WARN ", "DEBUG ", "TRACE ", "ERROR ", "FATAL "]
+        .iter()
+        .any(|l| rest.trim_start_matches(' ').starts_with(l))
+        && rest.len() - rest.trim_start_matches(' ').len() <= 1
+}
 /// At most this many lines join an event only because they carry no timestamp of their own.
 const MAX_TIMESTAMPLESS_LINES: usize = 1000;
 
@@ -262,7 +274,9 @@ impl SourceParser {
             // An RFC 3339 prefix still taken for the program's own time heads a new event,
             // unless the line continues by its shape (indented…) or a crash report is being
             // read: then the prefix shows itself to be docker's.
-            let iso_headed = iso_is_own && p.mode == Mode::Plain && !multiline::explicit(body);
+            let iso_headed = iso_is_own
+                && p.mode == Mode::Plain
+                && (!multiline::explicit(body) || padded_level(body));
             // A timestamp that turned out to be docker's says nothing about how the program
             // starts its events; and no run of timestamp-less lines makes an endless event.
             let timestamped = p.timestamped

@@ -56,6 +56,16 @@ fn text_formats_timestamps_and_levels() {
             Level::Warn,
         ),
         (
+            "[Nest] 1  - 11/20/2026, 9:43:43\u{202f}PM   ERROR [Process] Unhandled Rejection: boom",
+            "2026-11-20T21:43:43Z",
+            Level::Error,
+        ),
+        (
+            "[Nest] 20512  - 01/02/2026, 12:00:05 AM     LOG [NestFactory] Starting Nest application...",
+            "2026-01-02T00:00:05Z",
+            Level::Info,
+        ),
+        (
             "[2026-11-20 12:00:02 -0130] [1] [INFO] Handling signal: winch",
             "2026-11-20T13:30:02Z",
             Level::Info,
@@ -201,6 +211,32 @@ fn json_logfmt_and_access() {
     assert_eq!(r.fields["http"]["status"], 502);
     assert_eq!(r.fields["http"]["duration_ms"], 1500.0);
     assert_eq!(r.timestamp, ts("2026-11-20T10:00:00Z"));
+}
+
+#[test]
+fn envoy_access_lines() {
+    let r = one(concat!(
+        r#"[2026-11-20T09:41:37.801Z] "GET /api/v1/products/SNK-6290 HTTP/2" 503 UH 0 19 2 - "#,
+        r#""78.1.19.206" "Mozilla/5.0" "0d021c87-0d5f" "api.shop.example.net" "-""#
+    ));
+    assert_eq!(r.timestamp, ts("2026-11-20T09:41:37.801Z"));
+    assert_eq!(r.level, Level::Error);
+    let http = &r.fields["http"];
+    assert_eq!(
+        (http["status"].as_u64(), http["method"].as_str()),
+        (Some(503), Some("GET"))
+    );
+    assert_eq!(
+        (
+            http["response_flags"].as_str(),
+            http["duration_ms"].as_u64()
+        ),
+        (Some("UH"), Some(2))
+    );
+    assert_eq!(r.fields["client"], "78.1.19.206");
+    // Envoy's own log lines are not access lines.
+    let r = one("[2026-11-20 08:14:02.331][1][info][upstream] cds: add 3 cluster(s)");
+    assert!(r.fields.get("http").is_none());
 }
 
 #[test]
@@ -782,4 +818,31 @@ fn timestamp_less_lines_join_an_event_only_up_to_a_bound() {
     let recs = parse_all(&text);
     assert!(recs.len() >= 5, "got {} records", recs.len());
     assert!(recs.iter().all(|r| r.message.lines().count() <= 1000));
+}
+
+#[test]
+fn spring_boots_padded_level_after_its_time_heads_a_record() {
+    // `%d %5p`: two spaces before INFO. Between such lines, a JVM GC log line.
+    let recs = parse_all(concat!(
+        "2026-11-22T06:30:07.536Z  INFO 1 --- [main] c.e.ExportService   : Export finished\n",
+        "[2026-11-22T06:30:19.856+0000][info][gc] GC(8812) Pause Young (Normal) 564M->144M(1024M) 10.559ms\n",
+        "2026-11-22T06:30:28.200Z  INFO 1 --- [sched-1] c.e.PoolStatsReporter    : pool stats: threads=93\n",
+        "2026-11-22T06:30:30.799Z ERROR 1 --- [exec-9] c.e.ExportController   : Export failed\n",
+        "\tat c.e.ExportController.run(ExportController.java:42)\n",
+    ));
+    let got: Vec<(Level, usize)> = recs
+        .iter()
+        .map(|r| (r.level, r.message.lines().count()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Level::Info, 1),
+            (Level::Info, 1),
+            (Level::Info, 1),
+            (Level::Error, 2)
+        ]
+    );
+    assert_eq!(recs[2].timestamp, ts("2026-11-22T06:30:28.200Z"));
+    assert!(recs[2].message.contains("threads=93"));
 }

@@ -86,6 +86,15 @@ pub fn with_format(s: &str, format: &str) -> Option<Leading> {
 /// Finds a timestamp at the very start of `s` (optionally inside `[` `]`).
 pub fn leading(s: &str, observed: Nanos) -> Option<Leading> {
     let b = s.as_bytes();
+    if b.starts_with(b"[Nest] ") {
+        let (c, len) = nest(b)?;
+        return Some(Leading {
+            nanos: c.resolve(observed)?,
+            len,
+            rfc3339: false,
+            glog: false,
+        });
+    }
     if b.first() == Some(&b'[') {
         let inner = leading_bare(&b[1..], observed)?;
         if b.get(1 + inner.len) == Some(&b']') {
@@ -371,6 +380,67 @@ fn ctime(b: &[u8]) -> Option<(Civil, usize)> {
     (b.get(3) == Some(&b' ')).then_some(())?;
     let (c, i) = month_first(&b[4..])?;
     Some((c, i + 4))
+}
+
+/// NestJS's console logger: `[Nest] 1234  - 11/20/2026, 9:43:43 AM`, its time in the
+/// process's locale (`en-US` by default; Node ≥ 20 puts U+202F before the AM/PM).
+fn nest(b: &[u8]) -> Option<(Civil, usize)> {
+    let mut i = "[Nest] ".len();
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    (b.get(i..i + 2)? == b"- ").then_some(())?;
+    i += 2;
+    let number = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) && *i - start < 4 {
+            *i += 1;
+        }
+        digits(b, start, *i - start)
+    };
+    let month = number(&mut i)?;
+    (b.get(i) == Some(&b'/')).then_some(())?;
+    i += 1;
+    let day = number(&mut i)?;
+    (b.get(i) == Some(&b'/')).then_some(())?;
+    i += 1;
+    let year = number(&mut i)?;
+    (b.get(i..i + 2)? == b", ").then_some(())?;
+    i += 2;
+    let mut hour = number(&mut i)?;
+    (b.get(i) == Some(&b':')).then_some(())?;
+    let min = digits(b, i + 1, 2)?;
+    (b.get(i + 3) == Some(&b':')).then_some(())?;
+    let sec = digits(b, i + 4, 2)?;
+    i += 6;
+    i += if b.get(i) == Some(&b' ') {
+        1
+    } else if b.get(i..i + 3)? == "\u{202f}".as_bytes() {
+        3
+    } else {
+        return None;
+    };
+    match b.get(i..i + 2)? {
+        b"AM" if hour == 12 => hour = 0,
+        b"AM" => {}
+        b"PM" if hour < 12 => hour += 12,
+        b"PM" => {}
+        _ => return None,
+    }
+    (hour < 24).then_some(())?;
+    let c = Civil {
+        year: Some(year as i32),
+        month,
+        day,
+        hour,
+        min,
+        sec: sec.min(59),
+        ..Civil::default()
+    };
+    Some((c, i + 2))
 }
 
 /// glog: `Lmmdd HH:MM:SS.ffffff` where L is I, W, E or F.
