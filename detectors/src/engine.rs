@@ -202,14 +202,20 @@ pub fn service_of(rec: &LogRecord) -> Cow<'_, str> {
 
 /// The HTTP status a record carries in its fields (access logs, request logs), if any.
 pub fn http_status(rec: &LogRecord) -> Option<u16> {
-    const PATHS: [&[&str]; 7] = [
+    const PATHS: [&[&str]; 12] = [
         &["status"],
         &["status_code"],
         &["statusCode"],
         &["http", "status"],
+        &["http", "status_code"],
         &["res", "statusCode"],
+        &["res", "status"],
         &["response", "status"],
+        &["response_status"],
         &["http", "response", "status_code"],
+        // Traefik's access log: the status its client got.
+        &["DownstreamStatus"],
+        &["http_status"],
     ];
     PATHS.iter().find_map(|path| {
         let mut v = rec.fields.get(path[0])?;
@@ -344,6 +350,9 @@ mod tests {
         r.fields
             .insert("res".into(), serde_json::json!({"statusCode": 502}));
         assert!(is_error_event(&r));
+        r.fields.clear();
+        r.fields.insert("DownstreamStatus".into(), Value::from(502));
+        assert_eq!(http_status(&r), Some(502));
         r.fields.clear();
         r.level = Level::Fatal;
         assert!(is_error_event(&r));

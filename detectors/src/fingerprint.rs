@@ -241,6 +241,22 @@ pub fn mask(message: &str) -> String {
 fn is_variable(token: &str) -> bool {
     token.bytes().any(|b| b.is_ascii_digit())
         || (token.len() >= 8 && token.bytes().all(|b| b.is_ascii_hexdigit()))
+        || prefixed_id(token)
+}
+
+/// A generated id behind a type prefix, as many APIs make them (`dlv_GyFEXYrdQdll`,
+/// `cus_NffrFeUfNV`): a short lowercase prefix, `_`, then at least 8 letters of both cases.
+/// (With a digit it is a variable anyway.)
+fn prefixed_id(token: &str) -> bool {
+    let Some((prefix, id)) = token.split_once('_') else {
+        return false;
+    };
+    (1..=6).contains(&prefix.len())
+        && prefix.bytes().all(|b| b.is_ascii_lowercase())
+        && id.len() >= 8
+        && id.bytes().all(|b| b.is_ascii_alphabetic())
+        && id.bytes().any(|b| b.is_ascii_uppercase())
+        && id.bytes().any(|b| b.is_ascii_lowercase())
 }
 
 /// The shape of an error described in `text`: header, masked message and app frames. Without a
@@ -275,6 +291,15 @@ mod tests {
         assert_eq!(
             mask("connect ECONNREFUSED 10.0.0.1:5432"),
             "connect ECONNREFUSED #"
+        );
+        // Generated ids without a digit; words and identifiers stay.
+        assert_eq!(
+            mask("delivery dlv_GyFEXYrdQdll to ep_rsgEpvtJLq failed: WebhookDeliveryError at HTTPServer"),
+            "delivery # to # failed: WebhookDeliveryError at HTTPServer"
+        );
+        assert_eq!(
+            mask("getElementById of XMLHttpRequest"),
+            "getElementById of XMLHttpRequest"
         );
     }
 

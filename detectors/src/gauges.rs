@@ -62,6 +62,17 @@ fn num(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
+/// Is this a garbage collector's line (JVM `GC(12)` and `[gc…]` tags, Node `--trace-gc`, Go
+/// `gctrace`)? Collections come more often as a heap fills: they say nothing of the load.
+pub fn is_gc_line(message: &str) -> bool {
+    message.contains("GC(")
+        || message.contains("[gc")
+        || message.starts_with("gc ")
+        || message.contains("Scavenge")
+        || message.contains("Mark-Compact")
+        || message.contains("Mark-sweep")
+}
+
 /// The heap after collection in a GC log line, in bytes.
 pub fn gc_sample(message: &str) -> Option<Sample> {
     // Cheap guards first: most records are not GC lines.
@@ -116,6 +127,7 @@ pub fn is_gauge_name(name: &str) -> bool {
         || n.starts_with("max")
         || n.contains("limit")
         || n.contains("uptime")
+        || n.contains("peak")
         || n.ends_with("_ms")
         || n.ends_with("_s");
     if counter {
@@ -129,6 +141,9 @@ pub fn is_gauge_name(name: &str) -> bool {
         || n.starts_with("connections")
         || n.ends_with("connections")
         || word("in_use")
+        || word("memory")
+        || word("rss")
+        || word("threads")
         || n == "inuse"
         || n == "conns"
         || n.contains("goroutines")
@@ -174,10 +189,50 @@ pub fn field_samples(fields: &Map<String, Value>, out: &mut Vec<Sample>) {
     }
 }
 
+/// Gauge samples written into a text line as `name=12` or `name:12` (`pool stats: active=3
+/// threads=210`, Redis's INFO `used_memory:1048576`): a gauge name, then a plain number that
+/// ends the word.
+pub fn text_samples(text: &str, out: &mut Vec<Sample>) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(at) = b[i..].iter().position(|c| matches!(c, b'=' | b':')) {
+        let sep = i + at;
+        i = sep + 1;
+        if !b.get(sep + 1).is_some_and(u8::is_ascii_digit) {
+            continue;
+        }
+        let start = b[..sep]
+            .iter()
+            .rposition(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.')))
+            .map_or(0, |p| p + 1);
+        let end = b[sep + 1..]
+            .iter()
+            .position(|c| !(c.is_ascii_digit() || *c == b'.'))
+            .map_or(b.len(), |p| sep + 1 + p);
+        let ends_word = b
+            .get(end)
+            .is_none_or(|c| matches!(c, b' ' | b',' | b';' | b'\n' | b'\r' | b'\t'));
+        let name = &text[start..sep];
+        if start < sep && ends_word && is_gauge_name(name) {
+            if let Some(value) = num(&text[sep + 1..end]) {
+                out.push(Sample {
+                    name: name.to_string(),
+                    value,
+                    capacity: None,
+                });
+            }
+        }
+    }
+}
+
 /// All gauge samples of a record.
 pub fn samples(rec: &LogRecord) -> Vec<Sample> {
     let mut out = Vec::new();
     field_samples(&rec.fields, &mut out);
+    if out.is_empty() && rec.fields.is_empty() {
+        // A line with no structure of its own may still report numbers in its text.
+        text_samples(rec.message.lines().next().unwrap_or(""), &mut out);
+    }
     if let Some(s) = gc_sample(&rec.message) {
         out.push(s);
     }

@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::alert::{evidence_lines, truncate, Alert, AlertKind, AlertState, Severity};
 use crate::engine::{make_room, Detector, EngineConfig, Event, MINUTE};
 use crate::fingerprint::fingerprint_of;
-use crate::gauges::{is_memory, memory_limit, samples, Sample};
+use crate::gauges::{is_gc_line, is_memory, memory_limit, samples, Sample};
 use crate::stats::{mad, mann_kendall_z, median, theil_sen};
 
 /// Tuning of the leak detector.
@@ -79,6 +79,41 @@ struct ServiceState {
     /// Families (memory, connections…) already alerted since the last restart.
     fired: BTreeMap<String, String>,
     last_seen: Nanos,
+    /// Records without gauges per bucket (bucket index, count): the service's load.
+    load: VecDeque<(i64, u64)>,
+}
+
+impl ServiceState {
+    fn count_load(&mut self, bucket: i64, keep: usize) {
+        match self.load.back_mut() {
+            Some((b, n)) if *b == bucket => *n += 1,
+            Some((b, _)) if *b > bucket => {}
+            _ => {
+                self.load.push_back((bucket, 1));
+                while self.load.len() > keep {
+                    self.load.pop_front();
+                }
+            }
+        }
+    }
+}
+
+/// How the load of the last third of buckets `first..=last` compares with the first third's;
+/// `None` without load in the first.
+fn load_growth(load: &VecDeque<(i64, u64)>, first: i64, last: i64) -> Option<f64> {
+    {
+        let third = ((last - first + 1) / 3).max(1);
+        let mean = |from: i64, to: i64| {
+            let n: u64 = load
+                .iter()
+                .filter(|(b, _)| (from..=to).contains(b))
+                .map(|(_, n)| n)
+                .sum();
+            n as f64 / (to - from + 1) as f64
+        };
+        let early = mean(first, first + third - 1);
+        (early > 0.0).then(|| mean(last - third + 1, last) / early)
+    }
 }
 
 /// Detector for leak-like growth.
@@ -158,6 +193,11 @@ impl Detector for LeakDetector {
         let found = samples(ev.rec);
         let limit = memory_limit(ev.rec);
         if found.is_empty() && limit.is_none() {
+            let service = self.services.get_mut(ev.service);
+            if let Some(s) = service.filter(|_| !is_gc_line(&ev.rec.message)) {
+                let keep = self.config.max_buckets + self.config.envelope + 1;
+                s.count_load(ev.time.div_euclid(self.config.bucket), keep);
+            }
             return;
         }
         if !self.services.contains_key(ev.service) {
@@ -262,6 +302,26 @@ fn observe_sample(
     let per_minute = trend.slope / minutes_per_bucket;
     let current = *window.last().unwrap_or(&floor);
     let start = window[0];
+    let first = series
+        .floors
+        .len()
+        .saturating_sub(window.len() + c.envelope - 1);
+    // A gauge that grows with the service's load (sessions, caches, pools filling in the
+    // morning) is not leaking: it grew no faster than the load did.
+    let third = (window.len() / 3).max(1);
+    let mean = |w: &[f64]| w.iter().sum::<f64>() / w.len() as f64;
+    let (early, late) = (
+        mean(&window[..third]),
+        mean(&window[window.len() - third..]),
+    );
+    if let (Some(load), true) = (
+        load_growth(&s.load, series.floors[first].0, series.bucket - 1),
+        early > 0.0,
+    ) {
+        if load >= 1.2 && late / early <= load {
+            return;
+        }
+    }
     let limit = if is_memory(&sample.name) {
         s.limit.or(series.capacity)
     } else {
@@ -306,10 +366,6 @@ fn observe_sample(
             minutes.round()
         ));
     }
-    let first = series
-        .floors
-        .len()
-        .saturating_sub(window.len() + c.envelope - 1);
     let first_seen = series.floors[first].0 * c.bucket;
     let evidence = [first, series.floors.len() - 1]
         .iter()

@@ -29,6 +29,9 @@ enum Rule {
     NodeReason,
     /// Browsers, Deno, Bun: `Uncaught (in promise) <error>`.
     InPromise,
+    /// .NET: the runtime's `A Task's exception(s) were not observed …` (an unobserved task
+    /// exception, as `TaskScheduler.UnobservedTaskException` handlers log it).
+    Unobserved,
     /// Python asyncio: `Task/Future exception was never retrieved`.
     NeverRetrieved,
     /// A handler's own log line: `unhandledRejection: …`, `Unhandled Rejection at: …`.
@@ -60,6 +63,7 @@ const LITERALS: &[(&str, Rule)] = &[
     ("ERR_UNHANDLED_REJECTION", Rule::NodeReason),
     ("Uncaught (in promise)", Rule::InPromise),
     ("exception was never retrieved", Rule::NeverRetrieved),
+    ("exception(s) were not observed", Rule::Unobserved),
     ("unhandledRejection", Rule::HandlerRejection),
     ("unhandled rejection", Rule::HandlerRejection),
     ("unhandled promise rejection", Rule::HandlerRejection),
@@ -190,11 +194,20 @@ impl SignaturePack {
             }
             Rule::InPromise => occ(AlertKind::UnhandledRejection, rest, false),
             Rule::NeverRetrieved => occ(AlertKind::UnhandledRejection, rest, true),
+            Rule::Unobserved => {
+                // From the exception's line on: its type, inner exceptions and frames.
+                let line = text[..start].rfind('\n').map_or(0, |i| i + 1);
+                occ(
+                    AlertKind::UnhandledRejection,
+                    text[line..].trim_start(),
+                    false,
+                )
+            }
             Rule::HandlerRejection | Rule::HandlerException => {
                 // Only the handler's own report: at the start of the message, logged as a
                 // problem. Mentions (`installed handler for unhandledRejection`, health counters
                 // like `"unhandledRejections":0`) are not incidents.
-                let at_start = text[..start].trim_start().is_empty();
+                let at_start = after_header(&text[..start]);
                 let word_ends = !text[end..].starts_with(|c: char| c.is_alphanumeric());
                 let after = &text[end..];
                 let problem = rec.level >= Level::Warn
@@ -234,6 +247,22 @@ fn occurrence(kind: AlertKind, detail: &str, needs_detail: bool, storm: bool) ->
         needs_detail: needs_detail && detail.trim().is_empty(),
         storm,
     }
+}
+
+/// Is `before`, what precedes a handler's words on their line, nothing or a log header that
+/// ends with a context, at error level or worse (NestJS: `… ERROR [Process] `)? A sentence
+/// that mentions the words (`installed a handler for unhandledRejection`) is not one.
+fn after_header(before: &str) -> bool {
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let head = line.trim_end();
+    head.is_empty()
+        || (head.ends_with([']', '-', ':', '|', '>'])
+            && head.split(|c: char| !c.is_ascii_alphabetic()).any(|w| {
+                matches!(
+                    w.to_ascii_lowercase().as_str(),
+                    "error" | "err" | "fatal" | "crit" | "critical" | "emerg" | "alert" | "severe"
+                )
+            }))
 }
 
 /// The reason of a Node ≥ 15 crash on a non-error rejection, as an error header.

@@ -91,3 +91,24 @@ fn logfmt_numbers_are_samples_too() {
     let got: Vec<(&str, f64)> = out.iter().map(|s| (s.name.as_str(), s.value)).collect();
     assert_eq!(got, [("in_use", 37.0), ("open_connections", 39.0)]);
 }
+
+#[test]
+fn gauges_written_into_text() {
+    let got = |text: &str| {
+        let mut out = Vec::new();
+        text_samples(text, &mut out);
+        out.into_iter()
+            .map(|s| (s.name, s.value))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        got("pool stats: active=12 poolSize=40 queued=0 completed=123456 threads=210"),
+        [("threads".to_string(), 210.0)]
+    );
+    assert_eq!(
+        got("redis-info memory used_memory:1048576 used_memory_rss:2097152 used_memory_peak:9999999 maxmemory:0"),
+        [("used_memory".to_string(), 1048576.0), ("used_memory_rss".to_string(), 2097152.0)]
+    );
+    // Units, times and ratios are no plain numbers.
+    assert_eq!(got("heap=512MB at 10:00:00 threads=3/8 rss=1.5e9x"), []);
+}

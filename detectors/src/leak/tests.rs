@@ -101,3 +101,32 @@ fn gc_log_floor_growth_is_seen() {
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].details["gauge"], "gc_heap_after");
 }
+
+/// Requests logged at `per_minute(minute)` a minute over `minutes`, in time order with `gauges`.
+fn with_load(
+    mut gauges: Vec<LogRecord>,
+    minutes: usize,
+    per_minute: impl Fn(f64) -> f64,
+) -> Vec<LogRecord> {
+    for m in 0..minutes {
+        let n = per_minute(m as f64).round() as usize;
+        for i in 0..n {
+            let t = T0 + secs(m as f64 * 60.0 + i as f64 * 60.0 / n as f64 + 0.1);
+            gauges.push(rec(t, "GET /api/items 200"));
+        }
+    }
+    gauges.sort_by_key(|r| r.timestamp);
+    gauges
+}
+
+#[test]
+fn a_gauge_that_grows_with_the_load_is_not_a_leak() {
+    // From 100 to 250 MB over three hours while requests triple: sessions, not a leak.
+    let floor = |m: f64| 100.0 + 150.0 * (m / 180.0).min(1.0);
+    let load = |m: f64| 20.0 + 40.0 * (m / 180.0).min(1.0);
+    assert_eq!(leaks(&with_load(heap(180, floor), 180, load)), vec![]);
+    // The same growth under a flat load is one.
+    let alerts = leaks(&with_load(heap(180, floor), 180, |_| 20.0));
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].kind, AlertKind::LeakGrowth);
+}

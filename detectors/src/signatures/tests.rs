@@ -164,3 +164,38 @@ fn production_failure_signatures() {
     assert_eq!(pack.classify(&rec(0, "GET /api 200 12ms"), Some(200)), None);
     assert_eq!(kind_of("circuit breaker opened after 5 rejections"), None);
 }
+
+#[test]
+fn a_handlers_report_behind_a_log_header_is_a_rejection() {
+    let nest = "[Nest] 1  - 11/20/2026, 9:43:43 AM   ERROR [Process] Unhandled Rejection: Error: label request failed";
+    assert_eq!(
+        kind_with(nest, Level::Error, Some("ERROR")),
+        Some(AlertKind::UnhandledRejection)
+    );
+    // A mention behind the same header, or a header at info, is not one.
+    for (m, level) in [
+        ("[Nest] 1  - 11/20/2026, 9:43:43 AM   ERROR [Process] installed handler for unhandledRejection", Level::Error),
+        ("[Nest] 1  - 11/20/2026, 9:43:43 AM     LOG [Process] Unhandled Rejection: counters reset", Level::Info),
+        ("2026-11-20 10:00:00 WARN retry policy - unhandled rejection budget: 0", Level::Warn),
+    ] {
+        assert_eq!(kind_with(m, level, None), None, "{m}");
+    }
+}
+
+#[test]
+fn an_unobserved_dotnet_task_exception_is_a_rejection() {
+    let m = "fail: Ledger.Api[0]\n      Unobserved task exception\n      System.AggregateException: A Task's exception(s) were not observed either by Waiting on the Task or accessing its Exception property.\n       ---> System.Net.Http.HttpRequestException: Connection refused (audit:8080)";
+    assert_eq!(
+        kind_with(m, Level::Error, Some("fail")),
+        Some(AlertKind::UnhandledRejection)
+    );
+    let (detail, _) = detail_of(m);
+    assert!(
+        detail.starts_with("System.AggregateException: A Task's"),
+        "{detail}"
+    );
+    assert_eq!(
+        kind_of("TaskScheduler.UnobservedTaskException handler registered"),
+        None
+    );
+}
