@@ -62,15 +62,12 @@ fn num(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
-/// Is this a garbage collector's line (JVM `GC(12)` and `[gc…]` tags, Node `--trace-gc`, Go
-/// `gctrace`)? Collections come more often as a heap fills: they say nothing of the load.
+/// Is this a garbage collector's line without a heap sample (the JVM's `GC(12)` phases and
+/// `[gc…]` tags)? Collections come more often as a heap fills: they say nothing of the load.
 pub fn is_gc_line(message: &str) -> bool {
-    message.contains("GC(")
-        || message.contains("[gc")
-        || message.starts_with("gc ")
-        || message.contains("Scavenge")
-        || message.contains("Mark-Compact")
-        || message.contains("Mark-sweep")
+    // Node's and Go's collection lines all carry a heap sample, and so never get here; the
+    // JVM's phases and concurrent cycles do not.
+    message.contains("GC(") || message.contains("[gc")
 }
 
 /// The heap after collection in a GC log line, in bytes.
@@ -156,7 +153,11 @@ pub fn is_gauge_name(name: &str) -> bool {
 fn number(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) if s.len() <= 24 => num(s),
+        Value::String(s)
+            if s.len() <= 24 && s.as_bytes().first().is_some_and(u8::is_ascii_digit) =>
+        {
+            num(s)
+        }
         _ => None,
     }
 }
@@ -167,7 +168,7 @@ pub fn field_samples(fields: &Map<String, Value>, out: &mut Vec<Sample>) {
         match v {
             Value::Object(inner) if inner.len() <= 32 => {
                 for (k2, v2) in inner {
-                    if let (true, Some(x)) = (is_gauge_name(k2), number(v2)) {
+                    if let Some(x) = number(v2).filter(|_| is_gauge_name(k2)) {
                         out.push(Sample {
                             name: format!("{k}.{k2}"),
                             value: x,
@@ -177,7 +178,7 @@ pub fn field_samples(fields: &Map<String, Value>, out: &mut Vec<Sample>) {
                 }
             }
             _ => {
-                if let (true, Some(x)) = (is_gauge_name(k), number(v)) {
+                if let Some(x) = number(v).filter(|_| is_gauge_name(k)) {
                     out.push(Sample {
                         name: k.clone(),
                         value: x,
