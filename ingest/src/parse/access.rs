@@ -127,6 +127,64 @@ pub fn envoy(rest: &str, line: &str, timestamp: Nanos) -> Option<Parts> {
     })
 }
 
+/// HAProxy's HTTP log after its syslog header: `client:port [20/Nov/2026:10:00:00.589]
+/// frontend backend/server Tq/Tw/Tc/Tr/Ta status bytes … "GET /path HTTP/1.1"`. `None` if
+/// `line` is not one.
+pub fn haproxy(line: &str) -> Option<Parts> {
+    let mut rest = line;
+    let client = word(&mut rest)?;
+    let stamp = rest.strip_prefix(" [")?;
+    let close = stamp.find(']')?;
+    let time = &stamp[..close];
+    let mut timestamp = clf_time(time)?;
+    if let Some(ms) = time.get(20..).and_then(|f| f.strip_prefix('.')) {
+        let ms: i64 = ms.get(..3)?.parse().ok()?;
+        timestamp += ms * 1_000_000;
+    }
+    rest = &stamp[close + 1..];
+    let frontend = word(&mut rest)?;
+    let backend = word(&mut rest)?;
+    let timers = word(&mut rest)?;
+    if !backend.contains('/') || timers.split('/').count() != 5 {
+        return None;
+    }
+    let status: u16 = word(&mut rest)?.parse().ok()?;
+    let mut http = Map::new();
+    http.insert("status".into(), json!(status));
+    if let Some(b) = word(&mut rest).and_then(|b| b.parse::<u64>().ok()) {
+        http.insert("bytes".into(), json!(b));
+    }
+    if let Some(total) = timers
+        .rsplit('/')
+        .next()
+        .and_then(|t| t.parse::<i64>().ok())
+    {
+        http.insert("duration_ms".into(), json!(total));
+    }
+    if let Some(at) = rest.find(" \"") {
+        let mut quoted_rest = &rest[at..];
+        if let Some(request) = quoted(&mut quoted_rest) {
+            let mut req = request.splitn(3, ' ');
+            if let (Some(method), Some(path)) = (req.next(), req.next()) {
+                http.insert("method".into(), json!(method));
+                http.insert("path".into(), json!(path));
+            }
+        }
+    }
+    let mut fields = Map::new();
+    fields.insert("client".into(), json!(client));
+    fields.insert("frontend".into(), json!(frontend));
+    fields.insert("backend".into(), json!(backend));
+    fields.insert("http".into(), Value::Object(http));
+    Some(Parts {
+        timestamp: Some(timestamp),
+        level: Some((level_of(status), status.to_string())),
+        message: line.to_string(),
+        service: None,
+        fields,
+    })
+}
+
 fn level_of(status: u16) -> Level {
     match status {
         500.. => Level::Error,

@@ -41,7 +41,7 @@ impl Source {
         hints: TimeHints<'_>,
     ) -> Parts {
         if format == Format::Auto && (self.access || looks_like_access(body)) {
-            if let Some(parts) = access::parse(body) {
+            if let Some(parts) = access::parse(body).or_else(|| access::haproxy(body)) {
                 self.access = true;
                 return parts;
             }

@@ -87,7 +87,8 @@ fn peel_unprioritized(line: &str, observed: Nanos) -> Peeled<'_> {
         };
     };
     let after = &line[lead.len..];
-    let month_first = !lead.glog && b[0].is_ascii_uppercase();
+    // Ruby's Logger header (`I, [time #pid]`) starts with a capital too, and no host follows.
+    let month_first = !lead.glog && b[0].is_ascii_uppercase() && b.get(1) != Some(&b',');
     if lead.rfc3339 {
         if let Some(p) = cri(after, lead.nanos) {
             return p;

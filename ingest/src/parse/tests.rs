@@ -66,6 +66,11 @@ fn text_formats_timestamps_and_levels() {
             Level::Info,
         ),
         (
+            "E, [2026-11-21T14:04:17.577207 #41211] ERROR -- : [b102a1b3] Completed 500 Internal Server Error in 31ms",
+            "2026-11-21T14:04:17.577207Z",
+            Level::Error,
+        ),
+        (
             "[2026-11-20 12:00:02 -0130] [1] [INFO] Handling signal: winch",
             "2026-11-20T13:30:02Z",
             Level::Info,
@@ -211,6 +216,26 @@ fn json_logfmt_and_access() {
     assert_eq!(r.fields["http"]["status"], 502);
     assert_eq!(r.fields["http"]["duration_ms"], 1500.0);
     assert_eq!(r.timestamp, ts("2026-11-20T10:00:00Z"));
+}
+
+#[test]
+fn haproxy_http_log_lines() {
+    let r = one(concat!(
+        "Nov 20 10:00:00 lb01 haproxy[2207]: 94.130.93.114:2293 [20/Nov/2026:10:00:00.589] ",
+        r#"fe_https~ be_api/api2 0/0/1/22/23 503 19164 - - ---- 41/40/18/5/0 0/0 "GET /api/v2/p HTTP/1.1""#
+    ));
+    assert_eq!(r.timestamp, ts("2026-11-20T10:00:00.589Z"));
+    assert_eq!(r.level, Level::Error);
+    let http = &r.fields["http"];
+    assert_eq!(
+        (http["status"].as_u64(), http["duration_ms"].as_u64()),
+        (Some(503), Some(23))
+    );
+    assert_eq!(
+        (http["method"].as_str(), http["path"].as_str()),
+        (Some("GET"), Some("/api/v2/p"))
+    );
+    assert_eq!(r.fields["backend"], "be_api/api2");
 }
 
 #[test]

@@ -86,6 +86,21 @@ pub fn with_format(s: &str, format: &str) -> Option<Leading> {
 /// Finds a timestamp at the very start of `s` (optionally inside `[` `]`).
 pub fn leading(s: &str, observed: Nanos) -> Option<Leading> {
     let b = s.as_bytes();
+    // Ruby's Logger (Rails): `I, [2026-11-21T14:04:17.577207 #41211]  INFO -- : …`.
+    if b.get(1..4) == Some(b", [") && matches!(b[0], b'D' | b'I' | b'W' | b'E' | b'F' | b'A') {
+        let (c, n, _) = iso(&b[4..])?;
+        let end = 4 + n + b[4 + n..].iter().position(|&c| c == b']')?;
+        let pid = &b[4 + n..end];
+        if !(pid.starts_with(b" #") && pid[2..].iter().all(u8::is_ascii_digit)) {
+            return None;
+        }
+        return Some(Leading {
+            nanos: c.resolve(observed)?,
+            len: end + 1,
+            rfc3339: false,
+            glog: false,
+        });
+    }
     if b.starts_with(b"[Nest] ") {
         let (c, len) = nest(b)?;
         return Some(Leading {
