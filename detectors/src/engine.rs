@@ -217,19 +217,31 @@ pub fn http_status(rec: &LogRecord) -> Option<u16> {
         &["DownstreamStatus"],
         &["http_status"],
     ];
-    PATHS.iter().find_map(|path| {
-        let mut v = rec.fields.get(path[0])?;
-        for key in &path[1..] {
-            v = v.get(key)?;
-        }
-        match v {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
-        }
-        .and_then(|n| u16::try_from(n).ok())
-        .filter(|n| (100..600).contains(n))
-    })
+    PATHS
+        .iter()
+        .find_map(|path| {
+            let mut v = rec.fields.get(path[0])?;
+            for key in &path[1..] {
+                v = v.get(key)?;
+            }
+            match v {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            }
+            .and_then(|n| u16::try_from(n).ok())
+            .filter(|n| (100..600).contains(n))
+        })
+        .or_else(|| rails_status(&rec.message))
+}
+
+/// Rails's request log line: `Completed 500 Internal Server Error in 31ms`.
+fn rails_status(message: &str) -> Option<u16> {
+    let at = message.find("Completed ")?;
+    let code = message.get(at + 10..at + 13)?;
+    let status: u16 = code.parse().ok()?;
+    (message.as_bytes().get(at + 13) == Some(&b' ') && (100..600).contains(&status))
+        .then_some(status)
 }
 
 /// An error event: level error or worse, or an HTTP status ≥ 500.
@@ -353,6 +365,11 @@ mod tests {
         r.fields.clear();
         r.fields.insert("DownstreamStatus".into(), Value::from(502));
         assert_eq!(http_status(&r), Some(502));
+        r.fields.clear();
+        r.message = "[b102a1b3] Completed 503 Service Unavailable in 31ms".into();
+        assert_eq!(http_status(&r), Some(503));
+        r.message = "Completed 3 of 5 steps".into();
+        assert_eq!(http_status(&r), None);
         r.fields.clear();
         r.level = Level::Fatal;
         assert!(is_error_event(&r));

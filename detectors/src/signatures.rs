@@ -25,6 +25,9 @@ enum Rule {
     FromPromise,
     /// Node ≥ 15 crash `triggerUncaughtException(err, false)`: an uncaught exception.
     NotFromPromise,
+    /// The rest of Node ≥ 15 crash blocks (source line, caret, error, `Node.js vX`): a
+    /// rejection when the stack shows async code (`processTicksAndRejections`, `at async`).
+    NodeCrash,
     /// `[UnhandledPromiseRejection: … reason "…"]`, `ERR_UNHANDLED_REJECTION`.
     NodeReason,
     /// Browsers, Deno, Bun: `Uncaught (in promise) <error>`.
@@ -59,6 +62,7 @@ const LITERALS: &[(&str, Rule)] = &[
     ("UnhandledPromiseRejectionWarning", Rule::NodeWarning),
     ("triggerUncaughtException(err, true", Rule::FromPromise),
     ("triggerUncaughtException(err, false", Rule::NotFromPromise),
+    ("\nNode.js v", Rule::NodeCrash),
     ("[UnhandledPromiseRejection:", Rule::NodeReason),
     ("ERR_UNHANDLED_REJECTION", Rule::NodeReason),
     ("Uncaught (in promise)", Rule::InPromise),
@@ -184,6 +188,30 @@ impl SignaturePack {
                 None => occ(AlertKind::UnhandledRejection, after_caret(text, end), true),
             },
             Rule::NotFromPromise => occ(AlertKind::UncaughtException, after_caret(text, end), true),
+            Rule::NodeCrash => {
+                let error = text[..start]
+                    .match_indices('\n')
+                    .find(|(i, _)| {
+                        let line = text[i + 1..].lines().next().unwrap_or("");
+                        line.trim() == "^"
+                            || line.trim().chars().all(|c| c == '^') && !line.trim().is_empty()
+                    })
+                    .map(|(i, _)| {
+                        text[i + 1..]
+                            .split_once('\n')
+                            .map_or("", |(_, r)| r)
+                            .trim_start()
+                    })?;
+                let error = &error[..error.find("\nNode.js v").unwrap_or(error.len())];
+                let from_promise = error.contains("processTicksAndRejections")
+                    || error.contains("\n    at async ");
+                let kind = if from_promise {
+                    AlertKind::UnhandledRejection
+                } else {
+                    AlertKind::UncaughtException
+                };
+                occ(kind, error.trim_end(), false)
+            }
             Rule::NodeReason => {
                 let detail = node_reason(text).unwrap_or_default();
                 if detail.is_empty() {

@@ -199,3 +199,26 @@ fn an_unobserved_dotnet_task_exception_is_a_rejection() {
         None
     );
 }
+
+#[test]
+fn a_node_crash_block_from_async_code_is_a_rejection() {
+    let block = |stack: &str| {
+        format!("/app/dist/sync/feedSync.js:143\n            throw new Error(`feed sync failed`);\n            ^\n\nError: feed sync failed for shard 11: Service Unavailable\n{stack}\n\nNode.js v20.11.1")
+    };
+    let from_async = block("    at FeedSync.pullShard (/app/dist/sync/feedSync.js:143:19)\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)\n    at async FeedSync.tick (/app/dist/sync/feedSync.js:97:9)");
+    assert_eq!(
+        kind_with(&from_async, Level::Fatal, None),
+        Some(AlertKind::UnhandledRejection)
+    );
+    let (detail, _) = detail_of(&from_async);
+    assert!(
+        detail.starts_with("Error: feed sync failed for shard 11"),
+        "{detail}"
+    );
+    assert!(!detail.contains("Node.js"), "{detail}");
+    let sync = block("    at Object.<anonymous> (/app/dist/main.js:12:7)\n    at Module._compile (node:internal/modules/cjs/loader:1376:14)");
+    assert_eq!(
+        kind_with(&sync, Level::Fatal, None),
+        Some(AlertKind::UncaughtException)
+    );
+}
