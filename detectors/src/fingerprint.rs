@@ -54,7 +54,7 @@ fn leading_words(message: &str) -> &str {
         if word.contains(['#', '*']) {
             break;
         }
-        end = word.as_ptr() as usize - message.as_ptr() as usize + word.len();
+        end += usize::from(end > 0) + word.len();
     }
     &message[..end]
 }

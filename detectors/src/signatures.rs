@@ -189,19 +189,14 @@ impl SignaturePack {
             },
             Rule::NotFromPromise => occ(AlertKind::UncaughtException, after_caret(text, end), true),
             Rule::NodeCrash => {
-                let error = text[..start]
-                    .match_indices('\n')
-                    .find(|(i, _)| {
-                        let line = text[i + 1..].lines().next().unwrap_or("");
-                        line.trim() == "^"
-                            || line.trim().chars().all(|c| c == '^') && !line.trim().is_empty()
-                    })
-                    .map(|(i, _)| {
-                        text[i + 1..]
-                            .split_once('\n')
-                            .map_or("", |(_, r)| r)
-                            .trim_start()
-                    })?;
+                // The error starts after the caret line under the source line.
+                let caret = text[..start].split_inclusive('\n').scan(0, |at, line| {
+                    *at += line.len();
+                    let t = line.trim();
+                    Some((*at, !t.is_empty() && t.bytes().all(|b| b == b'^')))
+                });
+                let after = caret.filter(|(_, is)| *is).map(|(at, _)| at).next()?;
+                let error = text[after..].trim_start();
                 let error = &error[..error.find("\nNode.js v").unwrap_or(error.len())];
                 let from_promise = error.contains("processTicksAndRejections")
                     || error.contains("\n    at async ");
@@ -286,10 +281,11 @@ fn after_header(before: &str) -> bool {
     head.is_empty()
         || (head.ends_with([']', '-', ':', '|', '>'])
             && head.split(|c: char| !c.is_ascii_alphabetic()).any(|w| {
-                matches!(
-                    w.to_ascii_lowercase().as_str(),
-                    "error" | "err" | "fatal" | "crit" | "critical" | "emerg" | "alert" | "severe"
-                )
+                [
+                    "error", "err", "fatal", "crit", "critical", "emerg", "alert", "severe",
+                ]
+                .iter()
+                .any(|l| w.eq_ignore_ascii_case(l))
             }))
 }
 

@@ -254,7 +254,7 @@ pub const CHUNK_RECORDS: u64 = 64;
 fn document(f: &Fields, rec: &LogRecord, ptr: RecordPtr, sets: &mut WordSets) -> TantivyDocument {
     let mut doc = record_fields(f, rec);
     let place = match f.word_sets {
-        Some(_) => sets.place(ptr.segment, crate::words::word_set(&rec.message)),
+        Some(_) => sets.place_message(ptr.segment, &rec.message),
         None => Place::Words,
     };
     match (place, f.word_sets) {

@@ -51,7 +51,7 @@ pub fn stem(word: &str) -> String {
 
 /// Splits text at every character that is not alphanumeric, lowercases, and keeps the words
 /// [`is_indexed`] accepts and the stems of the others.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Words {
     token: Token,
 }
@@ -61,6 +61,24 @@ pub struct WordStream<'a> {
     text: &'a str,
     at: usize,
     token: &'a mut Token,
+}
+
+impl Words {
+    /// The identity of a message's [word set](crate::schema::WordSets): a hash of its terms in
+    /// order, or `None` when it has none. Messages with the same terms have the same identity;
+    /// two with different terms share one with odds of about 2^-64 per pair.
+    pub fn word_set(&mut self, message: &str) -> Option<u64> {
+        let mut stream = self.token_stream(message);
+        let mut hash = xxhash_rust::xxh3::Xxh3::new();
+        let mut any = false;
+        while stream.advance() {
+            hash.update(stream.token().text.as_bytes());
+            // Terms are alphanumeric, so a 0 byte parts them unambiguously.
+            hash.update(&[0]);
+            any = true;
+        }
+        any.then(|| hash.digest())
+    }
 }
 
 impl Tokenizer for Words {
@@ -121,23 +139,6 @@ impl TokenStream for WordStream<'_> {
     fn token_mut(&mut self) -> &mut Token {
         self.token
     }
-}
-
-/// The identity of a message's [word set](crate::schema::WordSets): a hash of its terms in
-/// order, or `None` when it has none. Messages with the same terms have the same identity;
-/// two with different terms share one with odds of about 2^-64 per pair.
-pub fn word_set(message: &str) -> Option<u64> {
-    let mut words = Words::default();
-    let mut stream = words.token_stream(message);
-    let mut hash = xxhash_rust::xxh3::Xxh3::new();
-    let mut any = false;
-    while stream.advance() {
-        hash.update(stream.token().text.as_bytes());
-        // Terms are alphanumeric, so a 0 byte parts them unambiguously.
-        hash.update(&[0]);
-        any = true;
-    }
-    any.then(|| hash.digest())
 }
 
 /// The name the tokenizer of structured string values is registered under.
@@ -211,6 +212,8 @@ mod tests {
 
     #[test]
     fn messages_with_the_same_terms_have_one_word_set() {
+        let mut words = Words::default();
+        let mut word_set = |m: &str| words.word_set(m);
         let set = word_set("Connection refused: req42 after 3 tries").unwrap();
         assert_eq!(
             word_set("connection REFUSED req7 after 12 tries"),

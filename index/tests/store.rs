@@ -42,6 +42,17 @@ fn with_word_sets(snap: &Snapshot, q: &dyn Query) -> usize {
     docs.len() + of_sets.unwrap()
 }
 
+/// Appends `batch`, all new, to an empty store and waits until it is indexed.
+fn append_indexed(store: &Store, batch: Vec<LogRecord>) -> Snapshot {
+    let n = batch.len() as u64;
+    assert_eq!(rt().block_on(store.append(batch)).unwrap().accepted, n);
+    let reader = store.reader();
+    wait_for("the batch", || {
+        reader.snapshot().indexed_records().unwrap().0 == n
+    });
+    reader.snapshot()
+}
+
 /// Records of the chunk documents `q` matches.
 fn chunked(snap: &Snapshot, q: &dyn Query) -> u64 {
     let docs = snap.searcher().search(q, &DocSetCollector).unwrap();
@@ -558,13 +569,7 @@ fn resent_file_records_are_duplicates_in_any_segment_after_restart() {
 fn an_index_made_before_absent_values_opens_and_takes_writes() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_index_of(dir.path(), firewatch_index::schema::without_absent());
-    let batch: Vec<LogRecord> = (0..10).map(|i| rec(&format!("o:{i}"), i)).collect();
-    assert_eq!(rt().block_on(store.append(batch)).unwrap().accepted, 10);
-    let reader = store.reader();
-    wait_for("the batch", || {
-        reader.snapshot().indexed_records().unwrap().0 == 10
-    });
-    let snap = reader.snapshot();
+    let snap = append_indexed(&store, (0..10).map(|i| rec(&format!("o:{i}"), i)).collect());
     let f = snap.fields();
     assert_eq!(f.absent, None);
     // A value every record has is on the chunk, as before.
@@ -585,13 +590,7 @@ fn an_index_made_before_absent_values_opens_and_takes_writes() {
 fn an_index_made_before_word_sets_keeps_every_records_words() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_index_of(dir.path(), firewatch_index::schema::without_word_sets());
-    let batch: Vec<LogRecord> = (0..10).map(|i| rec(&format!("w:{i}"), i)).collect();
-    assert_eq!(rt().block_on(store.append(batch)).unwrap().accepted, 10);
-    let reader = store.reader();
-    wait_for("the batch", || {
-        reader.snapshot().indexed_records().unwrap().0 == 10
-    });
-    let snap = reader.snapshot();
+    let snap = append_indexed(&store, (0..10).map(|i| rec(&format!("w:{i}"), i)).collect());
     let f = snap.fields();
     assert!(f.word_sets.is_none());
     // One message, ten times: each record document has its words.
@@ -604,13 +603,7 @@ fn an_index_made_before_word_sets_keeps_every_records_words() {
     // A new data directory gets word sets: the same batch leaves two documents with words.
     let fresh = tempfile::tempdir().unwrap();
     let store = Store::open(cfg(fresh.path())).unwrap();
-    let batch: Vec<LogRecord> = (0..10).map(|i| rec(&format!("w:{i}"), i)).collect();
-    assert_eq!(rt().block_on(store.append(batch)).unwrap().accepted, 10);
-    let reader = store.reader();
-    wait_for("the batch", || {
-        reader.snapshot().indexed_records().unwrap().0 == 10
-    });
-    let snap = reader.snapshot();
+    let snap = append_indexed(&store, (0..10).map(|i| rec(&format!("w:{i}"), i)).collect());
     let retried = TermQuery::new(
         Term::from_field_text(snap.fields().message, "retried"),
         IndexRecordOption::Basic,
@@ -631,12 +624,7 @@ fn an_index_made_with_a_severity_column_opens_and_keeps_filling_it() {
             r
         })
         .collect();
-    assert_eq!(rt().block_on(store.append(batch)).unwrap().accepted, 12);
-    let reader = store.reader();
-    wait_for("the batch", || {
-        reader.snapshot().indexed_records().unwrap().0 == 12
-    });
-    let snap = reader.snapshot();
+    let snap = append_indexed(&store, batch);
     let f = snap.fields();
     assert!(f.absent.is_some());
     let severity = f.severity.expect("the schema the index was made with");

@@ -4,9 +4,9 @@
 //! words (variables leave only stems, see [`crate::words`]). A 1 M-line corpus had 112
 //! distinct word sets over 9.3 words a record; 58 files of real logs, 12 k sets over 134 k
 //! records. So instead of a posting per word and record, a record whose set is known in its
-//! segment has one term, its set's identity ([`words::word_set`](crate::words::word_set)), and
-//! a set's words are indexed on the document that defines it, which also carries the identity
-//! in a column. A query for a word takes the documents with the word, reads the sets they
+//! segment has one term, its set's identity
+//! ([`Words::word_set`](crate::words::Words::word_set)), and a set's words are indexed on the
+//! document that defines it, which also carries the identity in a column. A query for a word takes the documents with the word, reads the sets they
 //! define, and adds the records of those sets (the query crate's message plans): still exact,
 //! still from the index alone.
 //!
@@ -17,6 +17,8 @@
 //! defines some sets twice.
 
 use std::collections::HashMap;
+
+use crate::words::Words;
 
 /// Most word sets one segment's state holds: past it, records of sets not yet seen carry
 /// their words (8 bytes each, at most 1.5 MB).
@@ -39,9 +41,17 @@ pub struct WordSets {
     segment: Option<u64>,
     /// Identity → whether a document defines it (else it was seen once).
     seen: HashMap<u64, bool>,
+    /// The tokenizer's buffer, kept from one message to the next.
+    words: Words,
 }
 
 impl WordSets {
+    /// Where the next record of `segment` with `message` goes.
+    pub fn place_message(&mut self, segment: u64, message: &str) -> Place {
+        let set = self.words.word_set(message);
+        self.place(segment, set)
+    }
+
     /// Where the next record of `segment` whose message has word set `set` goes.
     pub fn place(&mut self, segment: u64, set: Option<u64>) -> Place {
         if self.segment != Some(segment) {

@@ -39,17 +39,7 @@ pub fn parse(line: &str) -> Option<Parts> {
     let bytes = word(&mut rest).unwrap_or("-");
 
     let mut http = Map::new();
-    let mut req = request.splitn(3, ' ');
-    let method = req.next().unwrap_or_default();
-    if let Some(path) = req.next() {
-        http.insert("method".into(), json!(method));
-        http.insert("path".into(), json!(path));
-        if let Some(proto) = req.next() {
-            http.insert("protocol".into(), json!(proto));
-        }
-    } else {
-        http.insert("request".into(), json!(request));
-    }
+    request_fields(&mut http, request);
     http.insert("status".into(), json!(status));
     if let Ok(b) = bytes.parse::<u64>() {
         http.insert("bytes".into(), json!(b));
@@ -69,14 +59,7 @@ pub fn parse(line: &str) -> Option<Parts> {
     if user != "-" {
         fields.insert("user".into(), json!(user));
     }
-    fields.insert("http".into(), Value::Object(http));
-    Some(Parts {
-        timestamp: Some(timestamp),
-        level: Some((level_of(status), status.to_string())),
-        message: line.to_string(),
-        service: None,
-        fields,
-    })
+    Some(parts(line, timestamp, status, http, fields))
 }
 
 /// Envoy's default access log after its `[start time]`:
@@ -91,12 +74,7 @@ pub fn envoy(rest: &str, line: &str, timestamp: Nanos) -> Option<Parts> {
     let sent = word(&mut rest)?;
     let duration = word(&mut rest)?;
     let mut http = Map::new();
-    let mut req = request.splitn(3, ' ');
-    http.insert("method".into(), json!(req.next()?));
-    http.insert("path".into(), json!(req.next()?));
-    if let Some(proto) = req.next() {
-        http.insert("protocol".into(), json!(proto));
-    }
+    request_fields(&mut http, request);
     http.insert("status".into(), json!(status));
     for (key, w) in [("bytes_received", received), ("bytes", sent)] {
         if let Ok(b) = w.parse::<u64>() {
@@ -117,14 +95,7 @@ pub fn envoy(rest: &str, line: &str, timestamp: Nanos) -> Option<Parts> {
     if let Some(agent) = quoted(&mut rest) {
         http.insert("user_agent".into(), json!(agent));
     }
-    fields.insert("http".into(), Value::Object(http));
-    Some(Parts {
-        timestamp: Some(timestamp),
-        level: Some((level_of(status), status.to_string())),
-        message: line.to_string(),
-        service: None,
-        fields,
-    })
+    Some(parts(line, timestamp, status, http, fields))
 }
 
 /// HAProxy's HTTP log after its syslog header: `client:port [20/Nov/2026:10:00:00.589]
@@ -162,27 +133,50 @@ pub fn haproxy(line: &str) -> Option<Parts> {
         http.insert("duration_ms".into(), json!(total));
     }
     if let Some(at) = rest.find(" \"") {
-        let mut quoted_rest = &rest[at..];
-        if let Some(request) = quoted(&mut quoted_rest) {
-            let mut req = request.splitn(3, ' ');
-            if let (Some(method), Some(path)) = (req.next(), req.next()) {
-                http.insert("method".into(), json!(method));
-                http.insert("path".into(), json!(path));
-            }
+        if let Some(request) = quoted(&mut &rest[at..]) {
+            request_fields(&mut http, request);
         }
     }
     let mut fields = Map::new();
     fields.insert("client".into(), json!(client));
     fields.insert("frontend".into(), json!(frontend));
     fields.insert("backend".into(), json!(backend));
+    Some(parts(line, timestamp, status, http, fields))
+}
+
+/// `GET /path HTTP/1.1` as `method`, `path` and `protocol`; anything else as `request`.
+fn request_fields(http: &mut Map<String, Value>, request: &str) {
+    let mut req = request.splitn(3, ' ');
+    match (req.next(), req.next()) {
+        (Some(method), Some(path)) => {
+            http.insert("method".into(), json!(method));
+            http.insert("path".into(), json!(path));
+            if let Some(proto) = req.next() {
+                http.insert("protocol".into(), json!(proto));
+            }
+        }
+        _ => {
+            http.insert("request".into(), json!(request));
+        }
+    }
+}
+
+/// The parts of an access line: the level from its status, `http` among its fields.
+fn parts(
+    line: &str,
+    timestamp: Nanos,
+    status: u16,
+    http: Map<String, Value>,
+    mut fields: Map<String, Value>,
+) -> Parts {
     fields.insert("http".into(), Value::Object(http));
-    Some(Parts {
+    Parts {
         timestamp: Some(timestamp),
         level: Some((level_of(status), status.to_string())),
         message: line.to_string(),
         service: None,
         fields,
-    })
+    }
 }
 
 fn level_of(status: u16) -> Level {
