@@ -54,6 +54,7 @@ pub mod config;
 pub mod error;
 pub mod ids;
 pub mod metrics;
+pub mod numbers;
 pub mod offline;
 pub mod reader;
 pub mod retention;

@@ -32,7 +32,7 @@
 //! | `message` | text, [`words`](crate::words) | record, unless it has `word_set` | docs only | full text |
 //! | `word_set` | u64: the identity of the message's word set ([`WordSets`]) | record, when defined before | docs only | full text, with `defines_word_set` |
 //! | `defines_word_set` | u64: the identity of the message's word set | record that defines it | fast | full text: a word's sets |
-//! | `fields` | JSON, [`values`](crate::words::Values), dots expanded | both | docs only | `http.status:503` |
+//! | `fields` | JSON, [`values`](crate::words::Values), numbers as [buckets](crate::numbers), dots expanded | both | docs only | `http.status:503` |
 //! | `segment` | u64 | both | fast | the archive segment |
 //! | `ord` | u64 | record | fast | the record's place in the archive |
 //! | `chunk_ord`, `records` | u64 | chunk | fast | the chunk's first record and length |
@@ -82,6 +82,9 @@ pub struct Fields {
     /// `None` in indexes made before word sets (2026-11-25), where every record document
     /// has its message's words.
     pub word_sets: Option<WordSetFields>,
+    /// Are numbers held as [buckets](crate::numbers)? Not in indexes made before them
+    /// (2026-11-25), which hold every number exactly.
+    pub number_buckets: bool,
 }
 
 /// The fields of [word sets](WordSets).
@@ -95,36 +98,61 @@ pub struct WordSetFields {
 
 /// The schema of a new index, and its fields.
 pub fn build() -> (Schema, Fields) {
-    schema(true, false, true)
+    schema(Version::NumberBuckets)
+}
+
+/// The schema of indexes made before numbers were held as buckets (2026-11-25), which still
+/// open and answer.
+pub fn exact_numbers() -> (Schema, Fields) {
+    schema(Version::WordSets)
 }
 
 /// The schema of indexes made before word sets (2026-11-25), which still open and answer.
 pub fn without_word_sets() -> (Schema, Fields) {
-    schema(true, false, false)
+    schema(Version::WithoutSeverity)
 }
 
 /// The schema of indexes made with `absent` and before `severity` was dropped
 /// (2026-11-24), which still open and answer.
 pub fn with_severity() -> (Schema, Fields) {
-    schema(true, true, false)
+    schema(Version::Absent)
 }
 
 /// The schema of indexes made before `absent` (2026-11-24), which still open and answer.
 pub fn without_absent() -> (Schema, Fields) {
-    schema(false, true, false)
+    schema(Version::First)
 }
 
 /// Every schema an index may have been made with, newest first.
-pub fn every_version() -> [(Schema, Fields); 4] {
+pub fn every_version() -> [(Schema, Fields); 5] {
     [
         build(),
+        exact_numbers(),
         without_word_sets(),
         with_severity(),
         without_absent(),
     ]
 }
 
-fn schema(with_absent: bool, with_severity: bool, with_word_sets: bool) -> (Schema, Fields) {
+/// The versions of the schema, oldest first: what each added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Version {
+    First,
+    /// `absent`.
+    Absent,
+    /// No `severity` column.
+    WithoutSeverity,
+    /// `word_set`, `defines_word_set`.
+    WordSets,
+    /// Numbers as [buckets](crate::numbers), marked by a `number_buckets` field that holds
+    /// nothing.
+    NumberBuckets,
+}
+
+fn schema(version: Version) -> (Schema, Fields) {
+    let with_absent = version >= Version::Absent;
+    let with_severity = version < Version::WithoutSeverity;
+    let with_word_sets = version >= Version::WordSets;
     let mut b = Schema::builder();
     // No field norms: hits are ordered by time, not relevance, and norms cost a byte per
     // document and field.
@@ -167,6 +195,10 @@ fn schema(with_absent: bool, with_severity: bool, with_word_sets: bool) -> (Sche
         set: b.add_u64_field("word_set", NumericOptions::default().set_indexed()),
         defines: b.add_u64_field("defines_word_set", NumericOptions::default().set_fast()),
     });
+    let number_buckets = version >= Version::NumberBuckets;
+    if number_buckets {
+        b.add_u64_field("number_buckets", NumericOptions::default());
+    }
     let fields_ = Fields {
         timestamp,
         severity,
@@ -182,6 +214,7 @@ fn schema(with_absent: bool, with_severity: bool, with_word_sets: bool) -> (Sche
         records,
         absent,
         word_sets,
+        number_buckets,
     };
     (b.build(), fields_)
 }

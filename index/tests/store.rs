@@ -614,6 +614,50 @@ fn an_index_made_before_word_sets_keeps_every_records_words() {
 }
 
 #[test]
+fn an_index_made_before_number_buckets_keeps_every_number() {
+    let batch = || -> Vec<LogRecord> {
+        (0..10)
+            .map(|i| {
+                let mut r = rec(&format!("n:{i}"), i);
+                r.fields.insert("bytes".into(), (3026 + i).into());
+                r
+            })
+            .collect()
+    };
+    let number = |snap: &Snapshot, n: i64| {
+        let mut t = Term::from_field_json_path(snap.fields().fields, "bytes", true);
+        t.append_type_and_fast_value(n);
+        TermQuery::new(t, IndexRecordOption::Basic)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_index_of(dir.path(), firewatch_index::schema::exact_numbers());
+    let snap = append_indexed(&store, batch());
+    assert!(!snap.fields().number_buckets);
+    // Each number is its own term, on its record.
+    assert_eq!(
+        snap.searcher()
+            .search(&number(&snap, 3027), &Count)
+            .unwrap(),
+        1
+    );
+    assert_eq!(chunked(&snap, &number(&snap, 3050)), 0);
+    store.close();
+    // A new data directory holds them as their bucket, (3000, 3100), common to the chunk.
+    let fresh = tempfile::tempdir().unwrap();
+    let store = Store::open(cfg(fresh.path())).unwrap();
+    let snap = append_indexed(&store, batch());
+    assert!(snap.fields().number_buckets);
+    assert_eq!(
+        snap.searcher()
+            .search(&number(&snap, 3027), &Count)
+            .unwrap(),
+        0
+    );
+    assert_eq!(chunked(&snap, &number(&snap, 3050)), 10);
+    store.close();
+}
+
+#[test]
 fn an_index_made_with_a_severity_column_opens_and_keeps_filling_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_index_of(dir.path(), firewatch_index::schema::with_severity());

@@ -95,34 +95,29 @@ async fn counts_histograms_and_top_values_read_no_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn field_values_rare_in_their_chunk_are_answered_by_the_index_alone() {
     let node = node(corpus(5, 3_000), ApiConfig::default()).await;
-    // Durations (integers and decimals): the largest few are in one record or two each, so
-    // never in more than half the records of a chunk.
+    // Durations (integers and decimals, up to 2000): those from 1900 on are in few records
+    // of each chunk. An integer below 1000 and 1900 are their own terms, and the others
+    // their bucket's (see `firewatch_index::numbers`).
     let durations: Vec<f64> = node
         .records
         .iter()
         .filter_map(|r| r.fields.get("duration_ms")?.as_f64())
         .collect();
     let count = |pred: &dyn Fn(f64) -> bool| durations.iter().filter(|d| pred(**d)).count() as u64;
-    let mut distinct = durations.clone();
-    distinct.sort_by(|a, b| b.total_cmp(a));
-    distinct.dedup();
-    let threshold = distinct[3];
-    let unique = *distinct
+    let unique = *durations
         .iter()
-        .find(|d| count(&|x| x == **d) == 1 && d.fract() == 0.0)
+        .find(|d| count(&|x| x == **d) == 1 && d.fract() == 0.0 && **d < 1000.0)
         .unwrap();
-    assert!(distinct[..4].iter().all(|d| count(&|x| x == *d) <= 2));
+    assert!(count(&|x| x >= 1900.0) * 10 < durations.len() as u64);
     let engine = Engine::new(node.store.reader());
     tokio::task::block_in_place(|| {
         for (q, want) in [
             (format!("duration_ms:{unique}"), 1),
+            ("duration_ms:>=1900".into(), count(&|x| x >= 1900.0)),
+            ("duration_ms:>1900".into(), count(&|x| x > 1900.0)),
             (
-                format!("duration_ms:>={threshold}"),
-                count(&|x| x >= threshold),
-            ),
-            (
-                format!("duration_ms:>{threshold} AND NOT http.method:PUT"),
-                count(&|x| x > threshold),
+                "duration_ms:>=1900 AND NOT http.method:PUT".into(),
+                count(&|x| x >= 1900.0),
             ),
         ] {
             assert_eq!(total(&engine, &q), want, "{q}");
@@ -142,6 +137,19 @@ async fn field_values_rare_in_their_chunk_are_answered_by_the_index_alone() {
             assert!(want > 10, "{q}: {want}");
         }
         assert_eq!(reads(&node), (0, 0), "no block was read");
+        // A number of a bucket, or a bound inside one: the bucket's records are checked.
+        let big = *durations.iter().find(|d| **d > 1000.0).unwrap();
+        for (q, want) in [
+            (format!("duration_ms:{big}"), count(&|x| x == big)),
+            ("duration_ms:>1950.5".into(), count(&|x| x > 1950.5)),
+            (
+                "duration_ms:[1234 TO 1877.5]".into(),
+                count(&|x| (1234.0..=1877.5).contains(&x)),
+            ),
+        ] {
+            assert_eq!(total(&engine, &q), want, "{q}");
+        }
+        assert!(reads(&node).1 > 0, "the buckets' records were checked");
         let page = engine
             .search(&scope("http.method:GET"), Order::Desc, 10, None, TIMEOUT)
             .unwrap();

@@ -73,7 +73,7 @@ pub fn documents<R: Borrow<LogRecord>>(
     sets: &mut WordSets,
     add: &mut dyn FnMut(TantivyDocument),
 ) {
-    let mut leaves = Leaves::default();
+    let mut leaves = Leaves::new(f.number_buckets);
     let mut start = 0;
     while start < records.len() {
         let source = &records[start].borrow().source;
@@ -114,7 +114,10 @@ pub fn documents<R: Borrow<LogRecord>>(
         for (i, rec) in run.iter().map(Borrow::borrow).enumerate() {
             let mut doc = document(f, rec, ptr(i), sets);
             for leaf in leaves.of(i).filter(|l| l.count <= rare) {
-                doc.add_field_value(f.fields, Path(leaves.path(leaf), leaf.value));
+                doc.add_field_value(
+                    f.fields,
+                    Path(leaves.path(leaf), leaf.value, f.number_buckets),
+                );
             }
             if let Some(absent) = f.absent {
                 let holds = Holds::new(&leaves, i);
@@ -153,7 +156,10 @@ pub fn documents<R: Borrow<LogRecord>>(
             }
         }
         for leaf in &common {
-            chunk.add_field_value(f.fields, Path(leaves.path(leaf), leaf.value));
+            chunk.add_field_value(
+                f.fields,
+                Path(leaves.path(leaf), leaf.value, f.number_buckets),
+            );
         }
         add(chunk);
         start += len;
@@ -230,10 +236,11 @@ impl<'a, 'r> Holds<'a, 'r> {
 }
 
 /// A leaf of a record's fields as tantivy reads a document value, under its path and
-/// borrowed: `{"http": {"status": 503}}` for `(["http", "status"], 503)`. (Converting fields
-/// into tantivy's owned value meant cloning every key and string.)
+/// borrowed: `{"http": {"status": 503}}` for `(["http", "status"], 503)`; a number as its
+/// [bucket](crate::numbers) when the last is true. (Converting fields into tantivy's owned
+/// value meant cloning every key and string.)
 #[derive(Debug, Clone, Copy)]
-struct Path<'a>(&'a [&'a str], &'a JsonValue);
+struct Path<'a>(&'a [&'a str], &'a JsonValue, bool);
 
 impl<'a> Value<'a> for Path<'a> {
     type ArrayIter = std::iter::Empty<Path<'a>>;
@@ -241,11 +248,19 @@ impl<'a> Value<'a> for Path<'a> {
 
     fn as_value(&self) -> ReferenceValue<'a, Self> {
         match *self {
-            Path([first, rest @ ..], v) => {
-                ReferenceValue::Object(std::iter::once((*first, Path(rest, v))))
+            Path([first, rest @ ..], v, buckets) => {
+                ReferenceValue::Object(std::iter::once((*first, Path(rest, v, buckets))))
             }
             // Leaves exactly as tantivy reads serde_json values (numbers, RFC 3339 dates).
-            Path([], v) => match v.as_value() {
+            Path([], v, buckets) => match v.as_value() {
+                ReferenceValue::Leaf(_) if buckets && v.is_number() => {
+                    ReferenceValue::Leaf(match Canon::of(v, true) {
+                        Canon::I64(i) => ReferenceValueLeaf::I64(i),
+                        Canon::U64(u) => ReferenceValueLeaf::U64(u),
+                        Canon::F64(x) => ReferenceValueLeaf::F64(x),
+                        _ => ReferenceValueLeaf::Null,
+                    })
+                }
                 ReferenceValue::Leaf(leaf) => ReferenceValue::Leaf(leaf),
                 _ => ReferenceValue::Leaf(ReferenceValueLeaf::Null),
             },
@@ -316,6 +331,30 @@ mod tests {
         (postings(f.fields), postings(f.absent.unwrap()))
     }
 
+    /// `v` with each number replaced by its bucket's term.
+    fn bucketed(v: &JsonValue) -> JsonValue {
+        use tantivy::columnar::NumericalValue as N;
+        match v {
+            JsonValue::Object(m) => {
+                JsonValue::Object(m.iter().map(|(k, v)| (k.clone(), bucketed(v))).collect())
+            }
+            JsonValue::Array(items) => JsonValue::Array(items.iter().map(bucketed).collect()),
+            JsonValue::Number(n) => {
+                let value = match (n.as_i64(), n.as_u64()) {
+                    (Some(i), _) => N::I64(i),
+                    (_, Some(u)) => N::U64(u),
+                    _ => N::F64(n.as_f64().unwrap()),
+                };
+                match crate::numbers::indexed(value).term() {
+                    N::I64(i) => i.into(),
+                    N::U64(u) => u.into(),
+                    N::F64(x) => x.into(),
+                }
+            }
+            other => other.clone(),
+        }
+    }
+
     /// Is a `fields` term the one of strings with a digit, or a date (both found loosely)?
     fn loose(term: &[u8]) -> bool {
         let end = term.iter().position(|b| *b == 0).unwrap();
@@ -353,13 +392,15 @@ mod tests {
                 )
             })
             .collect();
-        // Each record alone, its whole fields as tantivy reads them owned.
+        // Each record alone, its whole fields as tantivy reads them owned, numbers as their
+        // buckets.
         let (reference, _) = terms(
             records
                 .iter()
                 .map(|r| {
                     let mut doc = TantivyDocument::new();
-                    doc.add_field_value(f.fields, &OwnedValue::from(r.fields.clone()));
+                    let fields = bucketed(&JsonValue::Object(r.fields.clone()));
+                    doc.add_field_value(f.fields, &OwnedValue::from(fields));
                     doc
                 })
                 .collect(),

@@ -14,11 +14,16 @@
 //! is looked up through the empty term its path gets, and becomes [`Needles`] that rule out
 //! archive blocks and records before the records are checked.
 //!
+//! Numbers with more digits than the index keeps are terms of their bucket
+//! (`firewatch_index::numbers`): a query for one is loose, and so is the bucket of a range's
+//! bound that is inside one; the terms between are exact.
+//!
 //! Values and ranges become term bytes in [`value_terms`](super::value_terms).
 
 use std::ops::Bound as B;
 
 use firewatch_index::schema::{nothing_under, several_common};
+use firewatch_index::Fields;
 use tantivy::query::{
     BooleanQuery, EmptyQuery, InvertedIndexRangeQuery, Occur, Query as TQuery, TermQuery,
 };
@@ -28,7 +33,7 @@ use tantivy::{DateTime, Term};
 use super::chunks::{ChunkHits, Needles};
 use super::scan::{split, union_all, RecordSet};
 use super::translate::{bytes_range, prefix_range, ByteRange, Lookups, Plan};
-use super::value_terms::{number_term, structured_range};
+use super::value_terms::{number_term, structured_range, NumberTerm};
 use crate::lang::{Bound, Predicate, RangeBounds, Scalar, TextMatch};
 
 /// A structured predicate over the `fields` terms of one path: on record documents, `terms`,
@@ -178,14 +183,13 @@ fn json_path_bytes(field: TField, path: &str) -> Vec<u8> {
         .to_vec()
 }
 
-pub(super) fn structured(
-    path: &str,
-    pred: &Predicate,
-    field: TField,
-    absent: Option<TField>,
-    at: Lookups<'_>,
-) -> Plan {
+pub(super) fn structured(path: &str, pred: &Predicate, f: &Fields, at: Lookups<'_>) -> Plan {
+    let (field, absent) = (f.fields, f.absent);
     let json = || Term::from_field_json_path(field, path, true);
+    let bucket_query = |terms: Vec<Term>| -> Vec<Box<dyn TQuery>> {
+        let query = |t| Box::new(TermQuery::new(t, IndexRecordOption::Basic)) as Box<dyn TQuery>;
+        terms.into_iter().map(query).collect()
+    };
     // String values with a digit are all the empty string term (`words::Values`); strings
     // tantivy reads as dates are date terms.
     let digit_strings = || -> Box<dyn TQuery> {
@@ -233,15 +237,22 @@ pub(super) fn structured(
             s.exists = Some((B::Included(lo), B::Excluded(hi)));
         }
         Predicate::Text(TextMatch::Exact(v)) => {
-            s.loose = loose_string(v).then(digit_strings);
-            if s.loose.is_none() {
+            let mut loose: Vec<Box<dyn TQuery>> = Vec::new();
+            if loose_string(v) {
+                loose.push(digit_strings());
+            } else {
                 let mut t = json();
                 t.append_type_and_str(v);
                 s.terms.push(t);
             }
-            let number = number_term(json(), v);
+            let number = number_term(json(), v, f.number_buckets);
             let boolean = v.parse::<bool>().ok();
-            s.terms.extend(number.clone());
+            match number.clone() {
+                Some(NumberTerm::Exact(t)) => s.terms.push(t),
+                Some(NumberTerm::Bucket(t)) => loose.extend(bucket_query(vec![t])),
+                None => {}
+            }
+            s.loose = should(loose);
             if let Some(b) = boolean {
                 let mut t = json();
                 t.append_type_and_fast_value(b);
@@ -265,8 +276,11 @@ pub(super) fn structured(
             s.needles = json_needle(p);
         }
         Predicate::Range(r) => {
-            s.loose = text_bounded(r).then(digit_strings);
-            s.ranges = structured_range(r, json);
+            let (ranges, buckets) = structured_range(r, json, f.number_buckets);
+            let mut loose = bucket_query(buckets);
+            loose.extend(text_bounded(r).then(digit_strings));
+            s.loose = should(loose);
+            s.ranges = ranges;
         }
         Predicate::Level(_) | Predicate::Regex(_) => return Plan::exact(EmptyQuery),
     }

@@ -142,7 +142,7 @@ fn leaf(field: &Field, pred: &Predicate, f: &Fields, at: Lookups<'_>) -> Plan {
     let keyword_field = match field {
         Field::Message => return message(pred, f, at),
         Field::Level => return level(pred, f),
-        Field::Path(path) => return structured(path, pred, f.fields, f.absent, at),
+        Field::Path(path) => return structured(path, pred, f, at),
         Field::Service => f.service,
         Field::Host => f.host,
         Field::Source => f.source,

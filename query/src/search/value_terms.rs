@@ -8,30 +8,54 @@ use std::ops::Bound as B;
 
 use tantivy::Term;
 
+use firewatch_index::numbers::{self, Indexed};
+use tantivy::columnar::NumericalValue;
+
 use super::translate::{prefix_end, ByteRange};
 use crate::lang::{Bound, RangeBounds, Scalar};
 
-/// A JSON number term in tantivy's canonical form, when `v` reads as a number.
-pub(super) fn number_term(mut t: Term, v: &str) -> Option<Term> {
-    if let Ok(i) = v.parse::<i64>() {
-        t.append_type_and_fast_value(i);
-    } else if let Ok(u) = v.parse::<u64>() {
-        t.append_type_and_fast_value(u);
-    } else {
-        let x = v.parse::<f64>().ok().filter(|x| x.is_finite())?;
-        if x.fract() == 0.0 && x >= i64::MIN as f64 && x < i64::MAX as f64 {
-            t.append_type_and_fast_value(x as i64);
-        } else if x.fract() == 0.0 && x >= 0.0 && x < u64::MAX as f64 {
-            t.append_type_and_fast_value(x as u64);
-        } else {
-            t.append_type_and_fast_value(x);
-        }
-    }
-    Some(t)
+/// A number's term: its own, or its bucket's (see `firewatch_index::numbers`), shared with
+/// other numbers, whose records are to be checked.
+#[derive(Clone)]
+pub(super) enum NumberTerm {
+    Exact(Term),
+    Bucket(Term),
 }
 
-/// The term bytes of the values at a path within bounds.
-pub(super) fn structured_range(r: &RangeBounds, json: impl Fn() -> Term) -> Vec<ByteRange> {
+/// The term of `v` when it reads as a number, in tantivy's canonical form; its bucket's in
+/// an index with `buckets`.
+pub(super) fn number_term(t: Term, v: &str, buckets: bool) -> Option<NumberTerm> {
+    let value = if let Ok(i) = v.parse::<i64>() {
+        NumericalValue::I64(i)
+    } else if let Ok(u) = v.parse::<u64>() {
+        NumericalValue::U64(u)
+    } else {
+        NumericalValue::F64(v.parse::<f64>().ok().filter(|x| x.is_finite())?)
+    };
+    Some(match buckets.then(|| numbers::indexed(value)) {
+        Some(Indexed::Bucket(b)) => NumberTerm::Bucket(with_number(t, b)),
+        _ => NumberTerm::Exact(with_number(t, value.normalize())),
+    })
+}
+
+/// `t` followed by a number.
+fn with_number(mut t: Term, value: NumericalValue) -> Term {
+    match value {
+        NumericalValue::I64(i) => t.append_type_and_fast_value(i),
+        NumericalValue::U64(u) => t.append_type_and_fast_value(u),
+        NumericalValue::F64(x) => t.append_type_and_fast_value(x),
+    }
+    t
+}
+
+/// The term bytes of the values at a path within bounds, and in an index with `buckets`, the
+/// terms of the buckets at the bounds, which hold numbers on both sides of one: their
+/// records are to be checked.
+pub(super) fn structured_range(
+    r: &RangeBounds,
+    json: impl Fn() -> Term,
+    buckets: bool,
+) -> (Vec<ByteRange>, Vec<Term>) {
     let kind = |b: &Bound| match b {
         Bound::Unbounded => 0,
         Bound::Included(Scalar::Number(_)) | Bound::Excluded(Scalar::Number(_)) => 1,
@@ -39,14 +63,38 @@ pub(super) fn structured_range(r: &RangeBounds, json: impl Fn() -> Term) -> Vec<
         _ => 3,
     };
     let mut ranges = Vec::new();
+    let mut ends = Vec::new();
     let (lower, upper) = (kind(&r.lower), kind(&r.upper));
     if lower <= 1 && upper <= 1 {
-        numeric_ranges(num(&r.lower), num(&r.upper), &json, &mut ranges);
+        let (mut lo, mut hi) = (num(&r.lower), num(&r.upper));
+        if buckets {
+            let mut end = |b: NumericalValue| ends.push(with_number(json(), b));
+            lo = bucket_bound(lo, &mut end);
+            hi = bucket_bound(hi, &mut end);
+        }
+        numeric_ranges(lo, hi, &json, &mut ranges);
     }
     if matches!(lower, 0 | 2) && matches!(upper, 0 | 2) {
         ranges.push(string_range(r, &json));
     }
-    ranges
+    (ranges, ends)
+}
+
+/// A range's bound over bucket terms: a bound inside a bucket goes to `end`, the bucket's
+/// term, and the terms beyond it are wholly inside the range.
+fn bucket_bound(b: B<f64>, end: &mut impl FnMut(NumericalValue)) -> B<f64> {
+    let (B::Included(x) | B::Excluded(x)) = b else {
+        return b;
+    };
+    let Indexed::Bucket(term) = numbers::indexed(NumericalValue::F64(x)) else {
+        return b;
+    };
+    end(term);
+    B::Excluded(match term {
+        NumericalValue::I64(i) => i as f64,
+        NumericalValue::U64(u) => u as f64,
+        NumericalValue::F64(t) => t,
+    })
 }
 
 /// The numbers at a path within bounds: one term range per canonical number type.

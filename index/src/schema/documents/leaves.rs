@@ -46,9 +46,18 @@ pub(super) struct Leaves<'r> {
     /// Every leaf's key, sorted, kept to reuse its memory: a key's count is its run's length.
     sorted: Vec<u64>,
     buf: Vec<u8>,
+    /// Are numbers [buckets](crate::numbers)?
+    buckets: bool,
 }
 
 impl<'r> Leaves<'r> {
+    pub(super) fn new(buckets: bool) -> Leaves<'r> {
+        Leaves {
+            buckets,
+            ..Leaves::default()
+        }
+    }
+
     pub(super) fn collect<R: Borrow<LogRecord>>(&mut self, run: &'r [R]) {
         self.segments.clear();
         self.paths.clear();
@@ -88,7 +97,7 @@ impl<'r> Leaves<'r> {
             // No term.
             JsonValue::Null => {}
             JsonValue::String(_) | JsonValue::Number(_) | JsonValue::Bool(_) => {
-                let canon = Canon::of(v);
+                let canon = Canon::of(v, self.buckets);
                 let from = self.paths.len();
                 for (n, key) in path.iter().enumerate() {
                     if n > 0 {
@@ -219,8 +228,8 @@ pub(super) enum Canon<'r> {
 }
 
 impl<'r> Canon<'r> {
-    /// The term of a string, number or boolean.
-    pub(super) fn of(v: &'r JsonValue) -> Canon<'r> {
+    /// The term of a string, number or boolean; of a number's bucket with `buckets`.
+    pub(super) fn of(v: &'r JsonValue, buckets: bool) -> Canon<'r> {
         match v {
             // The empty string has that term too.
             JsonValue::String(s) if s.is_empty() || s.chars().any(char::is_numeric) => {
@@ -236,7 +245,12 @@ impl<'r> Canon<'r> {
                 } else {
                     NumericalValue::F64(n.as_f64().unwrap_or(f64::NAN))
                 };
-                match value.normalize() {
+                let value = if buckets {
+                    crate::numbers::indexed(value).term()
+                } else {
+                    value.normalize()
+                };
+                match value {
                     NumericalValue::I64(i) => Canon::I64(i),
                     NumericalValue::U64(u) => Canon::U64(u),
                     NumericalValue::F64(x) => Canon::F64(x),
