@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::alert::Alert;
 use crate::incidents::SignatureDetector;
+use crate::inhibit::Inhibitor;
 use crate::leak::LeakDetector;
 use crate::spike::SpikeDetector;
 
@@ -90,9 +91,11 @@ pub(crate) fn make_room<S>(
     });
 }
 
-/// All detectors, fed in order.
+/// All detectors, fed in order, and what holds back alerts that follow from others.
 pub struct Engine {
     detectors: Vec<Box<dyn Detector>>,
+    inhibitor: Inhibitor,
+    max_services: usize,
     last_tick: Nanos,
     /// How long after its own time the last record that had one was read.
     lag: Option<Nanos>,
@@ -107,16 +110,22 @@ impl Default for Engine {
 impl Engine {
     /// The standard detector set: signatures, error-rate spikes, leak-like growth.
     pub fn new(config: EngineConfig) -> Self {
-        Engine::with_detectors(vec![
-            Box::new(SignatureDetector::new(config.clone())),
-            Box::new(SpikeDetector::new(config.clone())),
-            Box::new(LeakDetector::new(config)),
-        ])
+        let max_services = config.max_services;
+        Engine {
+            max_services,
+            ..Engine::with_detectors(vec![
+                Box::new(SignatureDetector::new(config.clone())),
+                Box::new(SpikeDetector::new(config.clone())),
+                Box::new(LeakDetector::new(config)),
+            ])
+        }
     }
 
     pub fn with_detectors(detectors: Vec<Box<dyn Detector>>) -> Self {
         Engine {
             detectors,
+            inhibitor: Inhibitor::default(),
+            max_services: EngineConfig::default().max_services,
             last_tick: Nanos::MIN,
             lag: None,
         }
@@ -152,6 +161,7 @@ impl Engine {
         for d in &mut self.detectors {
             d.observe(&ev, &mut out);
         }
+        self.inhibitor.filter(&mut out, self.max_services);
         out
     }
 
@@ -159,6 +169,7 @@ impl Engine {
     pub fn tick(&mut self, now: Nanos) -> Vec<Alert> {
         let mut out = Vec::new();
         self.tick_into(now, &mut out);
+        self.inhibitor.filter(&mut out, self.max_services);
         out
     }
 

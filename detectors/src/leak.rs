@@ -10,6 +10,9 @@
 //! alert projects when the floor reaches it.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
 
 use firewatch_ingest::Nanos;
 use serde_json::Value;
@@ -81,6 +84,19 @@ struct ServiceState {
     last_seen: Nanos,
     /// Records without gauges per bucket (bucket index, count): the service's load.
     load: VecDeque<(i64, u64)>,
+    tasks: Tasks,
+}
+
+/// Long tasks a service said it started (backfills, migrations…).
+#[derive(Default)]
+struct Tasks {
+    /// When each started, and the word naming it, until the service says it ended.
+    running: VecDeque<(Nanos, &'static str)>,
+    /// When the service last started one.
+    starts: VecDeque<Nanos>,
+    /// When one last ended: growth before is its own, and what it held may be kept (Go's
+    /// `heap_sys` stays up), so a trend is looked for after it only.
+    last_end: Option<Nanos>,
 }
 
 impl ServiceState {
@@ -95,6 +111,96 @@ impl ServiceState {
                 }
             }
         }
+    }
+}
+
+/// Words naming a long task that a service logs starting and ending: memory, connections and
+/// workers grow while it runs and fall back after.
+const TASKS: [&str; 14] = [
+    "backfill",
+    "batch",
+    "migration",
+    "import",
+    "export",
+    "reindex",
+    "rebuild",
+    "resync",
+    "compaction",
+    "backup",
+    "snapshot",
+    "replay",
+    "bulk",
+    "etl",
+];
+const STARTED: [&str; 5] = ["started", "starting", "begin", "began", "kicked off"];
+const ENDED: [&str; 8] = [
+    "finished",
+    "completed",
+    "complete",
+    "done",
+    "ended",
+    "failed",
+    "aborted",
+    "succeeded",
+];
+
+/// Longest a task is taken to run without a line saying it ended.
+const TASK_HOURS: i64 = 6;
+
+/// A line saying a long task started (`Some((task, true))`) or ended (`Some((task, false))`),
+/// in its first 120 bytes. Asked of every record of a service with gauges: one automaton pass,
+/// no allocation.
+fn task_line(message: &str) -> Option<(&'static str, bool)> {
+    static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
+    let words = WORDS.get_or_init(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(TASKS.iter().chain(&STARTED).chain(&ENDED))
+            .expect("fixed words")
+    });
+    let head = &message.as_bytes()[..message.len().min(120)];
+    let (mut task, mut started, mut ended) = (None, false, false);
+    for m in words.find_overlapping_iter(head) {
+        match m.pattern().as_usize() {
+            i if i < TASKS.len() => task = task.or(Some(TASKS[i])),
+            i if i < TASKS.len() + STARTED.len() => started = true,
+            _ => ended = true,
+        }
+    }
+    match (task, started, ended) {
+        (Some(task), true, _) => Some((task, true)),
+        (Some(task), false, true) => Some((task, false)),
+        _ => None,
+    }
+}
+
+impl Tasks {
+    /// Notes a task starting or ending.
+    fn note(&mut self, time: Nanos, task: &'static str, started: bool) {
+        if started {
+            self.running.push_back((time, task));
+            self.starts.push_back(time);
+            while self.running.len() > 8 {
+                self.running.pop_front();
+            }
+            while self.starts.len() > 8 {
+                self.starts.pop_front();
+            }
+        } else if let Some(i) = self.running.iter().rposition(|(_, t)| *t == task) {
+            self.running.remove(i);
+            self.last_end = Some(time);
+        }
+    }
+
+    /// Is a long task running at `now`, one of few started since `since`? A service that
+    /// starts tasks all the time (a job worker) gets no such excuse for growth.
+    fn busy(&self, since: Nanos, now: Nanos) -> bool {
+        let recent = self.starts.iter().filter(|t| **t >= since).count();
+        let running = self
+            .running
+            .iter()
+            .any(|(t, _)| now - *t < TASK_HOURS * 60 * MINUTE);
+        running && recent <= 3
     }
 }
 
@@ -197,6 +303,9 @@ impl Detector for LeakDetector {
             if let Some(s) = service.filter(|_| !is_gc_line(&ev.rec.message)) {
                 let keep = self.config.max_buckets + self.config.envelope + 1;
                 s.count_load(ev.time.div_euclid(self.config.bucket), keep);
+                if let Some((task, started)) = task_line(&ev.rec.message) {
+                    s.tasks.note(ev.time, task, started);
+                }
             }
             return;
         }
@@ -294,7 +403,14 @@ fn observe_sample(
                 .fold(f64::INFINITY, f64::min)
         })
         .collect();
-    let window = &envelope[envelope.len().saturating_sub(c.max_buckets)..];
+    let mut from = envelope.len().saturating_sub(c.max_buckets);
+    // Only after the last long task: envelope[i] is the floor of bucket i + envelope - 1.
+    if let Some(end) = s.tasks.last_end.map(|t| t.div_euclid(c.bucket)) {
+        while from < envelope.len() && series.floors[from + c.envelope - 1].0 <= end {
+            from += 1;
+        }
+    }
+    let window = &envelope[from..];
     let Some(trend) = leak_trend(window, c) else {
         return;
     };
@@ -314,13 +430,21 @@ fn observe_sample(
         mean(&window[..third]),
         mean(&window[window.len() - third..]),
     );
+    // Connections, queues and workers in use grow faster than the load near saturation
+    // (what is in use is arrivals times time spent, and time spent grows too).
+    let concurrency = !is_memory(&sample.name);
     if let (Some(load), true) = (
         load_growth(&s.load, series.floors[first].0, series.bucket - 1),
         early > 0.0,
     ) {
-        if load >= 1.2 && late / early <= load {
+        if load >= 1.2 && (concurrency || late / early <= load) {
             return;
         }
+    }
+    // Nor is growth while a long task the service announced runs (a backfill, a migration):
+    // the test runs again once the task has ended and what it held is let go, or not.
+    if s.tasks.busy(series.floors[first].0 * c.bucket, ev.time) {
+        return;
     }
     let limit = if is_memory(&sample.name) {
         s.limit.or(series.capacity)

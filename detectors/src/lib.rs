@@ -7,6 +7,8 @@
 //!   pack and grouped by [`fingerprint`].
 //! - [`spike`]: error-rate spikes against a normal ratio learned online.
 //! - [`leak`]: leak-like growth of the floor of [`gauges`] (memory, queues, connections, GC logs).
+//! - [`inhibit`]: alerts that only repeat another are held back (an error-rate spike right
+//!   after its service ran out of memory).
 //!
 //! [`alerting`] keeps the alert [`lifecycle`] (firing → resolved, durable), and delivers every
 //! transition at least once through a durable [`outbox`] per destination to webhooks and
@@ -37,6 +39,7 @@ pub mod engine;
 pub mod fingerprint;
 pub mod gauges;
 pub mod incidents;
+pub mod inhibit;
 pub mod leak;
 pub mod lifecycle;
 pub mod links;

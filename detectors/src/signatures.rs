@@ -79,6 +79,8 @@ const LITERALS: &[(&str, Rule)] = &[
     ("java.lang.OutOfMemoryError", Rule::Oom),
     ("runtime: out of memory", Rule::Oom),
     ("memory allocation of ", Rule::Oom),
+    // Redis at maxmemory with noeviction refusing writes.
+    ("OOM command not allowed", Rule::Oom),
     ("Exception in thread ", Rule::Uncaught),
     ("error: Uncaught ", Rule::Uncaught),
     ("panicked at", Rule::Panic),

@@ -130,3 +130,89 @@ fn a_gauge_that_grows_with_the_load_is_not_a_leak() {
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0].kind, AlertKind::LeakGrowth);
 }
+
+#[test]
+fn growth_while_an_announced_task_runs_is_not_a_leak() {
+    // Two hours of steady growth while a backfill runs, then it ends and memory drops back.
+    let floor = |m: f64| if m < 150.0 { 100.0 + m * 1.5 } else { 100.0 };
+    let announced = |starts: &[f64]| {
+        let mut records = heap(200, floor);
+        for m in starts {
+            records.push(rec(
+                T0 + secs(m * 60.0),
+                "backfill started job=orders-2025q3",
+            ));
+        }
+        records.push(rec(
+            T0 + secs(150.0 * 60.0),
+            "backfill finished job=orders-2025q3",
+        ));
+        records.sort_by_key(|r| r.timestamp);
+        leaks(&records)
+    };
+    assert_eq!(announced(&[1.0]), vec![]);
+    // Or stays up after it (what the task took is kept), flat.
+    let kept = |m: f64| 100.0 + m.min(150.0) * 1.5;
+    let mut records = heap(300, kept);
+    records.push(rec(T0 + secs(60.0), "backfill started job=orders-2025q3"));
+    records.push(rec(
+        T0 + secs(150.0 * 60.0),
+        "backfill finished job=orders-2025q3",
+    ));
+    records.sort_by_key(|r| r.timestamp);
+    assert_eq!(leaks(&records), vec![]);
+    // Growth that goes on after the task is a leak.
+    let mut records = heap(300, |m| 100.0 + m * 1.5);
+    records.push(rec(T0 + secs(60.0), "backfill started job=orders-2025q3"));
+    records.push(rec(
+        T0 + secs(150.0 * 60.0),
+        "backfill finished job=orders-2025q3",
+    ));
+    records.sort_by_key(|r| r.timestamp);
+    let alerts = leaks(&records);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert!(alerts[0].detected_at > T0 + secs(210.0 * 60.0));
+    // Unannounced, the same growth is a leak.
+    assert_eq!(leaks(&heap(200, floor)).len(), 1);
+    // A service starting tasks all the time gets no excuse.
+    let often: Vec<f64> = (0..150).map(f64::from).collect();
+    assert_eq!(announced(&often).len(), 1);
+}
+
+#[test]
+fn a_task_line_names_its_task_and_whether_it_started_or_ended() {
+    assert_eq!(
+        task_line("backfill started job=x"),
+        Some(("backfill", true))
+    );
+    assert_eq!(
+        task_line("Schema migration completed in 42s"),
+        Some(("migration", false))
+    );
+    assert_eq!(task_line("backfill progress rows=8200"), None);
+    assert_eq!(task_line("request started"), None);
+}
+
+/// `connections` in use sampled every 30 s following `level(minute)`.
+fn pool(minutes: usize, level: impl Fn(f64) -> f64) -> Vec<LogRecord> {
+    (0..minutes * 2)
+        .map(|i| {
+            let m = i as f64 / 2.0;
+            let mut r = rec(T0 + secs(m * 60.0), "db pool stats");
+            r.fields
+                .insert("connections".into(), json!(level(m).round()));
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn connections_in_use_may_outgrow_the_load() {
+    // Requests double over two hours and connections in use go from 5 to 40: near saturation
+    // what is in use grows faster than what arrives.
+    let level = |m: f64| 5.0 + 35.0 * (m / 120.0).min(1.0);
+    let load = |m: f64| 20.0 + 20.0 * (m / 120.0).min(1.0);
+    assert_eq!(leaks(&with_load(pool(120, level), 120, load)), vec![]);
+    // Under a flat load it is a leak.
+    assert_eq!(leaks(&with_load(pool(120, level), 120, |_| 20.0)).len(), 1);
+}

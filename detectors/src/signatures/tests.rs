@@ -125,6 +125,7 @@ fn crash_signatures() {
         ("FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory", AlertKind::Oom),
         ("Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space", AlertKind::Oom),
         ("fatal error: runtime: out of memory", AlertKind::Oom),
+        ("canary SET failed: OOM command not allowed when used memory > 'maxmemory'.", AlertKind::Oom),
         ("memory allocation of 1048576 bytes failed", AlertKind::Oom),
         ("Exception in thread \"main\" java.lang.IllegalStateException: x", AlertKind::UncaughtException),
     ];
