@@ -176,6 +176,28 @@ mod tests {
     }
 
     #[test]
+    fn extreme_numbers_have_finite_terms() {
+        for x in [
+            f64::MAX,
+            f64::MIN,
+            5e-324,
+            -5e-324,
+            f64::MIN_POSITIVE,
+            1e300,
+            -0.0,
+        ] {
+            let t = match term(F64(x)) {
+                I64(i) => i as f64,
+                U64(u) => u as f64,
+                F64(t) => t,
+            };
+            assert!(t.is_finite(), "{x}: {t}");
+            assert!(x == 0.0 || t.signum() == x.signum(), "{x}: {t}");
+        }
+        assert_eq!(term(I64(i64::MIN + 1)), F64(-9.25e18));
+    }
+
+    #[test]
     fn terms_sort_as_their_numbers() {
         let mut values: Vec<f64> = vec![
             -1e20, -123_456.0, -3026.0, -3000.0, -999.0, -80.55, -1.5, -0.001, 0.0, 0.001, 0.0999,
