@@ -116,21 +116,8 @@ pub fn is_gauge_name(name: &str) -> bool {
             || n.strip_suffix(w).is_some_and(|p| p.ends_with('_'))
             || n.strip_prefix(w).is_some_and(|r| r.starts_with('_'))
     };
-    let counter = ["seq", "offset", "sequence", "id", "pid"]
-        .iter()
-        .any(|c| word(c))
-        || n.ends_with("count")
-        || n.ends_with("total")
-        || n.starts_with("max")
-        || n.contains("limit")
-        || n.contains("uptime")
-        || n.contains("peak")
-        || n.ends_with("_ms")
-        || n.ends_with("_s");
-    if counter {
-        return false;
-    }
-    n == "rss"
+    // What names a level first: most names do not, and are done with here.
+    let level = n == "rss"
         || n.starts_with("heap")
         || n.starts_with("mem")
         || n.ends_with("_bytes")
@@ -141,12 +128,34 @@ pub fn is_gauge_name(name: &str) -> bool {
         || word("memory")
         || word("rss")
         || word("threads")
+        || word("checked_out")
         || n == "inuse"
         || n == "conns"
         || n.contains("goroutines")
         || n.contains("open_fds")
         || n == "fds"
-        || n.contains("open_files")
+        || n.contains("open_files");
+    let counter = || {
+        ["seq", "offset", "sequence", "id", "pid"]
+            .iter()
+            .any(|c| word(c))
+            || n.ends_with("count")
+            || n.ends_with("total")
+            || n.starts_with("max")
+            || n.contains("limit")
+            || n.contains("uptime")
+            || n.contains("peak")
+            // Go's Sys and HeapSys: what was ever taken from the OS, a high-water mark.
+            || n.ends_with("sys")
+            || n.contains("sys_")
+            // What is unused: given back to the OS, idle spans and connections, free memory.
+            || n.contains("released")
+            || n.contains("idle")
+            || n.contains("free")
+            || n.ends_with("_ms")
+            || n.ends_with("_s")
+    };
+    level && !counter()
 }
 
 /// A number, or a string that is one (logfmt values are strings: `open_connections=12`).
@@ -162,7 +171,26 @@ fn number(v: &Value) -> Option<f64> {
     }
 }
 
-/// Gauge samples among the numeric fields (top level and one nested level).
+/// The bytes in one unit a gauge's name says its value is in (`heap_sys_mb`, `rss_kb`); 1
+/// without one.
+fn name_unit(name: &str) -> f64 {
+    let lower = |suffix: &str| {
+        name.len() > suffix.len()
+            && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    if lower("_kb") || lower("_kib") {
+        1024.0
+    } else if lower("_mb") || lower("_mib") {
+        MB
+    } else if lower("_gb") || lower("_gib") {
+        1024.0 * MB
+    } else {
+        1.0
+    }
+}
+
+/// Gauge samples among the numeric fields (top level and one nested level), in bytes when
+/// their name gives a unit.
 pub fn field_samples(fields: &Map<String, Value>, out: &mut Vec<Sample>) {
     for (k, v) in fields {
         match v {
@@ -171,7 +199,7 @@ pub fn field_samples(fields: &Map<String, Value>, out: &mut Vec<Sample>) {
                     if let Some(x) = number(v2).filter(|_| is_gauge_name(k2)) {
                         out.push(Sample {
                             name: format!("{k}.{k2}"),
-                            value: x,
+                            value: x * name_unit(k2),
                             capacity: None,
                         });
                     }
@@ -181,13 +209,35 @@ pub fn field_samples(fields: &Map<String, Value>, out: &mut Vec<Sample>) {
                 if let Some(x) = number(v).filter(|_| is_gauge_name(k)) {
                     out.push(Sample {
                         name: k.clone(),
-                        value: x,
+                        value: x * name_unit(k),
                         capacity: None,
                     });
                 }
             }
         }
     }
+}
+
+/// A size unit right after a number in text (`353.7MB`, `12kB`, `1.2GiB`; not `1.2M`, which
+/// may count users): its length and bytes per unit.
+fn size_unit(b: &[u8]) -> Option<(usize, f64)> {
+    let scale = match b.first()? {
+        b'K' | b'k' => 1024.0,
+        b'M' => MB,
+        b'G' => 1024.0 * MB,
+        _ => return None,
+    };
+    let len = if b.get(1) == Some(&b'i') { 2 } else { 1 };
+    (b.get(len) == Some(&b'B')).then_some((len + 1, scale))
+}
+
+/// A name that, with a size in bytes, is still no level to watch: a limit, a peak, what is
+/// free.
+fn is_bound_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["limit", "max", "peak", "free", "avail", "capacity"]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
 /// Gauge samples written into a text line as `name=12` or `name:12` (`pool stats: active=3
@@ -210,14 +260,28 @@ pub fn text_samples(text: &str, out: &mut Vec<Sample>) {
             .iter()
             .position(|c| !(c.is_ascii_digit() || *c == b'.'))
             .map_or(b.len(), |p| sep + 1 + p);
+        let unit = size_unit(&b[end..]);
+        let after = end + unit.map_or(0, |(len, _)| len);
         let ends_word = b
-            .get(end)
+            .get(after)
             .is_none_or(|c| matches!(c, b' ' | b',' | b';' | b'\n' | b'\r' | b'\t'));
         let name = &text[start..sep];
-        if start < sep && ends_word && is_gauge_name(name) {
+        // A size says the number is memory, whatever the name (`binary=138.4MB`).
+        let gauge = match unit {
+            Some(_) => !is_bound_name(name),
+            None => is_gauge_name(name),
+        };
+        if start < sep && ends_word && gauge {
             if let Some(value) = num(&text[sep + 1..end]) {
+                let (name, value) = match unit {
+                    Some((_, scale)) if !is_memory(name) => {
+                        (format!("{name}_bytes"), value * scale)
+                    }
+                    Some((_, scale)) => (name.to_string(), value * scale),
+                    None => (name.to_string(), value),
+                };
                 out.push(Sample {
-                    name: name.to_string(),
+                    name,
                     value,
                     capacity: None,
                 });

@@ -2,10 +2,11 @@
 //! Alertmanager's inhibit rules do (source `oom`, target `error_rate_spike`, equal `service`).
 //!
 //! A service that runs out of memory fails the requests in flight and those that arrive while
-//! it restarts: its error ratio spikes within minutes. The `oom` alert is that incident, named
-//! by its cause; a second page for its errors tells on-call nothing new. So an error-rate spike
-//! that fires within [`AFTER_OOM`] of an `oom` alert of its service is held back, and so is its
-//! resolution.
+//! it restarts: its error ratio spikes within minutes, and so does that of the proxy or caller
+//! in front of it. The `oom` alert is that incident, named by its cause; a second page for its
+//! errors tells on-call nothing new. So an error-rate spike that fires within [`AFTER_OOM`] of
+//! an `oom` alert of its service, or within [`AFTER_OOM_ELSEWHERE`] of one of any service, is
+//! held back, and so is its resolution.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,6 +17,9 @@ use crate::engine::{make_room, MINUTE};
 
 /// How long after an out-of-memory alert a spike of its service is its consequence.
 pub const AFTER_OOM: Nanos = 15 * MINUTE;
+/// How long after an out-of-memory alert a spike of another service (its callers, the proxy in
+/// front) is its consequence.
+pub const AFTER_OOM_ELSEWHERE: Nanos = 5 * MINUTE;
 
 /// Most spikes held back at once (each until its resolution).
 const MAX_HELD: usize = 1024;
@@ -25,6 +29,8 @@ const MAX_HELD: usize = 1024;
 pub(crate) struct Inhibitor {
     /// The last out-of-memory alert of each service.
     ooms: BTreeMap<String, Nanos>,
+    /// The last out-of-memory alert of any service.
+    last_oom: Option<Nanos>,
     /// Fingerprints of spikes held back: their resolution is held back too.
     held: BTreeSet<String>,
 }
@@ -39,13 +45,15 @@ impl Inhibitor {
                     make_room(&mut self.ooms, max_services, |t| *t);
                 }
                 self.ooms.insert(a.service.clone(), a.detected_at);
+                self.last_oom = self.last_oom.max(Some(a.detected_at));
                 true
             }
             (AlertKind::ErrorRateSpike, AlertState::Firing) => {
-                let after_oom = self
-                    .ooms
-                    .get(&a.service)
-                    .is_some_and(|t| (0..=AFTER_OOM).contains(&(a.detected_at - t)));
+                let within = |t: Option<&Nanos>, span| {
+                    t.is_some_and(|t| (0..=span).contains(&(a.detected_at - t)))
+                };
+                let after_oom = within(self.ooms.get(&a.service), AFTER_OOM)
+                    || within(self.last_oom.as_ref(), AFTER_OOM_ELSEWHERE);
                 if after_oom && self.held.len() < MAX_HELD {
                     self.held.insert(a.fingerprint.clone());
                     return false;
@@ -94,9 +102,10 @@ mod tests {
             v.len()
         };
         assert_eq!(pass(alert(Oom, Firing, "api", 0)), 1);
-        // Another service's spike, and one before the oom window ends.
-        assert_eq!(pass(alert(Spike, Firing, "db", 2)), 1);
-        assert_eq!(pass(alert(Spike, Firing, "api", 2)), 0);
+        // The proxy in front, within minutes; another service later on.
+        assert_eq!(pass(alert(Spike, Firing, "edge", 2)), 0);
+        assert_eq!(pass(alert(Spike, Firing, "db", 8)), 1);
+        assert_eq!(pass(alert(Spike, Firing, "api", 9)), 0);
         assert_eq!(pass(alert(Spike, Resolved, "api", 20)), 0);
         // Long after, the same spike firing is news, and so is its resolution.
         assert_eq!(pass(alert(Spike, Firing, "api", 60)), 1);

@@ -296,14 +296,17 @@ impl Detector for LeakDetector {
     fn observe(&mut self, ev: &Event<'_>, out: &mut Vec<Alert>) {
         let found = samples(ev.rec);
         let limit = memory_limit(ev.rec);
+        // A task's start may carry numbers that read as gauges (`workers=4`).
+        if let Some(s) = self.services.get_mut(ev.service) {
+            if let Some((task, started)) = task_line(&ev.rec.message) {
+                s.tasks.note(ev.time, task, started);
+            }
+        }
         if found.is_empty() && limit.is_none() {
             let service = self.services.get_mut(ev.service);
             if let Some(s) = service.filter(|_| !is_gc_line(&ev.rec.message)) {
                 let keep = self.config.max_buckets + self.config.envelope + 1;
                 s.count_load(ev.time.div_euclid(self.config.bucket), keep);
-                if let Some((task, started)) = task_line(&ev.rec.message) {
-                    s.tasks.note(ev.time, task, started);
-                }
             }
             return;
         }

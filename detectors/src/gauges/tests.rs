@@ -109,6 +109,37 @@ fn gauges_written_into_text() {
         got("redis-info memory used_memory:1048576 used_memory_rss:2097152 used_memory_peak:9999999 maxmemory:0"),
         [("used_memory".to_string(), 1048576.0), ("used_memory_rss".to_string(), 2097152.0)]
     );
-    // Units, times and ratios are no plain numbers.
-    assert_eq!(got("heap=512MB at 10:00:00 threads=3/8 rss=1.5e9x"), []);
+    // Times, ratios and other units are no gauges.
+    assert_eq!(
+        got("took=12ms at 10:00:00 threads=3/8 rss=1.5e9x users=1.2M"),
+        []
+    );
+    // A size is memory, whatever the name; limits and peaks are not levels.
+    assert_eq!(
+        got("memory stats total=353.7MB binary=138.4MB heap=2GiB peak=900MB max_heap=4GB procs=4919"),
+        [
+            ("total_bytes".to_string(), 353.7 * MB),
+            ("binary_bytes".to_string(), 138.4 * MB),
+            ("heap".to_string(), 2.0 * 1024.0 * MB),
+        ]
+    );
+}
+
+#[test]
+fn a_name_may_give_the_unit_and_pools_their_checked_out_connections() {
+    // Go's HeapSys and Sys only ever rise (high-water marks), and what is released or idle is
+    // unused: no gauges.
+    let fields = serde_json::json!({"heap_alloc_mb": 326.0, "rss_kb": 2048, "checked_out": 7, "checked_in": 13,
+        "heap_sys_mb": 400.0, "HeapSys": 1e9, "sys_mb": 500.0, "heap_released_mb": 90.0, "HeapIdle": 1e8, "idle_connections": 4});
+    let mut out = Vec::new();
+    field_samples(fields.as_object().unwrap(), &mut out);
+    let got: Vec<(&str, f64)> = out.iter().map(|s| (s.name.as_str(), s.value)).collect();
+    assert_eq!(
+        got,
+        [
+            ("checked_out", 7.0),
+            ("heap_alloc_mb", 326.0 * MB),
+            ("rss_kb", 2048.0 * 1024.0)
+        ]
+    );
 }
