@@ -213,6 +213,8 @@ pub fn service_of(rec: &LogRecord) -> Cow<'_, str> {
 
 /// The HTTP status a record carries in its fields (access logs, request logs), if any.
 pub fn http_status(rec: &LogRecord) -> Option<u16> {
+    // Where a status may be, first place first: looked for in one pass over the record's
+    // top-level keys (a lookup per place cost `analyze` a tenth of its time in comparisons).
     const PATHS: [&[&str]; 12] = [
         &["status"],
         &["status_code"],
@@ -228,22 +230,84 @@ pub fn http_status(rec: &LogRecord) -> Option<u16> {
         &["DownstreamStatus"],
         &["http_status"],
     ];
-    PATHS
-        .iter()
-        .find_map(|path| {
-            let mut v = rec.fields.get(path[0])?;
-            for key in &path[1..] {
-                v = v.get(key)?;
+    let status = |v: &Value| {
+        match v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+        .and_then(|n| u16::try_from(n).ok())
+        .filter(|n| (100..600).contains(n))
+    };
+    let mut best: Option<(usize, u16)> = None;
+    let mut grpc = None;
+    for (key, value) in &rec.fields {
+        match key.as_str() {
+            "grpc.code" | "grpc_code" => grpc = grpc.or(Some(value)),
+            "grpc" => grpc = grpc.or(value.get("code")),
+            _ => {}
+        }
+        for (place, path) in PATHS.iter().enumerate() {
+            if path[0] != key || best.is_some_and(|(b, _)| b <= place) {
+                continue;
             }
-            match v {
-                Value::Number(n) => n.as_u64(),
-                Value::String(s) => s.parse().ok(),
-                _ => None,
+            let found = path[1..].iter().try_fold(value, |v, k| v.get(k));
+            if let Some(s) = found.and_then(status) {
+                best = Some((place, s));
             }
-            .and_then(|n| u16::try_from(n).ok())
-            .filter(|n| (100..600).contains(n))
-        })
+        }
+    }
+    best.map(|(_, s)| s)
         .or_else(|| rails_status(&rec.message))
+        .or_else(|| grpc_status(grpc?))
+}
+
+/// A gRPC call's status code (`grpc.code=Unavailable`, `"grpc.code":"DeadlineExceeded"`,
+/// `UNAVAILABLE`, `14`) as the HTTP status gateways map it to: Unavailable 503,
+/// DeadlineExceeded 504, Internal, Unknown and DataLoss 500, Unimplemented 501, the client's
+/// faults 4xx, OK 200.
+fn grpc_status(code: &Value) -> Option<u16> {
+    const CODES: [(&str, u16); 17] = [
+        ("ok", 200),
+        ("canceled", 499),
+        ("unknown", 500),
+        ("invalidargument", 400),
+        ("deadlineexceeded", 504),
+        ("notfound", 404),
+        ("alreadyexists", 409),
+        ("permissiondenied", 403),
+        ("resourceexhausted", 429),
+        ("failedprecondition", 400),
+        ("aborted", 409),
+        ("outofrange", 400),
+        ("unimplemented", 501),
+        ("internal", 500),
+        ("unavailable", 503),
+        ("dataloss", 500),
+        ("unauthenticated", 401),
+    ];
+    let index = match code {
+        Value::Number(n) => usize::try_from(n.as_u64()?).ok()?,
+        Value::String(s) if s.len() <= 24 => {
+            let mut name = [0u8; 24];
+            let mut len = 0;
+            for b in s.bytes().filter(|b| *b != b'_') {
+                name[len] = b.to_ascii_lowercase();
+                len += 1;
+            }
+            let name = &name[..len];
+            match std::str::from_utf8(name).ok()? {
+                // The proto enum's spelling.
+                "cancelled" => 1,
+                name => match name.parse::<usize>() {
+                    Ok(n) => n,
+                    Err(_) => CODES.iter().position(|(c, _)| *c == name)?,
+                },
+            }
+        }
+        _ => return None,
+    };
+    CODES.get(index).map(|(_, status)| *status)
 }
 
 /// Rails's request log line: `Completed 500 Internal Server Error in 31ms`.
@@ -384,5 +448,34 @@ mod tests {
         r.fields.clear();
         r.level = Level::Fatal;
         assert!(is_error_event(&r));
+    }
+
+    #[test]
+    fn grpc_codes_read_as_the_http_statuses_gateways_give_them() {
+        let status = |fields: serde_json::Value| {
+            let mut r = rec(0, "finished unary call");
+            r.fields = fields.as_object().cloned().unwrap_or_default();
+            http_status(&r)
+        };
+        assert_eq!(
+            status(serde_json::json!({"grpc.code": "Unavailable"})),
+            Some(503)
+        );
+        assert_eq!(
+            status(serde_json::json!({"grpc.code": "DEADLINE_EXCEEDED"})),
+            Some(504)
+        );
+        assert_eq!(status(serde_json::json!({"grpc": {"code": 13}})), Some(500));
+        assert_eq!(
+            status(serde_json::json!({"grpc_code": "CANCELLED"})),
+            Some(499)
+        );
+        assert_eq!(status(serde_json::json!({"grpc.code": "OK"})), Some(200));
+        assert_eq!(
+            status(serde_json::json!({"grpc.code": "NotFound"})),
+            Some(404)
+        );
+        assert_eq!(status(serde_json::json!({"grpc.code": "Bogus"})), None);
+        assert_eq!(status(serde_json::json!({"grpc.code": 17})), None);
     }
 }

@@ -126,6 +126,44 @@ fn gauges_written_into_text() {
 }
 
 #[test]
+fn spaced_values_and_units_and_queue_depths_in_text() {
+    let got = |text: &str| {
+        let mut out = Vec::new();
+        text_samples(text, &mut out);
+        out.into_iter()
+            .map(|s| (s.name, s.value))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        got("reports.watchdog: rss: 210.1 MiB vms: 1.19 GiB threads: 6 gc_objects: 308949"),
+        [
+            ("rss".to_string(), 210.1 * MB),
+            ("vms_bytes".to_string(), 1.19 * 1024.0 * MB),
+            ("threads".to_string(), 6.0)
+        ]
+    );
+    assert_eq!(
+        got("queue stats queue=webhooks size=120 latency=0.09"),
+        [("queue.webhooks.size".to_string(), 120.0)]
+    );
+    assert_eq!(
+        got("queue drained, pending: 3"),
+        [("queue.pending".to_string(), 3.0)]
+    );
+    // Not about a queue: a size is no depth.
+    assert_eq!(got("batch size=500 sent"), []);
+    // Structured: a record about a queue.
+    let mut out = Vec::new();
+    field_samples(
+        serde_json::json!({"queue": "mailers", "size": 7, "latency": 0.2})
+            .as_object()
+            .unwrap(),
+        &mut out,
+    );
+    assert_eq!(out[0].name, "queue.mailers.size");
+}
+
+#[test]
 fn a_name_may_give_the_unit_and_pools_their_checked_out_connections() {
     // Go's HeapSys and Sys only ever rise (high-water marks), and what is released or idle is
     // unused: no gauges.
