@@ -39,6 +39,12 @@ static JVM_UNIFIED: LazyLock<Regex> = LazyLock::new(|| {
 static JVM_LEGACY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(\d+)([KMG])->(\d+)([KMG])\((\d+)([KMG])\)").expect("valid regex")
 });
+/// ZGC: `GC(7422) Garbage Collection (Allocation Rate) 2665M(65%)->1043M(25%)`, the share of
+/// the heap's capacity in parentheses.
+static ZGC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"GC\(\d+\) Garbage Collection \([^)]*\) \d+[KMG]\(\d+%\)->(\d+)([KMG])\((\d+)%\)")
+        .expect("valid regex")
+});
 static GO_GC: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"gc \d+ @[\d.]+s .*?(\d+)->(\d+)->(\d+) MB").expect("valid regex")
 });
@@ -90,6 +96,15 @@ pub fn gc_sample(message: &str) -> Option<Sample> {
             capacity: None,
         });
     }
+    if let Some(c) = ZGC.captures(message) {
+        let after = num(&c[1])? * unit(&c[2]);
+        let share = num(&c[3])?;
+        return Some(Sample {
+            name: "gc_heap_after".into(),
+            value: after,
+            capacity: (share > 0.0).then(|| after * 100.0 / share),
+        });
+    }
     let c = JVM_UNIFIED
         .captures(message)
         .or_else(|| JVM_LEGACY.captures_iter(message).last())?;
@@ -111,10 +126,16 @@ pub fn is_gauge_name(name: &str) -> bool {
     n.copy_from_slice(name.as_bytes());
     n.make_ascii_lowercase();
     let n = std::str::from_utf8(n).unwrap_or("");
+    // A word of the name at its start or end, between `_` or `.`; inside a dotted metric name
+    // too (`jvm.threads.live`), looked for only in those: this runs for every numeric field.
+    let dotted = n.contains('.');
     let word = |w: &str| {
         n == w
-            || n.strip_suffix(w).is_some_and(|p| p.ends_with('_'))
-            || n.strip_prefix(w).is_some_and(|r| r.starts_with('_'))
+            || n.strip_suffix(w).is_some_and(|p| p.ends_with(['_', '.']))
+            || n.strip_prefix(w).is_some_and(|r| r.starts_with(['_', '.']))
+            || dotted
+                && n.match_indices(w)
+                    .any(|(at, _)| n[..at].ends_with('.') && n[at + w.len()..].starts_with('.'))
     };
     // What names a level first: most names do not, and are done with here.
     let level = n == "rss"
@@ -259,7 +280,7 @@ fn is_bound_name(name: &str) -> bool {
 pub fn text_samples(text: &str, out: &mut Vec<Sample>) {
     let b = text.as_bytes();
     let mut i = 0;
-    while let Some(at) = b[i..].iter().position(|c| matches!(c, b'=' | b':')) {
+    while let Some(at) = memchr::memchr2(b'=', b':', &b[i..]) {
         let sep = i + at;
         i = sep + 1;
         // `name: 12`, one space after a colon.
@@ -292,7 +313,14 @@ pub fn text_samples(text: &str, out: &mut Vec<Sample>) {
         let ends_word = b
             .get(after)
             .is_none_or(|c| matches!(c, b' ' | b',' | b';' | b'\n' | b'\r' | b'\t'));
-        let name = &text[start..sep];
+        let mut name = &text[start..sep];
+        // Micrometer's logging registry: `jvm.threads.live{} value=63 threads`, the metric
+        // and its tags before the value.
+        if name == "value" {
+            if let Some(metric) = text[..start].strip_suffix(' ').and_then(metric_before) {
+                name = metric;
+            }
+        }
         if start == sep || !ends_word {
             continue;
         }
@@ -318,6 +346,23 @@ pub fn text_samples(text: &str, out: &mut Vec<Sample>) {
             capacity: None,
         });
     }
+}
+
+/// The Micrometer metric ending `text`: `jvm.memory.used{area=heap,id=G1 Old Gen}`, with its
+/// tags when it has some.
+fn metric_before(text: &str) -> Option<&str> {
+    let open = text.strip_suffix('}')?.rfind('{')?;
+    let start = text[..open]
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_')))
+        .map_or(0, |p| p + 1);
+    let metric = &text[start..open];
+    (!metric.is_empty()).then(|| {
+        if open + 2 == text.len() {
+            metric
+        } else {
+            &text[start..]
+        }
+    })
 }
 
 /// Names of a queue's depth in a line or record about a queue.

@@ -66,7 +66,38 @@ fn gc_lines_of_each_runtime() {
     assert_eq!(legacy.capacity, Some(1005056.0 * 1024.0));
     let go = gc_sample("gc 12 @3.456s 2%: 0.1+1.2+0.01 ms clock, 0.4+0.5/1.1/2.2+0.04 ms cpu, 310->312->205 MB, 320 MB goal, 8 P").unwrap();
     assert_eq!(go.value, 205.0 * MB);
+    let zgc = gc_sample("[2026-12-03T09:00:42.894+0100][181277.406s][info][gc          ] GC(7422) Garbage Collection (Allocation Rate) 2665M(65%)->1043M(25%)").unwrap();
+    assert_eq!(zgc.value, 1043.0 * MB);
+    assert_eq!(zgc.capacity, Some(4172.0 * MB));
     assert!(gc_sample("GET /a->b 200").is_none());
+}
+
+#[test]
+fn micrometer_logging_registry_lines() {
+    let got = |text: &str| {
+        let mut out = Vec::new();
+        text_samples(text, &mut out);
+        out.into_iter()
+            .map(|s| (s.name, s.value))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        got("jvm.threads.live{} value=63 threads"),
+        [("jvm.threads.live".to_string(), 63.0)]
+    );
+    assert_eq!(
+        got("jvm.memory.used{area=heap,id=G1 Old Gen} value=120.5 MiB"),
+        [(
+            "jvm.memory.used{area=heap,id=G1 Old Gen}".to_string(),
+            120.5 * MB
+        )]
+    );
+    // Counters and high-water marks are not levels.
+    assert_eq!(got("jvm.threads.peak{} value=70 threads"), []);
+    assert_eq!(
+        got("http.server.requests{uri=/a} throughput=3/s mean=0.1s"),
+        []
+    );
 }
 
 #[test]

@@ -162,7 +162,7 @@ fn request_fields(http: &mut Map<String, Value>, request: &str) {
 }
 
 /// The parts of an access line: the level from its status, `http` among its fields.
-fn parts(
+pub(super) fn parts(
     line: &str,
     timestamp: Nanos,
     status: u16,

@@ -6,7 +6,17 @@ use serde_json::{Map, Value};
 use super::{level, time, Parts, TimeHints};
 use crate::record::{Level, Nanos};
 
-const TIME_KEYS: [&str; 5] = ["ts", "time", "timestamp", "@timestamp", "t"];
+/// Time keys, first first; log4j2's JsonLayout writes `instant` (`{"epochSecond": …,
+/// "nanoOfSecond": …}`) or, before 2.11, `timeMillis`.
+const TIME_KEYS: [&str; 7] = [
+    "ts",
+    "time",
+    "timestamp",
+    "@timestamp",
+    "t",
+    "instant",
+    "timeMillis",
+];
 const LEVEL_KEYS: [&str; 5] = ["level", "severity", "lvl", "log.level", "loglevel"];
 const MESSAGE_KEYS: [&str; 3] = ["msg", "message", "@message"];
 const SERVICE_KEYS: [&str; 4] = ["service", "service.name", "app", "application"];
@@ -99,6 +109,13 @@ fn time_of(v: &Value, observed: Nanos, hints: TimeHints<'_>) -> Option<Nanos> {
                 .or_else(|| n.as_f64().and_then(time::epoch_number)),
         },
         Value::String(s) => hints.value(s, observed),
+        Value::Object(o) => {
+            let seconds = o.get("epochSecond")?.as_i64()?;
+            let nanos = o.get("nanoOfSecond").and_then(Value::as_i64).unwrap_or(0);
+            seconds
+                .checked_mul(1_000_000_000)?
+                .checked_add(nanos.clamp(0, 999_999_999))
+        }
         _ => None,
     }
 }
@@ -185,6 +202,12 @@ mod tests {
         assert_eq!(p.level, None);
         assert_eq!(p.fields["t"], "later");
         assert_eq!(p.fields["severity"], "loud");
+        let p = record(
+            r#"{"instant":{"epochSecond":1763632800,"nanoOfSecond":37000000},"level":"INFO","message":"m"}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_763_632_800_037_000_000));
+        let p = record(r#"{"timeMillis":1763632800123,"level":"WARN","message":"m"}"#);
+        assert_eq!(p.timestamp, Some(1_763_632_800_123_000_000));
         let p = record(r#"{"ts":1763632800123456,"msg":"µs"}"#);
         assert_eq!(p.timestamp, Some(1_763_632_800_123_456_000));
     }

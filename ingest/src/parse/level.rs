@@ -101,8 +101,12 @@ pub fn in_text(text: &str) -> Option<Found<'_>> {
     });
     for (raw, w, bracketed) in words {
         let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-        // Apache 2.4 writes `[core:error]`.
+        // Apache 2.4 writes `[core:error]`, Monolog `app.ERROR:`.
         let w = w.rsplit(':').next().unwrap_or(w);
+        let w = match w.rsplit_once('.') {
+            Some((_, level)) if level.bytes().all(|b| b.is_ascii_uppercase()) => level,
+            _ => w,
+        };
         if w.is_empty() {
             continue;
         }
@@ -165,6 +169,13 @@ mod tests {
             ("mod_jk child workerEnv in error state 6", None),
             ("CRITICAL disk full", Some(Level::Fatal)),
             ("app level=warn msg=x", Some(Level::Warn)),
+            // Monolog: channel.LEVEL.
+            ("app.ERROR: SyncPaymentStatus failed", Some(Level::Error)),
+            (
+                "messenger.WARNING: Error thrown while handling",
+                Some(Level::Warn),
+            ),
+            ("loaded config.error handler", None),
             ("authentication failure; logname=", None),
             (
                 "[0.750s][warning][gc] to-space exhausted",

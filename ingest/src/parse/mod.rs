@@ -29,6 +29,7 @@ mod parser;
 mod prefix;
 mod reader;
 mod time;
+mod w3c;
 
 use serde_json::{Map, Value};
 

@@ -4,7 +4,7 @@
 use super::event::{self, Pending, Source};
 use super::multiline::{self, Glue, Mode};
 use super::{
-    access, json, level, logfmt, prefix, time, At, Format, Outer, ParseOptions, SourceInfo,
+    access, json, level, logfmt, prefix, time, w3c, At, Format, Outer, ParseOptions, SourceInfo,
     TimeHints,
 };
 use crate::record::{LogRecord, Nanos};
@@ -38,6 +38,8 @@ pub struct SourceParser {
     /// RFC 3339 prefixes in this source have been seen in front of the program's own timestamp
     /// or JSON: they are docker's, not the program's.
     docker_prefix: bool,
+    /// The columns the last W3C `#Fields:` directive named (IIS logs).
+    w3c: Option<w3c::Columns>,
 }
 
 struct Partial {
@@ -57,6 +59,7 @@ impl SourceParser {
             source: Source::new(info),
             opts,
             pending: Vec::new(),
+            w3c: None,
             partial: None,
             docker_prefix: false,
         }
@@ -210,6 +213,18 @@ impl SourceParser {
     ) {
         let body = peeled.body;
         let format = self.opts.format;
+        if text.starts_with('#') {
+            if let Some(columns) = w3c::Columns::directive(text) {
+                self.w3c = Some(columns);
+            }
+        } else if let Some(parts) = self.w3c.as_ref().and_then(|c| c.parse(text)) {
+            let context = event::context(peeled, outer.stream);
+            if let Some(i) = self.pending.iter().position(|p| p.context == context) {
+                self.emit(i, out);
+            }
+            out.push(self.source.record(parts, at.offset, at.observed));
+            return;
+        }
         if body.starts_with('{') {
             match json::parse(body, at.observed, self.time_hints()) {
                 Some(json::Json::Docker { log, stream, time }) => {

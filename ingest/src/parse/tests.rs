@@ -239,6 +239,31 @@ fn haproxy_http_log_lines() {
 }
 
 #[test]
+fn iis_w3c_logs_are_read_by_their_fields_directive() {
+    let log = "#Software: Microsoft Internet Information Services 10.0\n\
+#Version: 1.0\n\
+#Date: 2026-12-04 13:00:00\n\
+#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\n\
+2026-12-04 13:00:00 10.20.1.15 GET /category/running - 443 - 185.60.113.101 Mozilla/5.0+(Macintosh) https://shop.example/ 200 0 0 51\n\
+2026-12-04 13:00:01 10.20.1.15 POST /checkout - 443 - 151.192.84.124 curl/8.4 - 503 0 0 30012\n\
+#Software: Microsoft Internet Information Services 10.0\n\
+#Fields: date time cs-method cs-uri-stem sc-status time-taken\n\
+2026-12-04 14:00:00 GET /health 200 1\n";
+    let records: Vec<LogRecord> = parse_all(log)
+        .into_iter()
+        .filter(|r| r.fields.contains_key("http"))
+        .collect();
+    assert_eq!(records.len(), 3, "{records:#?}");
+    assert_eq!(records[0].timestamp, ts("2026-12-04T13:00:00Z"));
+    assert_eq!(records[1].level, Level::Error);
+    assert_eq!(records[1].fields["http"]["status"], 503);
+    assert_eq!(records[1].fields["http"]["duration_ms"], 30012);
+    // A new directive names new columns.
+    assert_eq!(records[2].fields["http"]["path"], "/health");
+    assert_eq!(records[2].timestamp, ts("2026-12-04T14:00:00Z"));
+}
+
+#[test]
 fn envoy_access_lines() {
     let r = one(concat!(
         r#"[2026-11-20T09:41:37.801Z] "GET /api/v1/products/SNK-6290 HTTP/2" 503 UH 0 19 2 - "#,
