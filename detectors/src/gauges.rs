@@ -22,6 +22,17 @@ pub struct Sample {
     pub capacity: Option<f64>,
 }
 
+impl Sample {
+    /// A sample without a known capacity.
+    fn of(name: String, value: f64) -> Sample {
+        Sample {
+            name,
+            value,
+            capacity: None,
+        }
+    }
+}
+
 /// What a record says about a limit of the service's memory.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MemoryLimit(pub f64);
@@ -83,18 +94,10 @@ pub fn gc_sample(message: &str) -> Option<Sample> {
         return None;
     }
     if let Some(c) = NODE_GC.captures(message) {
-        return Some(Sample {
-            name: "gc_heap_after".into(),
-            value: num(&c[1])? * MB,
-            capacity: None,
-        });
+        return Some(Sample::of("gc_heap_after".into(), num(&c[1])? * MB));
     }
     if let Some(c) = GO_GC.captures(message) {
-        return Some(Sample {
-            name: "gc_heap_after".into(),
-            value: num(&c[3])? * MB,
-            capacity: None,
-        });
+        return Some(Sample::of("gc_heap_after".into(), num(&c[3])? * MB));
     }
     if let Some(c) = ZGC.captures(message) {
         let after = num(&c[1])? * unit(&c[2]);
@@ -218,31 +221,19 @@ pub fn field_samples(fields: &Map<String, Value>, out: &mut Vec<Sample>) {
             Value::Object(inner) if inner.len() <= 32 => {
                 for (k2, v2) in inner {
                     if let Some(x) = number(v2).filter(|_| is_gauge_name(k2)) {
-                        out.push(Sample {
-                            name: format!("{k}.{k2}"),
-                            value: x * name_unit(k2),
-                            capacity: None,
-                        });
+                        out.push(Sample::of(format!("{k}.{k2}"), x * name_unit(k2)));
                     }
                 }
             }
             _ => {
                 if let Some(x) = number(v).filter(|_| is_gauge_name(k)) {
-                    out.push(Sample {
-                        name: k.clone(),
-                        value: x * name_unit(k),
-                        capacity: None,
-                    });
+                    out.push(Sample::of(k.clone(), x * name_unit(k)));
                 } else if let (Some(x), Some(queue)) = (
                     number(v).filter(|_| is_depth_name(k)),
                     fields.get("queue").and_then(Value::as_str),
                 ) {
                     // A record about a queue: `{"queue": "webhooks", "size": 120}`.
-                    out.push(Sample {
-                        name: format!("queue.{queue}.{k}"),
-                        value: x,
-                        capacity: None,
-                    });
+                    out.push(Sample::of(format!("queue.{queue}.{k}"), x));
                 }
             }
         }
@@ -340,11 +331,7 @@ pub fn text_samples(text: &str, out: &mut Vec<Sample>) {
             },
             None => continue,
         };
-        out.push(Sample {
-            name,
-            value,
-            capacity: None,
-        });
+        out.push(Sample::of(name, value));
     }
 }
 

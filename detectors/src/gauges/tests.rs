@@ -41,6 +41,13 @@ fn gauge_names_exclude_counters() {
     }
 }
 
+/// The gauge samples `text_samples` finds in a line, by name.
+fn got(text: &str) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    text_samples(text, &mut out);
+    out.into_iter().map(|s| (s.name, s.value)).collect()
+}
+
 #[test]
 fn field_samples_top_level_and_nested() {
     let fields = json!({"rss": 100, "heapUsed": 50.5, "requests_total": 9, "mem": {"heap_bytes": 7}, "msg": "x"});
@@ -74,13 +81,6 @@ fn gc_lines_of_each_runtime() {
 
 #[test]
 fn micrometer_logging_registry_lines() {
-    let got = |text: &str| {
-        let mut out = Vec::new();
-        text_samples(text, &mut out);
-        out.into_iter()
-            .map(|s| (s.name, s.value))
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
         got("jvm.threads.live{} value=63 threads"),
         [("jvm.threads.live".to_string(), 63.0)]
@@ -125,13 +125,6 @@ fn logfmt_numbers_are_samples_too() {
 
 #[test]
 fn gauges_written_into_text() {
-    let got = |text: &str| {
-        let mut out = Vec::new();
-        text_samples(text, &mut out);
-        out.into_iter()
-            .map(|s| (s.name, s.value))
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
         got("pool stats: active=12 poolSize=40 queued=0 completed=123456 threads=210"),
         [("threads".to_string(), 210.0)]
@@ -158,13 +151,6 @@ fn gauges_written_into_text() {
 
 #[test]
 fn spaced_values_and_units_and_queue_depths_in_text() {
-    let got = |text: &str| {
-        let mut out = Vec::new();
-        text_samples(text, &mut out);
-        out.into_iter()
-            .map(|s| (s.name, s.value))
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
         got("reports.watchdog: rss: 210.1 MiB vms: 1.19 GiB threads: 6 gc_objects: 308949"),
         [

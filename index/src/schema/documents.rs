@@ -116,7 +116,7 @@ pub fn documents<R: Borrow<LogRecord>>(
             for leaf in leaves.of(i).filter(|l| l.count <= rare) {
                 doc.add_field_value(
                     f.fields,
-                    Path(leaves.path(leaf), leaf.value, f.number_buckets),
+                    Path(leaves.path(leaf), leaf.value, bucket(f, leaf)),
                 );
             }
             if let Some(absent) = f.absent {
@@ -158,7 +158,7 @@ pub fn documents<R: Borrow<LogRecord>>(
         for leaf in &common {
             chunk.add_field_value(
                 f.fields,
-                Path(leaves.path(leaf), leaf.value, f.number_buckets),
+                Path(leaves.path(leaf), leaf.value, bucket(f, leaf)),
             );
         }
         add(chunk);
@@ -235,12 +235,18 @@ impl<'a, 'r> Holds<'a, 'r> {
     }
 }
 
+/// The term a numeric leaf is indexed as, in an index of [number buckets](crate::numbers):
+/// the one [`Leaves`] worked out already.
+fn bucket<'r>(f: &Fields, leaf: &Leaf<'r>) -> Option<Canon<'r>> {
+    (f.number_buckets && leaf.value.is_number()).then_some(leaf.canon)
+}
+
 /// A leaf of a record's fields as tantivy reads a document value, under its path and
 /// borrowed: `{"http": {"status": 503}}` for `(["http", "status"], 503)`; a number as its
-/// [bucket](crate::numbers) when the last is true. (Converting fields into tantivy's owned
+/// [bucket](crate::numbers)'s term when one is given. (Converting fields into tantivy's owned
 /// value meant cloning every key and string.)
 #[derive(Debug, Clone, Copy)]
-struct Path<'a>(&'a [&'a str], &'a JsonValue, bool);
+struct Path<'a>(&'a [&'a str], &'a JsonValue, Option<Canon<'a>>);
 
 impl<'a> Value<'a> for Path<'a> {
     type ArrayIter = std::iter::Empty<Path<'a>>;
@@ -248,19 +254,17 @@ impl<'a> Value<'a> for Path<'a> {
 
     fn as_value(&self) -> ReferenceValue<'a, Self> {
         match *self {
-            Path([first, rest @ ..], v, buckets) => {
-                ReferenceValue::Object(std::iter::once((*first, Path(rest, v, buckets))))
+            Path([first, rest @ ..], v, bucket) => {
+                ReferenceValue::Object(std::iter::once((*first, Path(rest, v, bucket))))
             }
+            Path([], _, Some(bucket)) => ReferenceValue::Leaf(match bucket {
+                Canon::I64(i) => ReferenceValueLeaf::I64(i),
+                Canon::U64(u) => ReferenceValueLeaf::U64(u),
+                Canon::F64(x) => ReferenceValueLeaf::F64(x),
+                _ => ReferenceValueLeaf::Null,
+            }),
             // Leaves exactly as tantivy reads serde_json values (numbers, RFC 3339 dates).
-            Path([], v, buckets) => match v.as_value() {
-                ReferenceValue::Leaf(_) if buckets && v.is_number() => {
-                    ReferenceValue::Leaf(match Canon::of(v, true) {
-                        Canon::I64(i) => ReferenceValueLeaf::I64(i),
-                        Canon::U64(u) => ReferenceValueLeaf::U64(u),
-                        Canon::F64(x) => ReferenceValueLeaf::F64(x),
-                        _ => ReferenceValueLeaf::Null,
-                    })
-                }
+            Path([], v, None) => match v.as_value() {
                 ReferenceValue::Leaf(leaf) => ReferenceValue::Leaf(leaf),
                 _ => ReferenceValue::Leaf(ReferenceValueLeaf::Null),
             },
