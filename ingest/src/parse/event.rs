@@ -73,6 +73,7 @@ impl Source {
         }
         let found = match own {
             Some(l) if l.glog => level::letter(body.as_bytes()[0]).map(|l| (l, &body[..1])),
+            Some(l) if l.level_first => level::in_text(body),
             _ => level::in_text(rest),
         };
         Parts {
@@ -211,6 +212,8 @@ pub struct Pending {
     pub lines: usize,
     /// Length of an RFC 3339 prefix kept at the start of `message` as the program's own.
     pub iso_prefix: Option<usize>,
+    /// The time a runtime's wrapper (CRI, docker) gave its last line.
+    pub wrapped_at: Option<Nanos>,
     parts: Parts,
     /// The level its kind implies (a traceback is an error) when the line names none.
     implied: Option<Level>,
@@ -227,6 +230,7 @@ impl Pending {
             context,
             message: std::mem::take(&mut parts.message),
             iso_prefix: None,
+            wrapped_at: None,
             timestamped: false,
             iso_stamped: false,
             lines: 1,

@@ -69,7 +69,16 @@ pub fn glue(mode: Mode, body: &str, headed: bool, timestamped: bool, after_error
             Glue::Continue(mode)
         }
         Mode::Plain if blank || explicit(body) => Glue::Continue(mode),
-        Mode::Plain if timestamped && (after_error || start(body).0 == Mode::Plain) => {
+        // After an error line a traceback is the one it logged; a runtime's crash report
+        // (Node, Go, Rust) is the process dying, an event of its own.
+        Mode::Plain
+            if timestamped
+                && match start(body).0 {
+                    Mode::Plain => true,
+                    Mode::Python => after_error,
+                    _ => false,
+                } =>
+        {
             Glue::Continue(mode)
         }
         _ => Glue::No,
@@ -103,6 +112,14 @@ pub fn start(body: &str) -> (Mode, Option<Level>) {
 }
 
 /// Does a glued line show that the event is a stack trace (an error, when it had no level)?
+/// A line that a console logger opens with a status mark behind its indent (Next.js's
+/// ` ⨯ Error: …`, ` ⚠ …`, consola's `✖ …`): an event of its own, though indented.
+pub fn marked(body: &str) -> bool {
+    const MARKS: [char; 12] = ['⨯', '✖', '✗', '✘', '×', '⚠', '✓', '✔', '○', '●', '▲', 'ℹ'];
+    let mut chars = body.trim_start_matches(' ').chars();
+    chars.next().is_some_and(|c| MARKS.contains(&c)) && chars.next() == Some(' ')
+}
+
 pub fn is_stack_frame(body: &str) -> bool {
     let t = body.trim_start();
     t.starts_with("at ") || t.starts_with("File \"") || t.starts_with("Caused by:")

@@ -26,6 +26,12 @@ fn padded_level(body: &str) -> bool {
 /// At most this many lines join an event only because they carry no timestamp of their own.
 const MAX_TIMESTAMPLESS_LINES: usize = 1000;
 
+/// Lines that a runtime's wrapper (CRI, docker) stamps further apart than this are not one
+/// event, whatever their shape: a program writes a stack trace at once. Offline, where every
+/// line is read at the same moment, nothing else stops an indented line from joining an event
+/// of an hour before.
+const MAX_WRAPPED_GAP: Nanos = 2_000_000_000;
+
 /// Per-source parsing state: the detected format and the event being assembled.
 pub struct SourceParser {
     source: Source,
@@ -280,7 +286,8 @@ impl SourceParser {
                 Format::Logfmt => logfmt::looks_like(body),
                 Format::Json | Format::Text => false,
             }
-            || peeled.syslog.as_ref().is_some_and(|s| !s.continuable());
+            || peeled.syslog.as_ref().is_some_and(|s| !s.continuable())
+            || multiline::marked(body);
         let context = event::context(peeled, outer.stream);
 
         let mut open = self.pending.iter().position(|p| p.context == context);
@@ -300,13 +307,14 @@ impl SourceParser {
             // An access-log line has its time inside: it heads its own record, though a
             // timestamped event is pending.
             let headed = headed || (timestamped && format == Format::Auto && access::is_line(body));
+            let apart = matches!((p.wrapped_at, outer.time), (Some(a), Some(b)) if b.abs_diff(a) > MAX_WRAPPED_GAP as u64);
             let glue = match &self.opts.multiline_start {
                 Some(start) if start.is_match(body) => Glue::No,
                 Some(_) => Glue::Continue(Mode::Plain),
                 None => multiline::glue(
                     p.mode,
                     body,
-                    headed || iso_headed,
+                    headed || iso_headed || apart,
                     timestamped,
                     p.is_error(),
                 ),
@@ -320,6 +328,7 @@ impl SourceParser {
                 }
                 if p.message.len() + body.len() < self.opts.max_line_bytes {
                     p.append(body, at);
+                    p.wrapped_at = outer.time.or(p.wrapped_at);
                     if let Glue::Continue(mode) = glue {
                         p.mode = mode;
                     } else {
@@ -352,6 +361,7 @@ impl SourceParser {
         let mut pending = Pending::new(parts, implied, mode, context, at);
         pending.iso_prefix = peeled.iso.filter(|_| kept_prefix);
         pending.timestamped = own.is_some() || iso_is_own;
+        pending.wrapped_at = outer.time;
         pending.iso_stamped = own.is_none() && iso_is_own;
         if self.pending.len() == MAX_OPEN {
             self.emit(0, out);

@@ -641,6 +641,67 @@ Nov 20 10:00:00 h java[7]: java.io.IOException: reset
 }
 
 #[test]
+fn wrapped_lines_far_apart_or_marked_are_events_of_their_own() {
+    // Next.js behind CRI: a handled error's stack, an hour later a rejection whose indented
+    // mark would otherwise continue it, then its frames.
+    let text = "2026-12-02T13:00:18.384Z stderr F  ⨯ Error: catalog responded 503
+2026-12-02T13:00:18.385Z stderr F     at getProduct (/app/page.js:1:6121)
+2026-12-02T13:00:18.386Z stdout F level=info msg=request status=500
+2026-12-02T14:07:17.538Z stderr F  ⨯ unhandledRejection: Error: recommendations responded 504
+2026-12-02T14:07:17.539Z stderr F     at fetchRecommendations (/app/chunk.js:1:2290)
+2026-12-02T14:07:17.540Z stderr F  ⚠ slow render
+2026-12-02T15:00:00.000Z stderr F     at lonely (/app/x.js:1:1)
+";
+    let recs = parse_all(text);
+    let mut msgs: Vec<_> = recs
+        .iter()
+        .map(|r| (r.timestamp, r.message.as_str()))
+        .collect();
+    msgs.sort();
+    let msgs: Vec<&str> = msgs.into_iter().map(|(_, m)| m).collect();
+    assert_eq!(
+        msgs,
+        [
+            " ⨯ Error: catalog responded 503\n    at getProduct (/app/page.js:1:6121)",
+            "request",
+            " ⨯ unhandledRejection: Error: recommendations responded 504\n    at fetchRecommendations (/app/chunk.js:1:2290)",
+            " ⚠ slow render",
+            "    at lonely (/app/x.js:1:1)",
+        ]
+    );
+}
+
+#[test]
+fn a_crash_report_after_an_error_line_is_its_own_event() {
+    let text = "2026-11-23T07:41:30.452Z [error] smtp send failed -> dead-lettering
+node:internal/process/promises:288
+            triggerUncaughtException(err, true /* fromPromise */);
+            ^
+
+IllegalOperationError: Channel closed
+    at ConfirmChannel.publish (/app/node_modules/amqplib/lib/channel_model.js:283:17)
+
+Node.js v18.19.0
+2026-11-23T07:41:31.000Z [error] query failed
+Traceback (most recent call last):
+  File \"/app/w.py\", line 3, in run
+ValueError: bad
+";
+    let recs = parse_all(text);
+    assert_eq!(recs.len(), 3, "{recs:#?}");
+    assert_eq!(
+        recs[0].message,
+        "2026-11-23T07:41:30.452Z [error] smtp send failed -> dead-lettering"
+    );
+    assert!(recs[1]
+        .message
+        .starts_with("node:internal/process/promises:288\n"));
+    assert!(recs[1].message.ends_with("Node.js v18.19.0"));
+    // The traceback a logger wrote stays with its line.
+    assert!(recs[2].message.ends_with("ValueError: bad"));
+}
+
+#[test]
 fn python_logging_tracebacks() {
     let logged = "2026-11-20 10:00:00,000 ERROR worker: job failed
 Traceback (most recent call last):

@@ -25,6 +25,8 @@ pub struct Leading {
     pub rfc3339: bool,
     /// A glog header (`E1120 10:00:00.123456`): its first letter is the level.
     pub glog: bool,
+    /// The level came first, bracketed (Akka: `[INFO] [12/04/2026 06:00:30.006] …`).
+    pub level_first: bool,
 }
 
 /// The civil parts of a timestamp, before the calendar checks.
@@ -80,6 +82,7 @@ pub fn with_format(s: &str, format: &str) -> Option<Leading> {
         len: s.len() - rest.len(),
         rfc3339: false,
         glog: false,
+        level_first: false,
     })
 }
 
@@ -99,6 +102,7 @@ pub fn leading(s: &str, observed: Nanos) -> Option<Leading> {
             len: end + 1,
             rfc3339: false,
             glog: false,
+            level_first: false,
         });
     }
     if b.starts_with(b"[Nest] ") {
@@ -108,6 +112,15 @@ pub fn leading(s: &str, observed: Nanos) -> Option<Leading> {
             len,
             rfc3339: false,
             glog: false,
+            level_first: false,
+        });
+    }
+    if let Some(after) = bracketed_level(b) {
+        let time = leading(&s[after..], observed)?;
+        return Some(Leading {
+            len: after + time.len,
+            level_first: true,
+            ..time
         });
     }
     if b.first() == Some(&b'[') {
@@ -121,6 +134,17 @@ pub fn leading(s: &str, observed: Nanos) -> Option<Leading> {
         return None;
     }
     leading_bare(b, observed)
+}
+
+/// Where the text after a bracketed level word and its space starts (`[INFO] `, `[warn] `).
+fn bracketed_level(b: &[u8]) -> Option<usize> {
+    let close = b.iter().take(10).position(|&c| c == b']')?;
+    let word = b.get(1..close)?;
+    let level = b.first() == Some(&b'[')
+        && !word.is_empty()
+        && word.iter().all(u8::is_ascii_alphabetic)
+        && std::str::from_utf8(word).is_ok_and(|w| super::level::word(w).is_some());
+    (level && b.get(close + 1) == Some(&b' ')).then_some(close + 2)
 }
 
 fn leading_bare(b: &[u8], observed: Nanos) -> Option<Leading> {
@@ -143,6 +167,7 @@ fn leading_bare(b: &[u8], observed: Nanos) -> Option<Leading> {
             len,
             rfc3339,
             glog,
+            level_first: false,
         });
     }
     if first.is_ascii_digit() {
@@ -152,6 +177,7 @@ fn leading_bare(b: &[u8], observed: Nanos) -> Option<Leading> {
             len,
             rfc3339: false,
             glog: false,
+            level_first: false,
         });
     }
     None
@@ -270,8 +296,9 @@ fn iso(b: &[u8]) -> Option<(Civil, usize, bool)> {
         day: digits(b, 8, 2)?,
         ..Civil::default()
     };
+    // `_`: runit's svlogd -tt (`2026-11-24_06:00:00.13981`).
     let t = *b.get(10)?;
-    if t != b'T' && t != b' ' && t != b't' {
+    if !matches!(t, b'T' | b't' | b' ' | b'_') {
         return None;
     }
     let mut i = clock(b, 11, &mut c)?;
@@ -302,7 +329,7 @@ fn iso(b: &[u8]) -> Option<(Civil, usize, bool)> {
         },
         _ => false,
     };
-    Some((c, i, t != b' ' && zoned && sep == b'-'))
+    Some((c, i, matches!(t, b'T' | b't') && zoned && sep == b'-'))
 }
 
 /// `HH:MM`, `HHMM` or `HH` after a zone sign: (seconds, bytes).
@@ -318,9 +345,22 @@ fn zone_offset(b: &[u8], at: usize) -> Option<(i32, usize)> {
     (h <= 14 && m < 60).then_some(((h * 3600 + m * 60) as i32, n))
 }
 
-/// Short dates: `yyMMdd HHmmss` (HDFS), `yy/MM/dd HH:MM:SS` (Spark), `MM-DD HH:MM:SS.f` (logcat).
+/// Short dates: `yyMMdd HHmmss` (HDFS), `yy/MM/dd HH:MM:SS` (Spark), `MM-DD HH:MM:SS.f` (logcat),
+/// and slashed dates with the year last: `MM/dd/yyyy HH:MM:SS.f` (Akka, US locales), read day
+/// first when the first number cannot be a month.
 fn short_date(b: &[u8]) -> Option<(Civil, usize)> {
     let mut c = Civil::default();
+    if b.get(2) == Some(&b'/') && b.get(5) == Some(&b'/') && b.get(10) == Some(&b' ') {
+        let (first, second) = (digits(b, 0, 2)?, digits(b, 3, 2)?);
+        (c.month, c.day) = if first > 12 {
+            (second, first)
+        } else {
+            (first, second)
+        };
+        c.year = Some(digits(b, 6, 4)? as i32);
+        let end = clock(b, 11, &mut c)?;
+        return Some((c, end));
+    }
     if b.get(2) == Some(&b'/') && b.get(5) == Some(&b'/') && b.get(8) == Some(&b' ') {
         c.year = Some(2000 + digits(b, 0, 2)? as i32);
         c.month = digits(b, 3, 2)?;
@@ -514,12 +554,29 @@ mod tests {
         assert_eq!(at("2026-11-20T12:00:00+0200 x"), Some((t, 24)));
         assert_eq!(at("2026-11-20T07:00:00-03 x"), Some((t, 22)));
         assert_eq!(at("2026-11-20 10:00:00 - INFO"), Some((t, 19)));
+        assert_eq!(at("2026-11-20_10:00:00.00000 x"), Some((t, 25)));
         assert_eq!(
             at("2026-11-20T10:00:00.1234567891234Z"),
             Some((t + 123_456_789, 34))
         );
         assert!(leading("2026-11-20T10:00:00Z", 0).unwrap().rfc3339);
         assert!(!leading("2026-11-20 10:00:00Z", 0).unwrap().rfc3339);
+    }
+
+    #[test]
+    fn slashed_dates_with_the_year_last_and_a_level_first() {
+        let t = utc("2026-12-04T06:00:30.006Z");
+        assert_eq!(at("12/04/2026 06:00:30.006 x"), Some((t, 23)));
+        let akka = "[INFO] [12/04/2026 06:00:30.006] [dispatcher-19] lag=20650";
+        let l = leading(akka, 0).unwrap();
+        assert_eq!((l.nanos, l.len, l.level_first), (t, 32, true));
+        assert_eq!(
+            at("25/12/2026 10:00:00 x").map(|t| t.0),
+            Some(utc("2026-12-25T10:00:00Z"))
+        );
+        assert_eq!(at("13/13/2026 10:00:00 x"), None);
+        // A bracketed word that is no level is no prefix.
+        assert_eq!(at("[main] [12/04/2026 06:00:30.006] x"), None);
     }
 
     #[test]
