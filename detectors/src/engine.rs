@@ -10,13 +10,13 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use firewatch_ingest::{Level, LogRecord, Nanos};
-use serde_json::Value;
 
 use crate::alert::Alert;
 use crate::incidents::SignatureDetector;
 use crate::inhibit::Inhibitor;
 use crate::leak::LeakDetector;
 use crate::spike::SpikeDetector;
+use crate::status::http_status;
 
 /// One minute in nanoseconds.
 pub const MINUTE: Nanos = 60_000_000_000;
@@ -211,114 +211,6 @@ pub fn service_of(rec: &LogRecord) -> Cow<'_, str> {
     Cow::Borrowed(if stem.is_empty() { "unknown" } else { stem })
 }
 
-/// The HTTP status a record carries in its fields (access logs, request logs), if any.
-pub fn http_status(rec: &LogRecord) -> Option<u16> {
-    // Where a status may be, first place first: looked for in one pass over the record's
-    // top-level keys (a lookup per place cost `analyze` a tenth of its time in comparisons).
-    const PATHS: [&[&str]; 12] = [
-        &["status"],
-        &["status_code"],
-        &["statusCode"],
-        &["http", "status"],
-        &["http", "status_code"],
-        &["res", "statusCode"],
-        &["res", "status"],
-        &["response", "status"],
-        &["response_status"],
-        &["http", "response", "status_code"],
-        // Traefik's access log: the status its client got.
-        &["DownstreamStatus"],
-        &["http_status"],
-    ];
-    let status = |v: &Value| {
-        match v {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
-        }
-        .and_then(|n| u16::try_from(n).ok())
-        .filter(|n| (100..600).contains(n))
-    };
-    let mut best: Option<(usize, u16)> = None;
-    let mut grpc = None;
-    for (key, value) in &rec.fields {
-        match key.as_str() {
-            "grpc.code" | "grpc_code" => grpc = grpc.or(Some(value)),
-            "grpc" => grpc = grpc.or(value.get("code")),
-            _ => {}
-        }
-        for (place, path) in PATHS.iter().enumerate() {
-            if path[0] != key || best.is_some_and(|(b, _)| b <= place) {
-                continue;
-            }
-            let found = path[1..].iter().try_fold(value, |v, k| v.get(k));
-            if let Some(s) = found.and_then(status) {
-                best = Some((place, s));
-            }
-        }
-    }
-    best.map(|(_, s)| s)
-        .or_else(|| rails_status(&rec.message))
-        .or_else(|| grpc_status(grpc?))
-}
-
-/// A gRPC call's status code (`grpc.code=Unavailable`, `"grpc.code":"DeadlineExceeded"`,
-/// `UNAVAILABLE`, `14`) as the HTTP status gateways map it to: Unavailable 503,
-/// DeadlineExceeded 504, Internal, Unknown and DataLoss 500, Unimplemented 501, the client's
-/// faults 4xx, OK 200.
-fn grpc_status(code: &Value) -> Option<u16> {
-    const CODES: [(&str, u16); 17] = [
-        ("ok", 200),
-        ("canceled", 499),
-        ("unknown", 500),
-        ("invalidargument", 400),
-        ("deadlineexceeded", 504),
-        ("notfound", 404),
-        ("alreadyexists", 409),
-        ("permissiondenied", 403),
-        ("resourceexhausted", 429),
-        ("failedprecondition", 400),
-        ("aborted", 409),
-        ("outofrange", 400),
-        ("unimplemented", 501),
-        ("internal", 500),
-        ("unavailable", 503),
-        ("dataloss", 500),
-        ("unauthenticated", 401),
-    ];
-    let index = match code {
-        Value::Number(n) => usize::try_from(n.as_u64()?).ok()?,
-        Value::String(s) if s.len() <= 24 => {
-            let mut name = [0u8; 24];
-            let mut len = 0;
-            for b in s.bytes().filter(|b| *b != b'_') {
-                name[len] = b.to_ascii_lowercase();
-                len += 1;
-            }
-            let name = &name[..len];
-            match std::str::from_utf8(name).ok()? {
-                // The proto enum's spelling.
-                "cancelled" => 1,
-                name => match name.parse::<usize>() {
-                    Ok(n) => n,
-                    Err(_) => CODES.iter().position(|(c, _)| *c == name)?,
-                },
-            }
-        }
-        _ => return None,
-    };
-    CODES.get(index).map(|(_, status)| *status)
-}
-
-/// Rails's request log line: `Completed 500 Internal Server Error in 31ms`.
-fn rails_status(message: &str) -> Option<u16> {
-    let at = message.find("Completed ")?;
-    let code = message.get(at + 10..at + 13)?;
-    let status: u16 = code.parse().ok()?;
-    (message.as_bytes().get(at + 13) == Some(&b' ') && (100..600).contains(&status))
-        .then_some(status)
-}
-
 /// An error event: level error or worse, or an HTTP status ≥ 500.
 pub fn is_error_event(rec: &LogRecord) -> bool {
     is_error(rec.level, http_status(rec))
@@ -423,59 +315,5 @@ mod tests {
         r.service.clear();
         r.source.clear();
         assert_eq!(service_of(&r), "unknown");
-    }
-
-    #[test]
-    fn errors_are_levels_or_5xx_statuses() {
-        let mut r = rec(0, "GET / 200");
-        assert!(!is_error_event(&r));
-        r.fields.insert("status".into(), Value::from(503));
-        assert!(is_error_event(&r));
-        r.fields.insert("status".into(), Value::from("404"));
-        assert!(!is_error_event(&r));
-        r.fields.clear();
-        r.fields
-            .insert("res".into(), serde_json::json!({"statusCode": 502}));
-        assert!(is_error_event(&r));
-        r.fields.clear();
-        r.fields.insert("DownstreamStatus".into(), Value::from(502));
-        assert_eq!(http_status(&r), Some(502));
-        r.fields.clear();
-        r.message = "[b102a1b3] Completed 503 Service Unavailable in 31ms".into();
-        assert_eq!(http_status(&r), Some(503));
-        r.message = "Completed 3 of 5 steps".into();
-        assert_eq!(http_status(&r), None);
-        r.fields.clear();
-        r.level = Level::Fatal;
-        assert!(is_error_event(&r));
-    }
-
-    #[test]
-    fn grpc_codes_read_as_the_http_statuses_gateways_give_them() {
-        let status = |fields: serde_json::Value| {
-            let mut r = rec(0, "finished unary call");
-            r.fields = fields.as_object().cloned().unwrap_or_default();
-            http_status(&r)
-        };
-        assert_eq!(
-            status(serde_json::json!({"grpc.code": "Unavailable"})),
-            Some(503)
-        );
-        assert_eq!(
-            status(serde_json::json!({"grpc.code": "DEADLINE_EXCEEDED"})),
-            Some(504)
-        );
-        assert_eq!(status(serde_json::json!({"grpc": {"code": 13}})), Some(500));
-        assert_eq!(
-            status(serde_json::json!({"grpc_code": "CANCELLED"})),
-            Some(499)
-        );
-        assert_eq!(status(serde_json::json!({"grpc.code": "OK"})), Some(200));
-        assert_eq!(
-            status(serde_json::json!({"grpc.code": "NotFound"})),
-            Some(404)
-        );
-        assert_eq!(status(serde_json::json!({"grpc.code": "Bogus"})), None);
-        assert_eq!(status(serde_json::json!({"grpc.code": 17})), None);
     }
 }

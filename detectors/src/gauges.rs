@@ -153,6 +153,13 @@ pub fn is_gauge_name(name: &str) -> bool {
         || word("rss")
         || word("threads")
         || word("checked_out")
+        // JVM class metadata: grows with every class loaded and never unloaded.
+        || n.contains("metaspace")
+        // PostgreSQL's name for client connections (`pg_stat_activity` backends).
+        || word("backends")
+        // Work waiting: a consumer's lag, a backlog.
+        || word("lag")
+        || word("backlog")
         || n == "inuse"
         || n == "conns"
         || n.contains("goroutines")

@@ -193,12 +193,21 @@ impl Tasks {
     /// Is a long task running at `now`, one of few started since `since`? A service that
     /// starts tasks all the time (a job worker) gets no such excuse for growth.
     fn busy(&self, since: Nanos, now: Nanos) -> bool {
-        let recent = self.starts.iter().filter(|t| **t >= since).count();
         let running = self
             .running
             .iter()
             .any(|(t, _)| now - *t < TASK_HOURS * 60 * MINUTE);
-        running && recent <= 3
+        running && self.few_since(since)
+    }
+
+    /// When the last long task ended, if few started since `since`: a job worker's tasks end
+    /// all the time, and its growth is looked for across them.
+    fn settled(&self, since: Nanos) -> Option<Nanos> {
+        self.last_end.filter(|_| self.few_since(since))
+    }
+
+    fn few_since(&self, since: Nanos) -> bool {
+        self.starts.iter().filter(|t| **t >= since).count() <= 3
     }
 }
 
@@ -406,7 +415,11 @@ fn observe_sample(
         .collect();
     let mut from = envelope.len().saturating_sub(c.max_buckets);
     // Only after the last long task: envelope[i] is the floor of bucket i + envelope - 1.
-    if let Some(end) = s.tasks.last_end.map(|t| t.div_euclid(c.bucket)) {
+    let since = series
+        .floors
+        .get(from + c.envelope - 1)
+        .map_or(Nanos::MAX, |f| f.0 * c.bucket);
+    if let Some(end) = s.tasks.settled(since).map(|t| t.div_euclid(c.bucket)) {
         while from < envelope.len() && series.floors[from + c.envelope - 1].0 <= end {
             from += 1;
         }
@@ -432,13 +445,15 @@ fn observe_sample(
         mean(&window[window.len() - third..]),
     );
     // Connections, queues and workers in use grow faster than the load near saturation
-    // (what is in use is arrivals times time spent, and time spent grows too).
+    // (what is in use is arrivals times time spent, and time spent grows too): up to the
+    // square of the load's growth. Beyond that (idle connections piling up while requests
+    // grew by half) it is a leak.
     let concurrency = !is_memory(&sample.name);
     if let (Some(load), true) = (
         load_growth(&s.load, series.floors[first].0, series.bucket - 1),
         early > 0.0,
     ) {
-        if load >= 1.2 && (concurrency || late / early <= load) {
+        if load >= 1.2 && late / early <= if concurrency { load * load } else { load } {
             return;
         }
     }

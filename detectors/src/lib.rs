@@ -47,6 +47,7 @@ pub mod outbox;
 pub mod signatures;
 pub mod spike;
 pub mod stats;
+pub mod status;
 
 #[cfg(test)]
 mod testutil;

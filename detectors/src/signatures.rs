@@ -274,13 +274,14 @@ fn occurrence(kind: AlertKind, detail: &str, needs_detail: bool, storm: bool) ->
     }
 }
 
-/// Is `before`, what precedes a handler's words on their line, nothing or a log header that
-/// ends with a context, at error level or worse (NestJS: `… ERROR [Process] `)? A sentence
-/// that mentions the words (`installed a handler for unhandledRejection`) is not one.
+/// Is `before`, what precedes a handler's words on their line, nothing, a mark (Next.js:
+/// ` ⨯ `) or a log header that ends with a context, at error level or worse (NestJS: `…
+/// ERROR [Process] `)? A sentence that mentions the words (`installed a handler for
+/// unhandledRejection`) is not one.
 fn after_header(before: &str) -> bool {
     let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
     let head = line.trim_end();
-    head.is_empty()
+    !head.contains(char::is_alphanumeric)
         || (head.ends_with([']', '-', ':', '|', '>'])
             && head.split(|c: char| !c.is_ascii_alphabetic()).any(|w| {
                 [

@@ -21,6 +21,10 @@ use crate::engine::{make_room, Detector, EngineConfig, Event, MINUTE};
 use crate::fingerprint::fingerprint_of;
 use crate::stats::poisson_tail;
 
+mod recent;
+
+use recent::{is_lifecycle, Recent};
+
 /// How long after its last request record a service's other records stay out of its ratio.
 const REQUESTS_FOR: Nanos = 10 * MINUTE;
 
@@ -52,6 +56,13 @@ pub struct SpikeConfig {
     pub history_blocks: usize,
     /// An alert stays open at least this long before it can resolve.
     pub min_duration: Nanos,
+    /// The last half minute must hold this unlikely an excess of errors (Poisson tail): a
+    /// burst that is over does not alert late, when a stray error tips a window.
+    pub recent_max_p: f64,
+    /// After the service said it started or stopped (a deploy), a spike must last this long…
+    pub deploy_hold: Nanos,
+    /// … within this long of that line: pods and workers rolling fail requests for seconds.
+    pub deploy_grace: Nanos,
 }
 
 impl Default for SpikeConfig {
@@ -75,6 +86,9 @@ impl Default for SpikeConfig {
             prior_events: 100.0,
             history_blocks: 24,
             min_duration: 5 * MINUTE,
+            recent_max_p: 0.01,
+            deploy_hold: 45_000_000_000,
+            deploy_grace: 2 * MINUTE,
         }
     }
 }
@@ -107,6 +121,11 @@ struct ServiceState {
     last_seen: Nanos,
     /// When the service last logged a record with an HTTP status.
     last_request: Option<Nanos>,
+    recent: Recent,
+    /// When the service last said it started or stopped.
+    lifecycle_at: Option<Nanos>,
+    /// Since when the window rules have held without an alert.
+    held_since: Option<Nanos>,
 }
 
 /// Detector for error-rate spikes.
@@ -210,6 +229,9 @@ impl Detector for SpikeDetector {
             return;
         };
         s.last_seen = s.last_seen.max(ev.time);
+        if is_lifecycle(&ev.rec.message) {
+            s.lifecycle_at = Some(ev.time);
+        }
         // A service that logs its requests has an error ratio of requests: 5xx of all. Its
         // other records say nothing of it (nginx logs a 403 to a scanner at error level; an
         // app logs a 5xx's cause beside the request line).
@@ -233,6 +255,7 @@ impl Detector for SpikeDetector {
             b.events += 1;
             b.errors += u64::from(error);
         }
+        s.recent.count(ev.time, error);
         // Most events are neither errors nor inside a spike: they only count.
         if !error && s.episode.is_none() {
             return;
@@ -259,56 +282,73 @@ impl Detector for SpikeDetector {
         if s.recent_errors.len() > 3 {
             s.recent_errors.pop_front();
         }
-        for rule in [&c.short, &c.long] {
+        let Some(rule) = [&c.short, &c.long].into_iter().find(|rule| {
             let (n, e) = s.window(rule.minutes, minute);
-            if !fires(rule, n, e, normal) {
-                continue;
-            }
-            let first_seen = (minute - rule.minutes as i64 + 1) * MINUTE;
-            let fingerprint =
-                fingerprint_of(&["error_rate_spike", ev.service, &first_seen.to_string()]);
-            let ratio = e as f64 / n as f64;
-            let mut details = serde_json::Map::new();
-            details.insert("ratio".into(), Value::from(round4(ratio)));
-            details.insert("normal_ratio".into(), Value::from(round4(normal)));
-            details.insert("window_minutes".into(), Value::from(rule.minutes));
-            details.insert("events".into(), Value::from(n));
-            details.insert("errors".into(), Value::from(e));
-            out.push(Alert {
-                kind: AlertKind::ErrorRateSpike,
-                state: AlertState::Firing,
-                service: ev.service.to_string(),
-                fingerprint: fingerprint.clone(),
-                detected_at: ev.time,
-                first_seen,
-                last_seen: ev.time,
-                count: e,
-                severity: if ratio >= 0.1 {
-                    Severity::Critical
-                } else {
-                    Severity::Warning
-                },
-                title: format!(
-                    "error ratio {:.1}% over the last {} min ({e} of {n} events), normally {:.2}%",
-                    ratio * 100.0,
-                    rule.minutes,
-                    normal * 100.0
-                ),
-                evidence: s.recent_errors.iter().cloned().collect(),
-                details,
-            });
-            s.episode = Some(Episode {
-                fingerprint,
-                first_seen,
-                detected_at: ev.time,
-                last_seen: ev.time,
-                errors: e,
-            });
-            if let Some(b) = s.buckets.back_mut() {
-                b.in_alert = true;
-            }
-            break;
+            fires(rule, n, e, normal)
+        }) else {
+            s.held_since = None;
+            return;
+        };
+        // The excess must be going on now, and after a deploy, have gone on a while.
+        let (recent_n, recent_e) = s.recent.last(ev.time);
+        let still =
+            recent_e >= 2 && poisson_tail(recent_e, recent_n as f64 * normal) <= c.recent_max_p;
+        if !still {
+            s.held_since = None;
+            return;
         }
+        let held = *s.held_since.get_or_insert(ev.time);
+        let deploying = s
+            .lifecycle_at
+            .is_some_and(|t| ev.time - t < c.deploy_grace && ev.time - held < c.deploy_hold);
+        if deploying {
+            return;
+        }
+        let (n, e) = s.window(rule.minutes, minute);
+        let first_seen = (minute - rule.minutes as i64 + 1) * MINUTE;
+        let fingerprint =
+            fingerprint_of(&["error_rate_spike", ev.service, &first_seen.to_string()]);
+        let ratio = e as f64 / n as f64;
+        let mut details = serde_json::Map::new();
+        details.insert("ratio".into(), Value::from(round4(ratio)));
+        details.insert("normal_ratio".into(), Value::from(round4(normal)));
+        details.insert("window_minutes".into(), Value::from(rule.minutes));
+        details.insert("events".into(), Value::from(n));
+        details.insert("errors".into(), Value::from(e));
+        out.push(Alert {
+            kind: AlertKind::ErrorRateSpike,
+            state: AlertState::Firing,
+            service: ev.service.to_string(),
+            fingerprint: fingerprint.clone(),
+            detected_at: ev.time,
+            first_seen,
+            last_seen: ev.time,
+            count: e,
+            severity: if ratio >= 0.1 {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            },
+            title: format!(
+                "error ratio {:.1}% over the last {} min ({e} of {n} events), normally {:.2}%",
+                ratio * 100.0,
+                rule.minutes,
+                normal * 100.0
+            ),
+            evidence: s.recent_errors.iter().cloned().collect(),
+            details,
+        });
+        s.episode = Some(Episode {
+            fingerprint,
+            first_seen,
+            detected_at: ev.time,
+            last_seen: ev.time,
+            errors: e,
+        });
+        if let Some(b) = s.buckets.back_mut() {
+            b.in_alert = true;
+        }
+        s.held_since = None;
     }
 
     fn tick(&mut self, now: Nanos, out: &mut Vec<Alert>) {

@@ -18,6 +18,11 @@ fn gauge_names_exclude_counters() {
         "in_use",
         "conns_in_use",
         "InUse",
+        "metaspace_used_mb",
+        "client_backends",
+        "lag",
+        "consumer_lag",
+        "backlog",
     ] {
         assert!(is_gauge_name(g), "{g}");
     }
@@ -36,6 +41,9 @@ fn gauge_names_exclude_counters() {
         "pid",
         "wait_count",
         "max_open_connections",
+        "event_loop_lag_ms",
+        "max_partition_lag",
+        "lagging",
     ] {
         assert!(!is_gauge_name(c), "{c}");
     }

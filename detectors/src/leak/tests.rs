@@ -177,6 +177,19 @@ fn growth_while_an_announced_task_runs_is_not_a_leak() {
     // A service starting tasks all the time gets no excuse.
     let often: Vec<f64> = (0..150).map(f64::from).collect();
     assert_eq!(announced(&often).len(), 1);
+    // Nor is its trend cut at each of its tasks' ends: a worker exporting every few minutes
+    // while its memory leaks.
+    let mut records = heap(200, |m| 100.0 + m * 1.5);
+    for m in (0..200).step_by(3) {
+        let start = T0 + secs(f64::from(m) * 60.0);
+        records.push(rec(start, "export exp_c941b2 started format=csv"));
+        records.push(rec(
+            start + secs(60.0),
+            "export exp_c941b2 finished rows=120",
+        ));
+    }
+    records.sort_by_key(|r| r.timestamp);
+    assert_eq!(leaks(&records).len(), 1);
 }
 
 #[test]
@@ -208,11 +221,14 @@ fn pool(minutes: usize, level: impl Fn(f64) -> f64) -> Vec<LogRecord> {
 
 #[test]
 fn connections_in_use_may_outgrow_the_load() {
-    // Requests double over two hours and connections in use go from 5 to 40: near saturation
-    // what is in use grows faster than what arrives.
-    let level = |m: f64| 5.0 + 35.0 * (m / 120.0).min(1.0);
+    // Requests double over two hours and connections in use go from 5 to 18: near saturation
+    // what is in use grows faster than what arrives (arrivals times a growing latency).
+    let level = |m: f64| 5.0 + 13.0 * (m / 120.0).min(1.0);
     let load = |m: f64| 20.0 + 20.0 * (m / 120.0).min(1.0);
     assert_eq!(leaks(&with_load(pool(120, level), 120, load)), vec![]);
     // Under a flat load it is a leak.
     assert_eq!(leaks(&with_load(pool(120, level), 120, |_| 20.0)).len(), 1);
+    // So is growth far beyond what even a latency growing with the load explains: 5 to 40.
+    let steep = |m: f64| 5.0 + 35.0 * (m / 120.0).min(1.0);
+    assert_eq!(leaks(&with_load(pool(120, steep), 120, load)).len(), 1);
 }

@@ -99,7 +99,17 @@ fn handler_reports_count_but_mentions_do_not() {
         kind_with("uncaughtException: boom", Level::Error, Some("error")),
         Some(AlertKind::UncaughtException)
     );
+    // Next.js marks its reports with a symbol.
+    assert_eq!(
+        kind_with(
+            " ⨯ unhandledRejection: Error: recommendations responded 504",
+            Level::Info,
+            None
+        ),
+        Some(AlertKind::UnhandledRejection)
+    );
     for (m, level) in [
+        ("⨯ see docs for unhandledRejection: handlers", Level::Info),
         ("installed handler for unhandledRejection", Level::Info),
         ("unhandledRejection handler installed", Level::Info),
         (

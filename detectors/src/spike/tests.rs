@@ -82,6 +82,67 @@ fn traffic_surge_at_same_ratio_low_traffic_and_isolated_errors_are_silent() {
     assert!(spikes(&low).is_empty());
 }
 
+/// An hour at 1 %, then `burst` (seconds) of 60 % errors at 100 events a minute from minute 60,
+/// then 1 % again, with one stray error a minute after the burst.
+fn burst(seconds: f64, deploy: bool) -> Vec<LogRecord> {
+    let mut records = traffic(0.0, 60, 100, 0.01);
+    if deploy {
+        records.push(rec(T0 + secs(3595.0), "Netty started on port 8080"));
+    }
+    let start = T0 + secs(3600.0);
+    let n = (seconds * 100.0 / 60.0) as usize;
+    for i in 0..n {
+        let mut r = rec(start + secs(i as f64 * 0.6), "GET /api 200");
+        if i % 5 < 3 {
+            r.level = Level::Error;
+            r.message = "request failed".into();
+        }
+        records.push(r);
+    }
+    let after = 60.0 + seconds / 60.0;
+    records.extend(traffic(after, 20, 100, 0.0));
+    let mut stray = rec(start + secs(seconds + 60.0), "request failed");
+    stray.level = Level::Error;
+    records.push(stray);
+    records.sort_by_key(|r| r.timestamp);
+    records
+}
+
+#[test]
+fn a_burst_that_is_over_does_not_alert_late() {
+    // Eleven failures in six seconds late in minute 60: too few for its window. Half a minute
+    // into minute 61 the window holds fewer events, and one stray error tips it, though the
+    // burst is over.
+    let mut records = traffic(0.0, 60, 100, 0.01);
+    records.extend(traffic(60.0, 2, 100, 0.0));
+    for i in 0..11 {
+        let mut r = rec(T0 + secs(3650.0 + f64::from(i) * 0.5), "request failed");
+        r.level = Level::Error;
+        records.push(r);
+    }
+    let mut stray = rec(T0 + secs(3690.0), "request failed");
+    stray.level = Level::Error;
+    records.push(stray);
+    records.sort_by_key(|r| r.timestamp);
+    let alerts = spikes(&records);
+    assert!(alerts.is_empty(), "{alerts:#?}");
+    // While it goes on, a burst alerts.
+    let alerts = spikes(&burst(40.0, false));
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    assert!(alerts[0].detected_at < T0 + secs(3640.0));
+}
+
+#[test]
+fn a_deploys_blip_is_held_and_a_bad_deploy_is_not() {
+    // Half a minute of failures right after the service started: the rollout's own.
+    assert!(spikes(&burst(30.0, true)).is_empty());
+    // Failures that go on past the hold are a spike, reported once they have lasted it.
+    let alerts = spikes(&burst(120.0, true));
+    assert_eq!(alerts[0].state, AlertState::Firing);
+    let at = alerts[0].detected_at;
+    assert!(at >= T0 + secs(3645.0) && at < T0 + secs(3700.0), "{at}");
+}
+
 #[test]
 fn an_error_logged_twice_at_the_same_time_counts_once() {
     let mut records = traffic(0.0, 30, 20, 0.0);
@@ -102,7 +163,7 @@ fn spikes_of_requests(records: &[LogRecord]) -> Vec<Alert> {
     let mut d = SpikeDetector::new(EngineConfig::default());
     let mut out = Vec::new();
     for r in records {
-        let status = crate::engine::http_status(r);
+        let status = crate::status::http_status(r);
         let ev = Event {
             rec: r,
             service: "edge",
