@@ -229,9 +229,6 @@ impl Detector for SpikeDetector {
             return;
         };
         s.last_seen = s.last_seen.max(ev.time);
-        if is_lifecycle(&ev.rec.message) {
-            s.lifecycle_at = Some(ev.time);
-        }
         // A service that logs its requests has an error ratio of requests: 5xx of all. Its
         // other records say nothing of it (nginx logs a 403 to a scanner at error level; an
         // app logs a 5xx's cause beside the request line).
@@ -240,8 +237,16 @@ impl Detector for SpikeDetector {
                 s.last_request = Some(ev.time);
                 status >= 500
             }
-            None if s.last_request.is_some_and(|t| ev.time - t < REQUESTS_FOR) => return,
-            None => ev.error,
+            None => {
+                // Looked for in records that are no requests: a server's own lines.
+                if is_lifecycle(&ev.rec.message) {
+                    s.lifecycle_at = Some(ev.time);
+                }
+                if s.last_request.is_some_and(|t| ev.time - t < REQUESTS_FOR) {
+                    return;
+                }
+                ev.error
+            }
         };
         if error {
             if ev.time == s.last_error {
