@@ -133,10 +133,13 @@ impl Engine {
 
     /// Feeds one record; returns the alerts it triggered.
     pub fn observe(&mut self, rec: &LogRecord) -> Vec<Alert> {
+        self.observe_with_status(rec, http_status(rec))
+    }
+
+    /// [`Engine::observe`] for a record whose [`http_status`] the caller read already.
+    pub fn observe_with_status(&mut self, rec: &LogRecord, status: Option<u16>) -> Vec<Alert> {
         let mut out = Vec::new();
         let service = service_of(rec);
-        // Looked up once: several detectors read it.
-        let status = http_status(rec);
         // A line without a time of its own is stamped when it was read: reading old logs,
         // that is now, and the detectors' clocks would leap past the logs. It happened as long
         // before it was read as the last record with a time.
@@ -211,12 +214,8 @@ pub fn service_of(rec: &LogRecord) -> Cow<'_, str> {
     Cow::Borrowed(if stem.is_empty() { "unknown" } else { stem })
 }
 
-/// An error event: level error or worse, or an HTTP status ≥ 500.
-pub fn is_error_event(rec: &LogRecord) -> bool {
-    is_error(rec.level, http_status(rec))
-}
-
-fn is_error(level: Level, status: Option<u16>) -> bool {
+/// An error event: level error or worse, or an HTTP status ([`http_status`]) ≥ 500.
+pub fn is_error(level: Level, status: Option<u16>) -> bool {
     level >= Level::Error || status.is_some_and(|s| s >= 500)
 }
 

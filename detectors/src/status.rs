@@ -54,8 +54,8 @@ pub fn http_status(rec: &LogRecord) -> Option<u16> {
         }
     }
     best.map(|(_, s)| s)
-        .or_else(|| text_status(&rec.message))
         .or_else(|| grpc_status(grpc?))
+        .or_else(|| text_status(&rec.message))
 }
 
 /// A gRPC call's status code (`grpc.code=Unavailable`, `"grpc.code":"DeadlineExceeded"`,
@@ -176,12 +176,13 @@ fn status_word(text: &[u8]) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::is_error_event;
+    use crate::engine::is_error;
     use crate::testutil::rec;
     use firewatch_ingest::Level;
 
     #[test]
     fn errors_are_levels_or_5xx_statuses() {
+        let is_error_event = |r: &LogRecord| is_error(r.level, http_status(r));
         let mut r = rec(0, "GET / 200");
         assert!(!is_error_event(&r));
         r.fields.insert("status".into(), Value::from(503));

@@ -86,8 +86,22 @@ pub fn with_format(s: &str, format: &str) -> Option<Leading> {
     })
 }
 
-/// Finds a timestamp at the very start of `s` (optionally inside `[` `]`).
+/// Finds a timestamp at the very start of `s` (optionally inside `[` `]`), or after one
+/// bracketed level word (Akka: `[INFO] [12/04/2026 06:00:30.006]`).
 pub fn leading(s: &str, observed: Nanos) -> Option<Leading> {
+    if let Some(after) = bracketed_level(s.as_bytes()) {
+        // Once only: a line of `[INFO] [INFO] …` must not recurse its length deep.
+        let time = leading_at_start(&s[after..], observed)?;
+        return Some(Leading {
+            len: after + time.len,
+            level_first: true,
+            ..time
+        });
+    }
+    leading_at_start(s, observed)
+}
+
+fn leading_at_start(s: &str, observed: Nanos) -> Option<Leading> {
     let b = s.as_bytes();
     // Ruby's Logger (Rails): `I, [2026-11-21T14:04:17.577207 #41211]  INFO -- : …`.
     if b.get(1..4) == Some(b", [") && matches!(b[0], b'D' | b'I' | b'W' | b'E' | b'F' | b'A') {
@@ -113,14 +127,6 @@ pub fn leading(s: &str, observed: Nanos) -> Option<Leading> {
             rfc3339: false,
             glog: false,
             level_first: false,
-        });
-    }
-    if let Some(after) = bracketed_level(b) {
-        let time = leading(&s[after..], observed)?;
-        return Some(Leading {
-            len: after + time.len,
-            level_first: true,
-            ..time
         });
     }
     if b.first() == Some(&b'[') {
@@ -577,6 +583,9 @@ mod tests {
         assert_eq!(at("13/13/2026 10:00:00 x"), None);
         // A bracketed word that is no level is no prefix.
         assert_eq!(at("[main] [12/04/2026 06:00:30.006] x"), None);
+        // One level only, and a hostile run of them is read without recursing.
+        assert_eq!(at("[INFO] [INFO] [12/04/2026 06:00:30.006] x"), None);
+        assert_eq!(at(&"[INFO] ".repeat(200_000)), None);
     }
 
     #[test]

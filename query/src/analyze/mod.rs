@@ -18,6 +18,8 @@ use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use firewatch_detectors::engine::is_error;
+use firewatch_detectors::status::http_status;
 use firewatch_detectors::{Alert, Engine};
 use firewatch_ingest::Nanos;
 
@@ -130,8 +132,12 @@ pub fn analyze_with<P: AsRef<Path>>(
         let first = analysis.span.map_or(rec.timestamp, |s| s.0);
         last = last.max(rec.timestamp);
         analysis.span = Some((first.min(rec.timestamp), last));
-        analysis.alerts.extend(engine.observe(&rec));
-        summarizer.observe(&rec);
+        // Read once: finding a status may scan the message.
+        let status = http_status(&rec);
+        analysis
+            .alerts
+            .extend(engine.observe_with_status(&rec, status));
+        summarizer.observe(&rec, is_error(rec.level, status));
     }
     // A banner still waiting for its error at end of input is reported as it stands.
     if last > Nanos::MIN {

@@ -8,7 +8,7 @@
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
-use firewatch_detectors::engine::{is_error_event, service_of};
+use firewatch_detectors::engine::service_of;
 use firewatch_detectors::fingerprint::shape_of;
 use firewatch_detectors::gauges::{is_memory, memory_limit, samples};
 use firewatch_detectors::stats::{median, theil_sen};
@@ -116,10 +116,10 @@ impl Default for Summarizer {
 }
 
 impl Summarizer {
-    pub fn observe(&mut self, rec: &LogRecord) {
+    /// Counts `rec`, an error event or not ([`firewatch_detectors::engine::is_error`]).
+    pub fn observe(&mut self, rec: &LogRecord, error: bool) {
         let service = service_of(rec);
         let t = rec.timestamp;
-        let error = is_error_event(rec);
         let width = self.width;
         let timeline = self
             .services
