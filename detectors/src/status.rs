@@ -150,14 +150,34 @@ fn text_status(message: &str) -> Option<u16> {
             _ => {
                 let path = rest.iter().take_while(|c| !c.is_ascii_whitespace()).count();
                 let rest = rest[path..].strip_prefix(b" ")?;
-                ["-> ", "=> ", "- "]
+                match ["-> ", "=> ", "- "]
                     .iter()
                     .find_map(|arrow| rest.strip_prefix(arrow.as_bytes()))
-                    .unwrap_or(rest)
+                {
+                    Some(after_arrow) => after_arrow,
+                    // Without an arrow, a number after a path is a status only if what follows
+                    // reads like a request log's (a size, a time, a reason), not a sentence's
+                    // (`GET /items 500 times`).
+                    None if reads_as_request_detail(rest.get(3..)?) => rest,
+                    None => return None,
+                }
             }
         };
         status_word(rest)
     })
+}
+
+/// Does `after` (what follows a status) end the text or go on with a number, a dash, a
+/// bracket, a quote or a capitalised reason (`OK`, `Internal Server Error`)?
+fn reads_as_request_detail(after: &[u8]) -> bool {
+    match after {
+        [] | [b'\n' | b'\r', ..] => true,
+        [b' ' | b'\t'] => true,
+        [b' ' | b'\t', next, ..] => {
+            next.is_ascii_digit() || next.is_ascii_uppercase() || b"-([\"".contains(next)
+        }
+        _ => false,
+    }
 }
 
 /// A three-digit status from 100 to 599 that is a whole word at the start of `text`.
@@ -256,6 +276,11 @@ mod tests {
             ),
             ("Completed 3 of 5 steps", None),
             ("GET /items 3 times", None),
+            ("GET /items 500 times", None),
+            ("GET /items 500 (cached)", Some(500)),
+            ("GET /health 200", Some(200)),
+            ("GET /health 503\nupstream gone", Some(503)),
+            ("GET /v1/x 502 Bad Gateway", Some(502)),
             ("GET /items 5000 bytes", None),
             ("POST /v1/orders 999 x", None),
             (r#""GET / HTTP/1.1" 20"#, None),
