@@ -11,10 +11,12 @@ use serde_json::Value;
 pub fn http_status(rec: &LogRecord) -> Option<u16> {
     // Where a status may be, first place first: looked for in one pass over the record's
     // top-level keys (a lookup per place cost `analyze` a tenth of its time in comparisons).
-    const PATHS: [&[&str]; 12] = [
+    const PATHS: [&[&str]; 13] = [
         &["status"],
         &["status_code"],
         &["statusCode"],
+        // Serilog's request logging (.NET).
+        &["StatusCode"],
         &["http", "status"],
         &["http", "status_code"],
         &["res", "statusCode"],
@@ -301,5 +303,9 @@ mod tests {
         assert_eq!(http_status(&r), Some(503));
         r.fields.insert("status".into(), Value::from(200));
         assert_eq!(http_status(&r), Some(200));
+        // Serilog's request logging.
+        let mut r = rec(0, "HTTP POST /api/transfers responded 500 in 5012.3748 ms");
+        r.fields.insert("StatusCode".into(), Value::from(500));
+        assert_eq!(http_status(&r), Some(500));
     }
 }

@@ -7,18 +7,35 @@ use super::{level, time, Parts, TimeHints};
 use crate::record::{Level, Nanos};
 
 /// Time keys, first first; log4j2's JsonLayout writes `instant` (`{"epochSecond": …,
-/// "nanoOfSecond": …}`) or, before 2.11, `timeMillis`.
-const TIME_KEYS: [&str; 7] = [
+/// "nanoOfSecond": …}`) or, before 2.11, `timeMillis`; Serilog's compact JSON `@t`; monolog's `datetime`; Python's
+/// JSON formatters `asctime`, or only the record's `created` (epoch seconds).
+const TIME_KEYS: [&str; 11] = [
     "ts",
     "time",
     "timestamp",
     "@timestamp",
     "t",
+    "@t",
+    "datetime",
     "instant",
     "timeMillis",
+    "asctime",
+    "created",
 ];
-const LEVEL_KEYS: [&str; 5] = ["level", "severity", "lvl", "log.level", "loglevel"];
-const MESSAGE_KEYS: [&str; 3] = ["msg", "message", "@message"];
+/// Python's `levelname`, monolog's `level_name` (its `level` is a number of its own scale,
+/// 100–600), Serilog's `@l`.
+const LEVEL_KEYS: [&str; 8] = [
+    "level_name",
+    "levelname",
+    "level",
+    "severity",
+    "lvl",
+    "log.level",
+    "loglevel",
+    "@l",
+];
+/// Serilog's compact JSON: `@m` the rendered message, `@mt` its template.
+const MESSAGE_KEYS: [&str; 5] = ["msg", "message", "@message", "@m", "@mt"];
 const SERVICE_KEYS: [&str; 4] = ["service", "service.name", "app", "application"];
 
 /// What a JSON line turned out to be.
@@ -68,6 +85,7 @@ pub fn parse(line: &str, observed: Nanos, hints: TimeHints<'_>) -> Option<Json> 
         }
     }
     match take(&mut map, &MESSAGE_KEYS) {
+        Some(("@mt", Value::String(s))) => parts.message = render(&s, &map),
         Some((_, Value::String(s))) => parts.message = s,
         Some((_, other)) => parts.message = other.to_string(),
         None => parts.message = trimmed.to_string(),
@@ -75,6 +93,44 @@ pub fn parse(line: &str, observed: Nanos, hints: TimeHints<'_>) -> Option<Json> 
     parts.service = service_of(&mut map);
     parts.fields = map;
     Some(Json::Record(parts))
+}
+
+/// A Serilog message template (`Transfer {TransferId} failed`) with its properties put in, as
+/// Serilog renders it when it writes text: a search for the id finds the record. A hole without
+/// a property stays as written; formats and alignments (`{Elapsed:0.00}`) are not applied.
+fn render(template: &str, properties: &Map<String, Value>) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        let hole = tail
+            .strip_prefix('{')
+            .and_then(|t| t.find('}').map(|end| &t[..end]));
+        let Some(hole) = hole else {
+            out.push_str(&tail[..1]);
+            rest = &tail[1..];
+            continue;
+        };
+        let name = hole.split([':', ',']).next().unwrap_or(hole);
+        match properties.get(name.trim_start_matches(['@', '$'])) {
+            Some(Value::String(s)) => out.push_str(s),
+            Some(v) => out.push_str(&v.to_string()),
+            None => {
+                out.push('{');
+                out.push_str(hole);
+                out.push('}');
+            }
+        }
+        rest = &tail[hole.len() + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn docker(map: &mut Map<String, Value>, observed: Nanos) -> Option<Json> {
@@ -144,9 +200,11 @@ fn service_of(map: &mut Map<String, Value>) -> Option<String> {
             return Some(s);
         }
     }
-    // pino's logger name.
+    // pino's and bunyan's `name` is the app's (they write `pid` and `hostname` beside it);
+    // Python's is a logger's (`asyncio`, `aiohttp.access`), not a service.
+    let from_node = map.contains_key("pid") || map.contains_key("hostname");
     match map.get("name") {
-        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::String(s)) if from_node && !map.contains_key("levelname") => Some(s.clone()),
         _ => None,
     }
 }
@@ -193,6 +251,48 @@ mod tests {
         assert_eq!(p.timestamp, Some(1_763_632_800_000_000_000));
         assert_eq!(p.level.map(|l| l.0), Some(Level::Fatal));
         assert_eq!(p.service.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn python_monolog_and_serilog_keys() {
+        // python-json-logger with only the record's epoch seconds; `name` is a logger's.
+        let p = record(
+            r#"{"created": 1796754605.105301, "levelname": "ERROR", "name": "asyncio", "message": "Task exception was never retrieved"}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_796_754_605_105_301_000));
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Error));
+        assert_eq!(p.service, None);
+        assert_eq!(p.fields["name"], "asyncio");
+        let p = record(
+            r#"{"asctime": "2026-11-20 10:00:00,250", "levelname": "WARNING", "message": "m"}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_795_168_800_250_000_000));
+        // monolog: `level` is its own scale (200 = info), `level_name` says it.
+        let p = record(
+            r#"{"message":"m","context":{},"level":200,"level_name":"INFO","channel":"app","datetime":"2026-11-20T11:00:00.250000+01:00"}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_795_168_800_250_000_000));
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Info));
+        // Serilog's compact JSON.
+        let p = record(
+            r#"{"@t":"2026-11-20T10:00:00.2500000Z","@mt":"Order {Id} failed","@l":"Error","Id":7}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_795_168_800_250_000_000));
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Error));
+        assert_eq!(p.message, "Order 7 failed");
+        assert_eq!(p.fields["Id"], 7);
+        let p = record(
+            r#"{"@t":"2026-11-20T10:00:00Z","@mt":"{{literal}} {Path:l} took {Elapsed:0.00} ms, {Missing} {@Obj} {","Path":"/x","Elapsed":1.5,"Obj":{"a":1}}"#,
+        );
+        assert_eq!(
+            p.message,
+            r#"{literal} /x took 1.5 ms, {Missing} {"a":1} {"#
+        );
+        // The rendered message wins when there is one.
+        let p = record(
+            r#"{"@t":"2026-11-20T10:00:00Z","@m":"Order 8 failed","@mt":"Order {Id} failed","Id":8}"#,
+        );
+        assert_eq!(p.message, "Order 8 failed");
     }
 
     #[test]

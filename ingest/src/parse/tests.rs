@@ -146,9 +146,12 @@ fn syslog_3164_5424_and_year_inference() {
     assert_eq!(r.fields["hostname"], "web-1");
     assert_eq!(r.fields["pid"], "2314");
 
-    // Read on 23 Nov 2026: a December line is from 2025.
+    // Read on 23 Nov 2026: a line of late December is from 2025, one of early December from a
+    // writer whose clock runs ahead.
     let r = one("Dec 31 23:59:59 h cron: done");
     assert_eq!(r.timestamp, ts("2025-12-31T23:59:59Z"));
+    let r = one("Dec  3 08:00:03 h celery[1187]: received");
+    assert_eq!(r.timestamp, ts("2026-12-03T08:00:03Z"));
     // Read on 31 Dec, a 1 January line (clock skew) is from the next year.
     let mut out = Vec::new();
     let mut p = SourceParser::new(SourceInfo::default(), ParseOptions::default());

@@ -2,14 +2,18 @@
 //!
 //! The scanners read fixed shapes byte by byte (no regex: this runs on every line) and leave
 //! calendar arithmetic to chrono. A time without a zone is taken as UTC. A time without a year
-//! (syslog RFC 3164, logcat, glog) gets the most recent year that does not put it more than a day
-//! after the moment the line was read, so December lines read on 1 January land in the old year.
+//! (syslog RFC 3164, logcat, glog) gets the most recent year that does not put it more than a
+//! month after the moment the line was read (offline, the file's last write), so December lines
+//! read on 1 January land in the old year, while a writer whose clock or zone runs days ahead
+//! stays in this one (rsyslog keeps the current year but across a New Year).
 
 use chrono::{DateTime, Datelike, NaiveDate};
 
 use crate::record::Nanos;
 
 const DAY: Nanos = 86_400 * 1_000_000_000;
+/// How far after the moment it is read a time without a year may fall in that year.
+const AHEAD: Nanos = 31 * DAY;
 const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
@@ -56,7 +60,7 @@ impl Civil {
             Some(y) => at(y),
             None => {
                 let now_year = DateTime::from_timestamp_nanos(observed).year();
-                let limit = observed.saturating_add(DAY);
+                let limit = observed.saturating_add(AHEAD);
                 // Back to four years before, for 29 February.
                 (now_year - 4..=now_year + 1)
                     .rev()
