@@ -129,16 +129,15 @@ pub fn is_gauge_name(name: &str) -> bool {
     n.copy_from_slice(name.as_bytes());
     n.make_ascii_lowercase();
     let n = std::str::from_utf8(n).unwrap_or("");
-    // A word of the name at its start or end, between `_` or `.`; inside a dotted metric name
-    // too (`jvm.threads.live`), looked for only in those: this runs for every numeric field.
-    let dotted = n.contains('.');
+    // A word of the name at its start or end, between `_` or `.`; inside the name too
+    // (`jvm.threads.live`, `redis.used_memory_mb`).
     let word = |w: &str| {
         n == w
             || n.strip_suffix(w).is_some_and(|p| p.ends_with(['_', '.']))
             || n.strip_prefix(w).is_some_and(|r| r.starts_with(['_', '.']))
-            || dotted
-                && n.match_indices(w)
-                    .any(|(at, _)| n[..at].ends_with('.') && n[at + w.len()..].starts_with('.'))
+            || n.match_indices(w).any(|(at, _)| {
+                n[..at].ends_with(['_', '.']) && n[at + w.len()..].starts_with(['_', '.'])
+            })
     };
     // What names a level first: most names do not, and are done with here.
     let level = n == "rss"
@@ -223,6 +222,16 @@ fn name_unit(name: &str) -> f64 {
 /// Gauge samples among the numeric fields (top level and one nested level), in bytes when
 /// their name gives a unit.
 pub fn field_samples(fields: &Map<String, Value>, out: &mut Vec<Sample>) {
+    field_samples_about(fields, || fields.contains_key("queue"), out);
+}
+
+/// [`field_samples`], where `about_queue` says whether the record is about queues, so that
+/// `webhooks.size` is a queue's depth.
+fn field_samples_about(
+    fields: &Map<String, Value>,
+    about_queue: impl Fn() -> bool,
+    out: &mut Vec<Sample>,
+) {
     for (k, v) in fields {
         match v {
             Value::Object(inner) if inner.len() <= 32 => {
@@ -241,6 +250,10 @@ pub fn field_samples(fields: &Map<String, Value>, out: &mut Vec<Sample>) {
                 ) {
                     // A record about a queue: `{"queue": "webhooks", "size": 120}`.
                     out.push(Sample::of(format!("queue.{queue}.{k}"), x));
+                } else if let Some(x) = number(v).filter(|_| is_queue_depth_name(k)) {
+                    if about_queue() {
+                        out.push(Sample::of(format!("queue.{k}"), x));
+                    }
                 }
             }
         }
@@ -336,10 +349,14 @@ pub fn text_samples(text: &str, out: &mut Vec<Sample>) {
                 Some(None) => (format!("queue.{name}"), value),
                 None => continue,
             },
+            None if is_queue_depth_name(name) && queue_label(text).is_some() => {
+                (format!("queue.{name}"), value)
+            }
             None => continue,
         };
         out.push(Sample::of(name, value));
     }
+    phrases::phrase_samples(text, out);
 }
 
 /// The Micrometer metric ending `text`: `jvm.memory.used{area=heap,id=G1 Old Gen}`, with its
@@ -368,6 +385,13 @@ fn is_depth_name(name: &str) -> bool {
     .any(|n| name.eq_ignore_ascii_case(n))
 }
 
+/// A queue's depth named after it, as Sidekiq-style stats of several queues write them:
+/// `webhooks.size=120 default.size=2`.
+fn is_queue_depth_name(name: &str) -> bool {
+    name.rsplit_once('.')
+        .is_some_and(|(queue, depth)| !queue.is_empty() && is_depth_name(depth))
+}
+
 /// For a line about a queue (`None` if not), the queue's name when the line gives it
 /// (`queue=webhooks`, `queue:webhooks`).
 fn queue_label(text: &str) -> Option<Option<&str>> {
@@ -394,8 +418,15 @@ fn queue_label(text: &str) -> Option<Option<&str>> {
 /// All gauge samples of a record.
 pub fn samples(rec: &LogRecord) -> Vec<Sample> {
     let mut out = Vec::new();
-    field_samples(&rec.fields, &mut out);
     let line = rec.message.lines().next().unwrap_or("");
+    let about_queue = || {
+        rec.fields.contains_key("queue")
+            || line
+                .as_bytes()
+                .windows(5)
+                .any(|w| w.eq_ignore_ascii_case(b"queue"))
+    };
+    field_samples_about(&rec.fields, about_queue, &mut out);
     // A line may report numbers in its text; a structured one as `name=value` (Sidekiq's JSON
     // around a `queue stats queue=webhooks size=120` message). Its other colons are times and
     // addresses, and scanning them cost `analyze` 7%.
@@ -456,8 +487,11 @@ pub fn is_memory(name: &str) -> bool {
         || n.contains("rss")
         || n.contains("mem")
         || n.contains("bytes")
+        || n.contains("working_set")
+        || n.contains("resident")
         || n == "gc_heap_after"
 }
 
+mod phrases;
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,10 @@
 //! errors tells on-call nothing new. So an error-rate spike that fires within [`AFTER_OOM`] of
 //! an `oom` alert of its service, or within [`AFTER_OOM_ELSEWHERE`] of one of any service, is
 //! held back, and so is its resolution.
+//!
+//! Not after a dependency's refusal ([`REFUSALS`]): Redis at `maxmemory` refuses writes but
+//! ends no process, so nothing restarts and the errors go on until someone frees memory. How
+//! many requests fail, which the spike says, is then the news.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,6 +24,9 @@ pub const AFTER_OOM: Nanos = 15 * MINUTE;
 /// How long after an out-of-memory alert a spike of another service (its callers, the proxy in
 /// front) is its consequence.
 pub const AFTER_OOM_ELSEWHERE: Nanos = 5 * MINUTE;
+
+/// Out-of-memory messages of a dependency that refuses work, not of a process that ends.
+pub const REFUSALS: [&str; 1] = ["OOM command not allowed"];
 
 /// Most spikes held back at once (each until its resolution).
 const MAX_HELD: usize = 1024;
@@ -40,6 +47,7 @@ impl Inhibitor {
     /// services remembered.
     pub(crate) fn filter(&mut self, alerts: &mut Vec<Alert>, max_services: usize) {
         alerts.retain(|a| match (a.kind, a.state) {
+            (AlertKind::Oom, _) if REFUSALS.iter().any(|r| a.title.contains(r)) => true,
             (AlertKind::Oom, _) => {
                 if !self.ooms.contains_key(&a.service) {
                     make_room(&mut self.ooms, max_services, |t| *t);
@@ -110,5 +118,10 @@ mod tests {
         // Long after, the same spike firing is news, and so is its resolution.
         assert_eq!(pass(alert(Spike, Firing, "api", 60)), 1);
         assert_eq!(pass(alert(Spike, Resolved, "api", 70)), 1);
+        // A dependency refusing writes ends no process: the spike it causes is news.
+        let mut refused = alert(Oom, Firing, "web", 100);
+        refused.title = "out of memory: OOM command not allowed when used memory > '*'.".into();
+        assert_eq!(pass(refused), 1);
+        assert_eq!(pass(alert(Spike, Firing, "web", 101)), 1);
     }
 }

@@ -175,8 +175,18 @@ fn spaced_values_and_units_and_queue_depths_in_text() {
         got("queue drained, pending: 3"),
         [("queue.pending".to_string(), 3.0)]
     );
+    // Several queues in one line, and Redis's memory in it.
+    assert_eq!(
+        got("INFO: queue stats webhooks.size=2381 webhooks.latency=5862.1 default.size=2 redis.used_memory_mb=1021.5 redis.maxmemory_mb=1024"),
+        [
+            ("queue.webhooks.size".to_string(), 2381.0),
+            ("queue.default.size".to_string(), 2.0),
+            ("redis.used_memory_mb".to_string(), 1021.5)
+        ]
+    );
     // Not about a queue: a size is no depth.
     assert_eq!(got("batch size=500 sent"), []);
+    assert_eq!(got("upload file.size=500 sent"), []);
     // Structured: a record about a queue.
     let mut out = Vec::new();
     field_samples(
