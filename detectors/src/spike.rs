@@ -2,7 +2,8 @@
 //!
 //! Per service, events are counted in one-minute buckets (event time). The normal ratio is
 //! learned online: the pooled ratio of past five-minute blocks without the worst tenth (robust
-//! to earlier bursts), with a 1 % prior while there is little history. Error records that share
+//! to earlier bursts), with a 1 % prior while there is little history; until there is any, the
+//! minutes before the short window stand in, and the long window waits. Error records that share
 //! the timestamp of the previous error of the service (a request log and the error it logged)
 //! are one error event. Two windows are checked on every
 //! error event: a short one (this and the previous minute) catches abrupt jumps within about a
@@ -151,9 +152,20 @@ impl SpikeDetector {
 
 impl ServiceState {
     /// The normal error ratio: the pooled ratio of past blocks without the worst tenth (so an
-    /// earlier burst does not raise it), weighted with the prior while history is short.
-    fn normal(&self, c: &SpikeConfig) -> f64 {
+    /// earlier burst does not raise it), weighted with the prior while history is short. Until
+    /// the first block is history, the minutes before the short window stand in for it: a
+    /// service whose log starts at an error ratio of 15% is not a spike against the prior.
+    fn normal(&self, c: &SpikeConfig, now_minute: i64) -> f64 {
         let mut blocks: Vec<(u64, u64)> = self.history.iter().copied().collect();
+        if blocks.is_empty() {
+            let before = now_minute - c.short.minutes as i64;
+            blocks.push(
+                self.buckets
+                    .iter()
+                    .filter(|b| b.minute <= before && !b.in_alert)
+                    .fold((0, 0), |(n, e), b| (n + b.events, e + b.errors)),
+            );
+        }
         blocks.sort_by(|a, b| {
             let ra = a.1 as f64 / a.0.max(1) as f64;
             let rb = b.1 as f64 / b.0.max(1) as f64;
@@ -265,7 +277,7 @@ impl Detector for SpikeDetector {
         if !error && s.episode.is_none() {
             return;
         }
-        let normal = s.normal(c);
+        let normal = s.normal(c, minute);
         let (n, e) = s.window(c.long.minutes, minute);
         if let Some(ep) = &mut s.episode {
             if error {
@@ -287,7 +299,13 @@ impl Detector for SpikeDetector {
         if s.recent_errors.len() > 3 {
             s.recent_errors.pop_front();
         }
-        let Some(rule) = [&c.short, &c.long].into_iter().find(|rule| {
+        // The long window holds all there is until a block is history: nothing to rise from.
+        let rules = if s.history.is_empty() {
+            &[&c.short][..]
+        } else {
+            &[&c.short, &c.long][..]
+        };
+        let Some(rule) = rules.iter().copied().find(|rule| {
             let (n, e) = s.window(rule.minutes, minute);
             fires(rule, n, e, normal)
         }) else {

@@ -54,6 +54,18 @@ fn abrupt_jump_alerts_within_two_minutes_and_resolves() {
 }
 
 #[test]
+fn a_log_that_starts_at_a_high_ratio_is_no_spike_but_a_jump_early_on_is() {
+    // 15% errors from the first minute on: nothing rose.
+    assert!(spikes(&traffic(0.0, 60, 15, 0.15)).is_empty());
+    // Clean for six minutes, then 30%: a spike before the first block is history.
+    let mut records = traffic(0.0, 6, 100, 0.0);
+    records.extend(traffic(6.0, 4, 100, 0.3));
+    let alerts = spikes(&records);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert!(alerts[0].detected_at < T0 + 8 * MINUTE);
+}
+
+#[test]
 fn creeping_ramp_alerts_before_ten_percent() {
     let mut records = traffic(0.0, 60, 100, 0.01);
     // 1 % → 12 % over an hour.
