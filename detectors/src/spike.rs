@@ -3,7 +3,10 @@
 //! Per service, events are counted in one-minute buckets (event time). The normal ratio is
 //! learned online: the pooled ratio of past five-minute blocks without the worst tenth (robust
 //! to earlier bursts), with a 1 % prior while there is little history; until there is any, the
-//! minutes before the short window stand in, and the long window waits. Error records that share
+//! minutes before the short window stand in, and the long window waits (a log's first three
+//! minutes alert on nothing). An alert's minutes stay out of the normal for its first hour;
+//! after that a ratio that stays up becomes the normal one, so the alert resolves instead of
+//! holding on for ever against a baseline it froze. Error records that share
 //! the timestamp of the previous error of the service (a request log and the error it logged)
 //! are one error event. Two windows are checked on every
 //! error event: a short one (this and the previous minute) catches abrupt jumps within about a
@@ -64,6 +67,11 @@ pub struct SpikeConfig {
     pub deploy_hold: Nanos,
     /// … within this long of that line: pods and workers rolling fail requests for seconds.
     pub deploy_grace: Nanos,
+    /// Minutes of an alert older than this count toward the normal ratio again.
+    pub adapt_after: Nanos,
+    /// A service's first minutes: before this many precede the short window, it has no
+    /// normal to rise from.
+    pub warmup_minutes: usize,
 }
 
 impl Default for SpikeConfig {
@@ -90,6 +98,8 @@ impl Default for SpikeConfig {
             recent_max_p: 0.01,
             deploy_hold: 45_000_000_000,
             deploy_grace: 2 * MINUTE,
+            adapt_after: 60 * MINUTE,
+            warmup_minutes: 3,
         }
     }
 }
@@ -194,7 +204,12 @@ impl ServiceState {
             minute,
             events: 0,
             errors: 0,
-            in_alert: self.episode.is_some(),
+            // After `adapt_after`, an episode's minutes are history again: a ratio that stays
+            // up for hours becomes the normal one, and the alert can resolve.
+            in_alert: self
+                .episode
+                .as_ref()
+                .is_some_and(|ep| minute * MINUTE - ep.detected_at < c.adapt_after),
         });
         while let Some(b) = self.buckets.front().copied() {
             if b.minute > minute - c.long.minutes as i64 {
@@ -299,11 +314,15 @@ impl Detector for SpikeDetector {
         if s.recent_errors.len() > 3 {
             s.recent_errors.pop_front();
         }
-        // The long window holds all there is until a block is history: nothing to rise from.
-        let rules = if s.history.is_empty() {
+        // The long window holds all there is until a block is history, and a log's first
+        // minutes have nothing before them to rise from.
+        let before = minute - c.short.minutes as i64;
+        let rules = if !s.history.is_empty() {
+            &[&c.short, &c.long][..]
+        } else if s.buckets.iter().filter(|b| b.minute <= before).count() >= c.warmup_minutes {
             &[&c.short][..]
         } else {
-            &[&c.short, &c.long][..]
+            &[][..]
         };
         let Some(rule) = rules.iter().copied().find(|rule| {
             let (n, e) = s.window(rule.minutes, minute);

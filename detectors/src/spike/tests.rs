@@ -57,12 +57,24 @@ fn abrupt_jump_alerts_within_two_minutes_and_resolves() {
 fn a_log_that_starts_at_a_high_ratio_is_no_spike_but_a_jump_early_on_is() {
     // 15% errors from the first minute on: nothing rose.
     assert!(spikes(&traffic(0.0, 60, 15, 0.15)).is_empty());
+    assert!(spikes(&traffic(0.0, 60, 100, 0.07)).is_empty());
     // Clean for six minutes, then 30%: a spike before the first block is history.
     let mut records = traffic(0.0, 6, 100, 0.0);
     records.extend(traffic(6.0, 4, 100, 0.3));
     let alerts = spikes(&records);
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert!(alerts[0].detected_at < T0 + 8 * MINUTE);
+}
+
+#[test]
+fn a_ratio_that_stays_up_for_hours_becomes_the_normal_one() {
+    let mut records = traffic(0.0, 60, 100, 0.01);
+    records.extend(traffic(60.0, 300, 100, 0.12));
+    let alerts = spikes(&records);
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    assert_eq!(alerts[0].state, AlertState::Firing);
+    assert_eq!(alerts[1].state, AlertState::Resolved);
+    assert!(alerts[1].detected_at < T0 + 300 * MINUTE);
 }
 
 #[test]
