@@ -23,6 +23,10 @@ use crate::fingerprint::fingerprint_of;
 use crate::gauges::{is_gc_line, is_memory, memory_limit, samples, Sample};
 use crate::stats::{mad, mann_kendall_z, median, theil_sen};
 
+mod demand;
+
+use demand::{demand_of, Demand};
+
 /// Tuning of the leak detector.
 #[derive(Debug, Clone)]
 pub struct LeakConfig {
@@ -84,6 +88,8 @@ struct ServiceState {
     last_seen: Nanos,
     /// Records without gauges per bucket (bucket index, count): the service's load.
     load: VecDeque<(i64, u64)>,
+    /// Sessions, users or clients it says it serves.
+    demand: Demand,
     tasks: Tasks,
 }
 
@@ -305,6 +311,11 @@ impl Detector for LeakDetector {
     fn observe(&mut self, ev: &Event<'_>, out: &mut Vec<Alert>) {
         let found = samples(ev.rec);
         let limit = memory_limit(ev.rec);
+        if let (Some(v), Some(s)) = (demand_of(ev.rec), self.services.get_mut(ev.service)) {
+            let keep = self.config.max_buckets + self.config.envelope + 1;
+            s.demand
+                .note(ev.time.div_euclid(self.config.bucket), v, keep);
+        }
         // A task's start may carry numbers that read as gauges (`workers=4`).
         if let Some(s) = self.services.get_mut(ev.service) {
             if let Some((task, started)) = task_line(&ev.rec.message) {
@@ -437,7 +448,8 @@ fn observe_sample(
         .len()
         .saturating_sub(window.len() + c.envelope - 1);
     // A gauge that grows with the service's load (sessions, caches, pools filling in the
-    // morning) is not leaking: it grew no faster than the load did.
+    // morning) is not leaking: it grew no faster than the load did. The load is the rate of
+    // its other records, or the sessions, users or clients it says it serves (`demand`).
     let third = (window.len() / 3).max(1);
     let mean = |w: &[f64]| w.iter().sum::<f64>() / w.len() as f64;
     let (early, late) = (
@@ -449,10 +461,12 @@ fn observe_sample(
     // square of the load's growth. Beyond that (idle connections piling up while requests
     // grew by half) it is a leak.
     let concurrency = !is_memory(&sample.name);
-    if let (Some(load), true) = (
-        load_growth(&s.load, series.floors[first].0, series.bucket - 1),
-        early > 0.0,
-    ) {
+    let (from, to) = (series.floors[first].0, series.bucket - 1);
+    let load = match (load_growth(&s.load, from, to), s.demand.growth(from, to)) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    if let (Some(load), true) = (load, early > 0.0) {
         if load >= 1.2 && late / early <= if concurrency { load * load } else { load } {
             return;
         }

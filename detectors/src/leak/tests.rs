@@ -132,6 +132,26 @@ fn a_gauge_that_grows_with_the_load_is_not_a_leak() {
 }
 
 #[test]
+fn memory_that_grows_with_the_sessions_a_service_reports_is_not_a_leak() {
+    // Stats every 30 s, whatever the load: only `sessions` tells the morning's users.
+    let floor = |m: f64| 100.0 + 150.0 * (m / 180.0).min(1.0);
+    let with_sessions = |sessions: fn(f64) -> f64| {
+        let mut records = heap(180, floor);
+        for (i, r) in records.iter_mut().enumerate() {
+            r.fields
+                .insert("sessions".into(), json!(sessions(i as f64 / 2.0).round()));
+        }
+        records
+    };
+    assert_eq!(
+        leaks(&with_sessions(|m| 1000.0 + 9000.0 * m / 180.0)),
+        vec![]
+    );
+    let alerts = leaks(&with_sessions(|_| 1000.0));
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+}
+
+#[test]
 fn growth_while_an_announced_task_runs_is_not_a_leak() {
     // Two hours of steady growth while a backfill runs, then it ends and memory drops back.
     let floor = |m: f64| if m < 150.0 { 100.0 + m * 1.5 } else { 100.0 };

@@ -1,0 +1,108 @@
+//! Demand a service states itself: how many sessions, users or clients it is serving.
+//!
+//! A websocket server's memory grows with its open sessions; the rate of its records does not
+//! (it logs stats every 15 s whatever the load), so only the number it reports tells that the
+//! growth is the morning's users rather than a leak.
+
+use std::collections::VecDeque;
+
+use firewatch_ingest::LogRecord;
+use serde_json::Value;
+
+/// The demand a record states: a numeric field named for sessions, users, clients or
+/// subscribers being served now (`sessions=977`, `active_users`, `connected_clients`), not a
+/// count of those that came or went (`sessions_total`, `opened_15s`).
+pub(super) fn demand_of(rec: &LogRecord) -> Option<f64> {
+    rec.fields.iter().find_map(|(k, v)| {
+        let name = k.to_ascii_lowercase();
+        let word = name.rsplit(['_', '.']).next().unwrap_or(&name);
+        let serving = ["sessions", "users", "clients", "subscribers"].contains(&word);
+        let counter = [
+            "total", "count", "new", "opened", "closed", "max", "limit", "peak",
+        ]
+        .iter()
+        .any(|c| name.contains(c));
+        if !serving || counter {
+            return None;
+        }
+        match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) if s.len() <= 24 => s.parse().ok(),
+            _ => None,
+        }
+        .filter(|x: &f64| x.is_finite() && *x >= 0.0)
+    })
+}
+
+/// A service's stated demand, averaged per bucket.
+#[derive(Default)]
+pub(super) struct Demand {
+    /// (bucket index, sum, samples), oldest first.
+    buckets: VecDeque<(i64, f64, u32)>,
+}
+
+impl Demand {
+    /// Notes a stated demand in `bucket`, keeping at most `keep` buckets.
+    pub(super) fn note(&mut self, bucket: i64, value: f64, keep: usize) {
+        match self.buckets.back_mut() {
+            Some((b, sum, n)) if *b == bucket => {
+                *sum += value;
+                *n += 1;
+            }
+            Some((b, _, _)) if *b > bucket => {}
+            _ => {
+                self.buckets.push_back((bucket, value, 1));
+                while self.buckets.len() > keep {
+                    self.buckets.pop_front();
+                }
+            }
+        }
+    }
+
+    /// How the mean demand of the last third of buckets `first..=last` compares with the first
+    /// third's; `None` without demand stated in both.
+    pub(super) fn growth(&self, first: i64, last: i64) -> Option<f64> {
+        let third = ((last - first + 1) / 3).max(1);
+        let mean = |from: i64, to: i64| {
+            let (sum, n) = self
+                .buckets
+                .iter()
+                .filter(|(b, _, _)| (from..=to).contains(b))
+                .fold((0.0, 0u32), |(s, n), (_, bs, bn)| (s + bs, n + bn));
+            (n > 0).then(|| sum / f64::from(n))
+        };
+        let early = mean(first, first + third - 1).filter(|e| *e > 0.0)?;
+        Some(mean(last - third + 1, last)? / early)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::rec;
+
+    #[test]
+    fn sessions_served_are_demand_and_their_churn_is_not() {
+        let mut r = rec(0, "ws stats");
+        r.fields.insert("opened_15s".into(), Value::from(27));
+        r.fields
+            .insert("sessions_total".into(), Value::from(90_000));
+        assert_eq!(demand_of(&r), None);
+        r.fields.insert("sessions".into(), Value::from("977"));
+        assert_eq!(demand_of(&r), Some(977.0));
+        let mut r = rec(0, "stats");
+        r.fields.insert("active_users".into(), Value::from(12.0));
+        assert_eq!(demand_of(&r), Some(12.0));
+    }
+
+    #[test]
+    fn growth_compares_the_last_third_with_the_first() {
+        let mut d = Demand::default();
+        for b in 0..9 {
+            d.note(b, 1000.0 * (b / 3 + 1) as f64, 100);
+            d.note(b, 1000.0 * (b / 3 + 1) as f64, 100);
+        }
+        assert_eq!(d.growth(0, 8), Some(3.0));
+        assert_eq!(d.growth(20, 29), None);
+    }
+}
