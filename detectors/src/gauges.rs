@@ -131,12 +131,22 @@ pub fn is_gauge_name(name: &str) -> bool {
     let n = std::str::from_utf8(n).unwrap_or("");
     // A word of the name at its start or end, between `_` or `.`; inside the name too
     // (`jvm.threads.live`, `redis.used_memory_mb`).
+    let mut seps = [0usize; 8];
+    let mut nseps = 0;
+    for (at, c) in n.bytes().enumerate() {
+        if matches!(c, b'_' | b'.') && nseps < seps.len() {
+            seps[nseps] = at;
+            nseps += 1;
+        }
+    }
     let word = |w: &str| {
         n == w
             || n.strip_suffix(w).is_some_and(|p| p.ends_with(['_', '.']))
             || n.strip_prefix(w).is_some_and(|r| r.starts_with(['_', '.']))
-            || n.match_indices(w).any(|(at, _)| {
-                n[..at].ends_with(['_', '.']) && n[at + w.len()..].starts_with(['_', '.'])
+            || seps[..nseps].iter().any(|&at| {
+                // After a separator: no substring search, which cost `analyze` a fifth.
+                n[at + 1..].starts_with(w)
+                    && matches!(n.as_bytes().get(at + 1 + w.len()), Some(b'_' | b'.'))
             })
     };
     // What names a level first: most names do not, and are done with here.

@@ -14,15 +14,24 @@ use serde_json::Value;
 /// count of those that came or went (`sessions_total`, `opened_15s`).
 pub(super) fn demand_of(rec: &LogRecord) -> Option<f64> {
     rec.fields.iter().find_map(|(k, v)| {
+        // Runs on every field of every record: the last word first, without allocating.
+        if !k.ends_with(['s', 'S']) {
+            return None;
+        }
+        let word = k.rsplit(['_', '.']).next().unwrap_or(k);
+        let serving = ["sessions", "users", "clients", "subscribers"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w));
+        if !serving {
+            return None;
+        }
         let name = k.to_ascii_lowercase();
-        let word = name.rsplit(['_', '.']).next().unwrap_or(&name);
-        let serving = ["sessions", "users", "clients", "subscribers"].contains(&word);
         let counter = [
             "total", "count", "new", "opened", "closed", "max", "limit", "peak",
         ]
         .iter()
         .any(|c| name.contains(c));
-        if !serving || counter {
+        if counter {
             return None;
         }
         match v {
