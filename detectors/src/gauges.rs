@@ -199,7 +199,7 @@ pub fn is_gauge_name(name: &str) -> bool {
 }
 
 /// A number, or a string that is one (logfmt values are strings: `open_connections=12`).
-fn number(v: &Value) -> Option<f64> {
+pub(crate) fn number(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s)
@@ -429,13 +429,7 @@ fn queue_label(text: &str) -> Option<Option<&str>> {
 pub fn samples(rec: &LogRecord) -> Vec<Sample> {
     let mut out = Vec::new();
     let line = rec.message.lines().next().unwrap_or("");
-    let about_queue = || {
-        rec.fields.contains_key("queue")
-            || line
-                .as_bytes()
-                .windows(5)
-                .any(|w| w.eq_ignore_ascii_case(b"queue"))
-    };
+    let about_queue = || rec.fields.contains_key("queue") || queue_label(line).is_some();
     field_samples_about(&rec.fields, about_queue, &mut out);
     // A line may report numbers in its text; a structured one as `name=value` (Sidekiq's JSON
     // around a `queue stats queue=webhooks size=120` message). Its other colons are times and

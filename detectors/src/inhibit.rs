@@ -8,7 +8,7 @@
 //! an `oom` alert of its service, or within [`AFTER_OOM_ELSEWHERE`] of one of any service, is
 //! held back, and so is its resolution.
 //!
-//! Not after a dependency's refusal ([`REFUSALS`]): Redis at `maxmemory` refuses writes but
+//! Not after a dependency's refusal ([`REDIS_REFUSAL`]): Redis at `maxmemory` refuses writes but
 //! ends no process, so nothing restarts and the errors go on until someone frees memory. How
 //! many requests fail, which the spike says, is then the news.
 
@@ -18,15 +18,13 @@ use firewatch_ingest::Nanos;
 
 use crate::alert::{Alert, AlertKind, AlertState};
 use crate::engine::{make_room, MINUTE};
+use crate::signatures::REDIS_REFUSAL;
 
 /// How long after an out-of-memory alert a spike of its service is its consequence.
 pub const AFTER_OOM: Nanos = 15 * MINUTE;
 /// How long after an out-of-memory alert a spike of another service (its callers, the proxy in
 /// front) is its consequence.
 pub const AFTER_OOM_ELSEWHERE: Nanos = 5 * MINUTE;
-
-/// Out-of-memory messages of a dependency that refuses work, not of a process that ends.
-pub const REFUSALS: [&str; 1] = ["OOM command not allowed"];
 
 /// Most spikes held back at once (each until its resolution).
 const MAX_HELD: usize = 1024;
@@ -47,7 +45,8 @@ impl Inhibitor {
     /// services remembered.
     pub(crate) fn filter(&mut self, alerts: &mut Vec<Alert>, max_services: usize) {
         alerts.retain(|a| match (a.kind, a.state) {
-            (AlertKind::Oom, _) if REFUSALS.iter().any(|r| a.title.contains(r)) => true,
+            // Its title holds the signature that matched.
+            (AlertKind::Oom, _) if a.title.contains(REDIS_REFUSAL) => true,
             (AlertKind::Oom, _) => {
                 if !self.ooms.contains_key(&a.service) {
                     make_room(&mut self.ooms, max_services, |t| *t);

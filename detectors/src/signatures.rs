@@ -52,6 +52,10 @@ enum Rule {
     RateLimit,
 }
 
+/// Redis at `maxmemory` with `noeviction` refusing writes: out of memory, though no process
+/// ended (see [`crate::inhibit`]).
+pub const REDIS_REFUSAL: &str = "OOM command not allowed";
+
 const LITERALS: &[(&str, Rule)] = &[
     (
         "Unhandled promise rejection. This error originated",
@@ -79,8 +83,7 @@ const LITERALS: &[(&str, Rule)] = &[
     ("java.lang.OutOfMemoryError", Rule::Oom),
     ("runtime: out of memory", Rule::Oom),
     ("memory allocation of ", Rule::Oom),
-    // Redis at maxmemory with noeviction refusing writes.
-    ("OOM command not allowed", Rule::Oom),
+    (REDIS_REFUSAL, Rule::Oom),
     ("Exception in thread ", Rule::Uncaught),
     ("error: Uncaught ", Rule::Uncaught),
     ("panicked at", Rule::Panic),

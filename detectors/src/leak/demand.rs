@@ -7,7 +7,8 @@
 use std::collections::VecDeque;
 
 use firewatch_ingest::LogRecord;
-use serde_json::Value;
+
+use crate::gauges::number;
 
 /// The demand a record states: a numeric field named for sessions, users, clients or
 /// subscribers being served now (`sessions=977`, `active_users`, `connected_clients`), not a
@@ -34,12 +35,7 @@ pub(super) fn demand_of(rec: &LogRecord) -> Option<f64> {
         if counter {
             return None;
         }
-        match v {
-            Value::Number(n) => n.as_f64(),
-            Value::String(s) if s.len() <= 24 => s.parse().ok(),
-            _ => None,
-        }
-        .filter(|x: &f64| x.is_finite() && *x >= 0.0)
+        number(v).filter(|x| *x >= 0.0)
     })
 }
 
@@ -89,6 +85,7 @@ impl Demand {
 mod tests {
     use super::*;
     use crate::testutil::rec;
+    use serde_json::Value;
 
     #[test]
     fn sessions_served_are_demand_and_their_churn_is_not() {

@@ -7,8 +7,9 @@ use super::{level, time, Parts, TimeHints};
 use crate::record::{Level, Nanos};
 
 /// Time keys, first first; log4j2's JsonLayout writes `instant` (`{"epochSecond": …,
-/// "nanoOfSecond": …}`) or, before 2.11, `timeMillis`; Serilog's compact JSON `@t`; monolog's `datetime`; Python's
-/// JSON formatters `asctime`, or only the record's `created` (epoch seconds).
+/// "nanoOfSecond": …}`) or, before 2.11, `timeMillis`; Serilog's compact JSON `@t`; monolog's
+/// `datetime`; Python's JSON formatters `asctime`, or only the record's `created` (epoch
+/// seconds).
 const TIME_KEYS: [&str; 11] = [
     "ts",
     "time",
@@ -204,7 +205,7 @@ fn service_of(map: &mut Map<String, Value>) -> Option<String> {
     // Python's is a logger's (`asyncio`, `aiohttp.access`), not a service.
     let from_node = map.contains_key("pid") || map.contains_key("hostname");
     match map.get("name") {
-        Some(Value::String(s)) if from_node && !map.contains_key("levelname") => Some(s.clone()),
+        Some(Value::String(s)) if from_node => Some(s.clone()),
         _ => None,
     }
 }
