@@ -21,12 +21,24 @@ pub struct ErrorShape {
     pub message: String,
     /// Top application frames, `function@file`.
     pub frames: Vec<String>,
+    /// The coroutine of a Python task whose exception nobody retrieved, `function@file`: the
+    /// bug is where the task was started without being awaited, whatever it raised (a relay
+    /// that is down fails one task with `ConnectTimeout`, the next with `ConnectError`), so
+    /// it alone names the error.
+    pub task: Option<String>,
 }
 
 impl ErrorShape {
     /// The fingerprint string: 16 hex digits of a stable hash over kind, service and shape.
     pub fn fingerprint(&self, kind: &str, service: &str) -> String {
         let mut h = Fnv::new();
+        if let Some(task) = &self.task {
+            for part in [kind, service, "task", task] {
+                h.write(part.as_bytes());
+                h.write(&[0]);
+            }
+            return format!("{:016x}", h.0);
+        }
         // With application frames, where it was thrown and how its message starts say which
         // error it is; the rest of the message may carry values no mask knows (`stale quote
         // for USD/JPY`).
@@ -97,6 +109,11 @@ static HEADER: LazyLock<Regex> = LazyLock::new(|| {
         r"(?m)^[\s>]*(?:Uncaught (?:\(in promise\) )?)?(?:error: Uncaught (?:\(in promise\) )?)?((?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*(?:Error|Exception|Rejection|Fault|Panic|Timeout|Err)|Error|panic)(?: \[[A-Z0-9_]+\])?(?::\s*(.*)|\s*$)",
     )
     .expect("valid header regex")
+});
+
+/// asyncio's repr of a task: `coro=<Relay.forward() done, defined at /app/relay.py:27>`.
+static TASK_CORO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"coro=<([\w.]+)\(\)[^>]*? defined at ([^:>]+):\d+>").expect("valid task regex")
 });
 
 static JS_FRAME: LazyLock<Regex> = LazyLock::new(|| {
@@ -270,6 +287,9 @@ pub fn shape_of(text: &str) -> ErrorShape {
         error_type,
         message: mask(&message),
         frames: app_frames(text),
+        task: TASK_CORO
+            .captures(text)
+            .map(|c| format!("{}@{}", &c[1], file_name(&c[2]))),
     }
 }
 
@@ -372,5 +392,35 @@ mod tests {
         assert_ne!(a.fingerprint("k", "s"), a.fingerprint("k", "t"));
         assert_eq!(fingerprint_of(&["a", "b"]), fingerprint_of(&["a", "b"]));
         assert_ne!(fingerprint_of(&["ab", ""]), fingerprint_of(&["a", "b"]));
+    }
+
+    #[test]
+    fn a_task_nobody_awaited_is_one_error_whatever_it_raised() {
+        let report = |exc: &str| {
+            format!(
+                "Task exception was never retrieved\nfuture: <Task finished name='Task-{n}' coro=<forward_to_audit() done, defined at /app/ingest/audit.py:27> exception={exc}('')>\nTraceback (most recent call last):\n  File \"/app/ingest/audit.py\", line 31, in forward_to_audit\n    await client.post(url)\nhttpcore.{exc}: ''",
+                n = exc.len()
+            )
+        };
+        let timeout = shape_of(&report("ConnectTimeout"));
+        let refused = shape_of(&report("ConnectError"));
+        assert_eq!(timeout.task.as_deref(), Some("forward_to_audit@audit.py"));
+        assert_eq!(timeout.error_type, "httpcore.ConnectTimeout");
+        assert_eq!(
+            timeout.fingerprint("unhandled_rejection", "api"),
+            refused.fingerprint("unhandled_rejection", "api")
+        );
+        let other =
+            shape_of(&report("ConnectTimeout").replace("forward_to_audit()", "Enricher.enrich()"));
+        assert_eq!(other.task.as_deref(), Some("Enricher.enrich@audit.py"));
+        assert_ne!(
+            other.fingerprint("unhandled_rejection", "api"),
+            timeout.fingerprint("unhandled_rejection", "api")
+        );
+        // Without a task, the error's type still tells errors apart.
+        assert_eq!(
+            shape_of("TypeError: x\n    at f (/app/a.js:1:1)").task,
+            None
+        );
     }
 }

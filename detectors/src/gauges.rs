@@ -174,12 +174,13 @@ pub fn is_gauge_name(name: &str) -> bool {
         || n.contains("goroutines")
         || n.contains("open_fds")
         || n == "fds"
-        || n.contains("open_files");
+        || n.contains("open_files")
+        || counted_level(n);
     let counter = || {
         ["seq", "offset", "sequence", "id", "pid"]
             .iter()
             .any(|c| word(c))
-            || n.ends_with("count")
+            || n.ends_with("count") && !counted_level(n)
             || n.ends_with("total")
             || n.starts_with("max")
             || n.contains("limit")
@@ -196,6 +197,27 @@ pub fn is_gauge_name(name: &str) -> bool {
             || n.ends_with("_s")
     };
     level && !counter()
+}
+
+/// A count of things open right now (`connectionCount`, MongoDB's; `thread_count`, .NET's
+/// `HandleCount`), not of things that happened (`request_count`). `n` is lowercase.
+fn counted_level(n: &str) -> bool {
+    let Some(what) = n.strip_suffix("count") else {
+        return false;
+    };
+    let what = what.trim_end_matches(['_', '.']);
+    let what = what.strip_suffix('s').unwrap_or(what);
+    [
+        "connection",
+        "thread",
+        "goroutine",
+        "fd",
+        "socket",
+        "handle",
+        "open_file",
+    ]
+    .iter()
+    .any(|w| what.ends_with(w))
 }
 
 /// A number, or a string that is one (logfmt values are strings: `open_connections=12`).
@@ -389,7 +411,16 @@ fn metric_before(text: &str) -> Option<&str> {
 /// Names of a queue's depth in a line or record about a queue.
 fn is_depth_name(name: &str) -> bool {
     [
-        "size", "depth", "length", "len", "backlog", "pending", "enqueued",
+        "size",
+        "depth",
+        "length",
+        "len",
+        "backlog",
+        "pending",
+        "enqueued",
+        // RabbitMQ's: ready to deliver, and those with what is delivered but not acked.
+        "messages_ready",
+        "messages",
     ]
     .iter()
     .any(|n| name.eq_ignore_ascii_case(n))
@@ -415,9 +446,11 @@ fn queue_label(text: &str) -> Option<Option<&str>> {
         let Some(r) = rest.strip_prefix('=').or_else(|| rest.strip_prefix(':')) else {
             continue;
         };
+        // Dotted names are common (`notify.email`); a sentence's full stop is not the name's.
         let len = r
-            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-')))
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
             .unwrap_or(r.len());
+        let len = r[..len].trim_end_matches('.').len();
         if len > 0 && !r.as_bytes()[0].is_ascii_digit() {
             return Some(Some(&r[..len]));
         }

@@ -184,6 +184,7 @@ impl Detector for SignatureDetector {
                 error_type: kind.as_str().to_string(),
                 message: String::new(),
                 frames: Vec::new(),
+                task: None,
             };
             let in_episode = state
                 .groups

@@ -358,11 +358,23 @@ fn observe_sample(
     c: &LeakConfig,
     out: &mut Vec<Alert>,
 ) {
-    if !s.gauges.contains_key(&sample.name) && s.gauges.len() >= c.max_gauges {
-        return;
+    // Each instance has its own series: two pods' heaps interleaved would read as one that
+    // jumps, and one restarting would hide the other's growth.
+    let instance = instance_of(ev);
+    let key = match instance {
+        Some(i) => format!("{}@{i}", sample.name),
+        None => sample.name.clone(),
+    };
+    if !s.gauges.contains_key(&key) && s.gauges.len() >= c.max_gauges {
+        // Instances come and go (pods, Lambda environments): the silent ones make room.
+        s.gauges
+            .retain(|_, series| ev.time - series.last_time <= c.max_gap);
+        if s.gauges.len() >= c.max_gauges {
+            return;
+        }
     }
     let bucket = ev.time.div_euclid(c.bucket);
-    let series = s.gauges.entry(sample.name.clone()).or_default();
+    let series = s.gauges.entry(key).or_default();
     if series.last_time != 0 && ev.time - series.last_time > c.max_gap {
         series.floors.clear();
         series.bucket_line.clear();
@@ -447,6 +459,15 @@ fn observe_sample(
         .floors
         .len()
         .saturating_sub(window.len() + c.envelope - 1);
+    // A leak is still growing: what already fell well back from its peak (a nightly batch's
+    // queue draining) was a load that came and went. Raw floors, as the envelope lags a fall.
+    let peak = raw[first..]
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    if floor < 0.85 * peak {
+        return;
+    }
     // A gauge that grows with the service's load (sessions, caches, pools filling in the
     // morning) is not leaking: it grew no faster than the load did. The load is the rate of
     // its other records, or the sessions, users or clients it says it serves (`demand`).
@@ -498,9 +519,13 @@ fn observe_sample(
         "mann_kendall_z".into(),
         Value::from((trend.z * 100.0).round() / 100.0),
     );
+    if let Some(i) = instance {
+        details.insert("instance".into(), Value::from(i));
+    }
     let mut title = format!(
-        "{} floor rising {}/min ({} → {} over {} min)",
+        "{}{} floor rising {}/min ({} → {} over {} min)",
         sample.name,
+        instance.map(|i| format!(" on {i}")).unwrap_or_default(),
         human(per_minute, is_memory(&sample.name)),
         human(start, is_memory(&sample.name)),
         human(current, is_memory(&sample.name)),
@@ -545,6 +570,15 @@ fn observe_sample(
         evidence,
         details,
     });
+}
+
+/// The instance of the service a record comes from, when the record says: a Kubernetes pod,
+/// a CloudWatch log stream (a Lambda execution environment), a host.
+fn instance_of<'a>(ev: &Event<'a>) -> Option<&'a str> {
+    ["pod", "log_stream", "hostname"]
+        .iter()
+        .find_map(|k| ev.rec.fields.get(*k)?.as_str())
+        .filter(|i| !i.is_empty() && i.len() <= 128)
 }
 
 fn line_of(ev: &Event<'_>) -> String {

@@ -252,6 +252,9 @@ impl SignaturePack {
                 let detail = detail_with_stack(rest, rec);
                 occ(kind, &detail, false)
             }
+            Rule::Uncaught if from_coroutine(text) => {
+                occ(AlertKind::UnhandledRejection, rest, false)
+            }
             Rule::Uncaught => occ(AlertKind::UncaughtException, rest, false),
             Rule::Panic => {
                 if !PANIC_LINE.is_match(text) {
@@ -293,6 +296,16 @@ fn after_header(before: &str) -> bool {
                 .iter()
                 .any(|l| w.eq_ignore_ascii_case(l))
             }))
+}
+
+/// Did a Kotlin coroutine throw this, with nobody to handle it? kotlinx.coroutines hands a
+/// `launch`ed coroutine's exception to the thread's default handler, which prints `Exception
+/// in thread "DefaultDispatcher-worker-3"`; since 1.7 the coroutine's context is attached as a
+/// suppressed `DiagnosticCoroutineContextException`. The async error nobody awaited, as an
+/// unhandled rejection is in Node.
+fn from_coroutine(text: &str) -> bool {
+    text.contains("DiagnosticCoroutineContextException")
+        || text.contains("Exception in thread \"DefaultDispatcher-worker-")
 }
 
 /// The reason of a Node ≥ 15 crash on a non-error rejection, as an error header.

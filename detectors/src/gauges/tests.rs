@@ -23,6 +23,10 @@ fn gauge_names_exclude_counters() {
         "lag",
         "consumer_lag",
         "backlog",
+        "connectionCount",
+        "thread_count",
+        "HandleCount",
+        "open_file_count",
     ] {
         assert!(is_gauge_name(g), "{g}");
     }
@@ -44,6 +48,9 @@ fn gauge_names_exclude_counters() {
         "event_loop_lag_ms",
         "max_partition_lag",
         "lagging",
+        "request_count",
+        "connection_errors_count",
+        "accountCount",
     ] {
         assert!(!is_gauge_name(c), "{c}");
     }
@@ -183,6 +190,11 @@ fn spaced_values_and_units_and_queue_depths_in_text() {
             ("queue.default.size".to_string(), 2.0),
             ("redis.used_memory_mb".to_string(), 1021.5)
         ]
+    );
+    // RabbitMQ's depth, as a consumer reports it.
+    assert_eq!(
+        got("queue stats queue=notify.email messages_ready=18 messages_unacked=116 consumers=8 publish_rate=31.9"),
+        [("queue.notify.email.messages_ready".to_string(), 18.0)]
     );
     // Not about a queue: a size is no depth.
     assert_eq!(got("batch size=500 sent"), []);

@@ -252,3 +252,64 @@ fn connections_in_use_may_outgrow_the_load() {
     let steep = |m: f64| 5.0 + 35.0 * (m / 120.0).min(1.0);
     assert_eq!(leaks(&with_load(pool(120, steep), 120, load)).len(), 1);
 }
+
+#[test]
+fn a_queue_that_drains_was_a_batch_not_a_leak() {
+    // A nightly batch: a queue filling for 30 minutes, then draining for 40.
+    let queue = |m: f64| {
+        if m < 60.0 {
+            0.0
+        } else if m < 90.0 {
+            900.0 * (m - 60.0)
+        } else {
+            (27_000.0 - 700.0 * (m - 90.0)).max(0.0)
+        }
+    };
+    let records: Vec<LogRecord> = (0..360)
+        .map(|i| {
+            let m = i as f64 / 2.0;
+            let mut r = rec(T0 + secs(m * 60.0), "queue stats");
+            r.fields.insert("queue".into(), json!("statements"));
+            r.fields
+                .insert("messages_ready".into(), json!(queue(m).round()));
+            r
+        })
+        .collect();
+    assert!(leaks(&records).is_empty(), "{:#?}", leaks(&records));
+    // A queue that keeps filling is one.
+    let filling: Vec<LogRecord> = (0..360)
+        .map(|i| {
+            let m = i as f64 / 2.0;
+            let mut r = rec(T0 + secs(m * 60.0), "queue stats");
+            r.fields.insert("queue".into(), json!("statements"));
+            r.fields
+                .insert("messages_ready".into(), json!((300.0 * m).round()));
+            r
+        })
+        .collect();
+    assert_eq!(leaks(&filling).len(), 1);
+}
+
+#[test]
+fn each_instance_has_its_own_series() {
+    // Two pods, one leaking 2 MB/min from 200 MB, one flat at 100 MB, samples interleaved:
+    // the leak shows on its pod, though the service's lowest value stays flat.
+    let mut records = Vec::new();
+    for i in 0..240 {
+        let m = i as f64;
+        for (pod, heap) in [("api-7f4c-a", 200.0 + 2.0 * m), ("api-7f4c-b", 100.0)] {
+            let mut r = rec(T0 + secs(m * 60.0), "runtime stats");
+            r.fields.insert("pod".into(), json!(pod));
+            r.fields.insert("heap_inuse_mb".into(), json!(heap));
+            records.push(r);
+        }
+    }
+    let alerts = leaks(&records);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].details["instance"], json!("api-7f4c-a"));
+    assert!(
+        alerts[0].title.contains("on api-7f4c-a"),
+        "{}",
+        alerts[0].title
+    );
+}

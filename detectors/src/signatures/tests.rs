@@ -78,6 +78,23 @@ fn other_runtimes_rejections() {
 }
 
 #[test]
+fn a_coroutine_nobody_handled_is_a_rejection_a_thread_is_not() {
+    let coroutine = "Exception in thread \"DefaultDispatcher-worker-11\" java.lang.NullPointerException: boom\n\tat com.shop.Audit$publish$1.invokeSuspend(Audit.kt:41)\n\tSuppressed: kotlinx.coroutines.DiagnosticCoroutineContextException: [StandaloneCoroutine{Cancelling}@3f2a1b, Dispatchers.IO]";
+    assert_eq!(kind_of(coroutine), Some(AlertKind::UnhandledRejection));
+    // Before kotlinx.coroutines 1.7 only the dispatcher's thread name tells.
+    let old = coroutine.split("\n\tSuppressed").next().unwrap();
+    assert_eq!(kind_of(old), Some(AlertKind::UnhandledRejection));
+    assert_eq!(
+        kind_of("Exception in thread \"main\" java.lang.IllegalStateException: boom"),
+        Some(AlertKind::UncaughtException)
+    );
+    assert_eq!(
+        kind_of("Exception in thread \"zio-fiber-12\" java.sql.SQLTransactionRollbackException: Deadlock"),
+        Some(AlertKind::UncaughtException)
+    );
+}
+
+#[test]
 fn handler_reports_count_but_mentions_do_not() {
     assert_eq!(
         kind_with(

@@ -65,6 +65,13 @@ pub(super) fn is_lifecycle(message: &str) -> bool {
             "ready to accept connections",
             "seconds (process running for",
             "seconds (JVM running for",
+            // Platforms starting instances: Cloud Run, Heroku, Kubernetes.
+            "tarting new instance",
+            "TARTUP TCP probe succeeded",
+            "TARTUP HTTP probe succeeded",
+            "tate changed from starting to up",
+            "tarting process with command",
+            "tarted container",
         ];
         AhoCorasick::new(phrases).expect("fixed words")
     });
@@ -100,6 +107,10 @@ mod tests {
             "INFO:     Application startup complete.",
             "Commencing graceful shutdown. Waiting for active requests to complete",
             "server listening on 0.0.0.0:3000",
+            "Starting new instance. Reason: DEPLOYMENT_ROLLOUT - Instance started due to traffic shifting between revisions",
+            "Default STARTUP TCP probe succeeded after 1 attempt for container \"app-1\" on port 8080.",
+            "State changed from starting to up",
+            "Started container ledger-api",
         ] {
             assert!(is_lifecycle(m), "{m}");
         }
@@ -107,6 +118,7 @@ mod tests {
             "export exp_1 started format=csv",
             "GET /api 500",
             "connection reset by peer",
+            "readiness probe failed: HTTP probe failed with statuscode: 503",
         ] {
             assert!(!is_lifecycle(m), "{m}");
         }
