@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::multiline::{self, Mode};
 use super::prefix::Peeled;
 use super::time::Leading;
-use super::{access, level, logfmt, At, Format, Parts, SourceInfo, TimeHints};
+use super::{access, lambda, level, logfmt, At, Format, Parts, SourceInfo, TimeHints};
 use crate::record::{Level, LogRecord, Nanos};
 
 /// What every record of a source shares.
@@ -40,6 +40,12 @@ impl Source {
         format: Format,
         hints: TimeHints<'_>,
     ) -> Parts {
+        if let (Format::Auto, Some(l)) = (format, own) {
+            if let Some(parts) = lambda::parse(body, l) {
+                self.access = false;
+                return parts;
+            }
+        }
         if format == Format::Auto && (self.access || looks_like_access(body)) {
             if let Some(parts) = access::parse(body).or_else(|| access::haproxy(body)) {
                 self.access = true;
@@ -143,7 +149,8 @@ pub fn stem(source: &str) -> String {
     name.to_string()
 }
 
-/// Lines of one event come from the same program: same syslog tag and pid, same stream.
+/// Lines of one event come from the same program: same syslog tag and pid, same stream, same
+/// CloudWatch log stream, same pod and container.
 pub fn context(peeled: &Peeled<'_>, stream: Option<&str>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -151,12 +158,19 @@ pub fn context(peeled: &Peeled<'_>, stream: Option<&str>) -> u64 {
         (s.host, s.app, s.pid).hash(&mut h);
     }
     stream.hash(&mut h);
+    // Hashed only when there, so that lines without these prefixes cost no more.
+    if let Some(s) = peeled.log_stream {
+        s.hash(&mut h);
+    }
+    if let Some(k) = peeled.kube {
+        (k.pod, k.container).hash(&mut h);
+    }
     h.finish()
 }
 
 /// Adds what the runtime prefix and wrappers said where the line itself said nothing (time,
-/// syslog priority, program name), the syslog header and stream as fields, and the truncation
-/// mark.
+/// syslog priority, program name), the syslog header, stream, CloudWatch log stream, pod and
+/// container as fields, and the truncation mark.
 pub fn add_context(
     parts: &mut Parts,
     peeled: &Peeled<'_>,
@@ -185,10 +199,19 @@ pub fn add_context(
         put("msgid", s.msgid);
         put("structured_data", s.structured);
     }
-    if let Some(s) = stream {
-        fields
-            .entry("stream")
-            .or_insert_with(|| Value::String(s.to_string()));
+    let kube = peeled.kube.as_ref();
+    let wrapper = [
+        ("stream", stream),
+        ("log_stream", peeled.log_stream),
+        ("pod", kube.map(|k| k.pod)),
+        ("container", kube.map(|k| k.container)),
+    ];
+    for (k, v) in wrapper {
+        if let Some(v) = v {
+            fields
+                .entry(k)
+                .or_insert_with(|| Value::String(v.to_string()));
+        }
     }
     if truncated {
         fields.insert("truncated".into(), Value::Bool(true));

@@ -1,5 +1,7 @@
 //! JSON lines: the common field aliases of structured loggers (pino, bunyan, winston, zap,
-//! logrus, slog, ECS), and docker's json-file wrapper.
+//! logrus, slog, ECS), docker's json-file wrapper, and the records of systems with keys of their
+//! own: systemd's journal (`journalctl -o json`), Google Cloud Logging's LogEntry, MongoDB's
+//! structured log, Kubernetes Events.
 
 use serde_json::{Map, Value};
 
@@ -9,8 +11,9 @@ use crate::record::{Level, Nanos};
 /// Time keys, first first; log4j2's JsonLayout writes `instant` (`{"epochSecond": …,
 /// "nanoOfSecond": …}`) or, before 2.11, `timeMillis`; Serilog's compact JSON `@t`; monolog's
 /// `datetime`; Python's JSON formatters `asctime`, or only the record's `created` (epoch
-/// seconds).
-const TIME_KEYS: [&str; 11] = [
+/// seconds); Kubernetes Events `eventTime` (events.k8s.io/v1, often null in core/v1) or their
+/// last and first occurrence.
+const TIME_KEYS: [&str; 14] = [
     "ts",
     "time",
     "timestamp",
@@ -22,7 +25,13 @@ const TIME_KEYS: [&str; 11] = [
     "timeMillis",
     "asctime",
     "created",
+    "eventTime",
+    "lastTimestamp",
+    "firstTimestamp",
 ];
+/// The journal's: when the program logged (given by the client), else when journald received
+/// the entry; microseconds since the epoch.
+const JOURNAL_TIME_KEYS: [&str; 2] = ["_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP"];
 /// Python's `levelname`, monolog's `level_name` (its `level` is a number of its own scale,
 /// 100–600), Serilog's `@l`.
 const LEVEL_KEYS: [&str; 8] = [
@@ -38,6 +47,8 @@ const LEVEL_KEYS: [&str; 8] = [
 /// Serilog's compact JSON: `@m` the rendered message, `@mt` its template.
 const MESSAGE_KEYS: [&str; 5] = ["msg", "message", "@message", "@m", "@mt"];
 const SERVICE_KEYS: [&str; 4] = ["service", "service.name", "app", "application"];
+/// A LogEntry's payload, one of them.
+const LOG_ENTRY_PAYLOADS: [&str; 4] = ["textPayload", "jsonPayload", "protoPayload", "httpRequest"];
 
 /// What a JSON line turned out to be.
 pub enum Json {
@@ -71,29 +82,78 @@ pub fn parse(line: &str, observed: Nanos, hints: TimeHints<'_>) -> Option<Json> 
         }
         None => &TIME_KEYS,
     };
-    if let Some((key, v)) = take(&mut map, time_keys) {
-        match time_of(&v, observed, hints) {
-            Some(t) => parts.timestamp = Some(t),
-            None => {
-                map.insert(key.into(), v);
-            }
+    let mut extended_json = false;
+    parts.timestamp = take_first(&mut map, time_keys, |v| {
+        extended_json = v.get("$date").is_some();
+        time_of(v, observed, hints)
+    });
+    parts.level = take_first(&mut map, &LEVEL_KEYS, level_of);
+    let mut message = match take(&mut map, &MESSAGE_KEYS) {
+        Some(("@mt", Value::String(s))) => Some(render(&s, &map)),
+        Some((_, Value::String(s))) => Some(s),
+        Some((_, other)) => Some(other.to_string()),
+        None => None,
+    };
+    // The systems with keys of their own leave out a message (journal, LogEntry) or a level
+    // (MongoDB, Kubernetes Events) under the usual keys: only then are their keys looked for,
+    // and a record of the usual keys costs nothing more.
+    if message.is_none() && is_journal(&map) {
+        if parts.timestamp.is_none() {
+            parts.timestamp = take_first(&mut map, &JOURNAL_TIME_KEYS, |v| {
+                time_of(v, observed, hints)
+            });
         }
-    }
-    if let Some((key, v)) = take(&mut map, &LEVEL_KEYS) {
-        parts.level = level_of(&v);
         if parts.level.is_none() {
-            map.insert(key.into(), v);
+            parts.level = take_first(&mut map, &["PRIORITY"], journal_priority);
         }
+        message = journal_message(&mut map);
+        parts.service = journal_service(&map);
+    } else if message.is_none() && is_log_entry(&map) {
+        message = log_entry_message(&mut map);
+        // The payload's keys are the record's now: a level or time the entry lacked.
+        if parts.level.is_none() {
+            parts.level = take_first(&mut map, &LEVEL_KEYS, level_of);
+        }
+        if parts.timestamp.is_none() {
+            parts.timestamp = take_first(&mut map, time_keys, |v| time_of(v, observed, hints));
+        }
+        parts.service = log_entry_service(&map);
+    } else if parts.level.is_none() {
+        // MongoDB's `s` is a severity only beside its Extended JSON `t`; `type` only in an
+        // Event.
+        parts.level = if extended_json {
+            take_first(&mut map, &["s"], mongo_severity)
+        } else if is_kube_event(&map) {
+            take_first(&mut map, &["type"], event_type)
+        } else {
+            None
+        };
     }
-    match take(&mut map, &MESSAGE_KEYS) {
-        Some(("@mt", Value::String(s))) => parts.message = render(&s, &map),
-        Some((_, Value::String(s))) => parts.message = s,
-        Some((_, other)) => parts.message = other.to_string(),
-        None => parts.message = trimmed.to_string(),
+    parts.message = message.unwrap_or_else(|| trimmed.to_string());
+    if parts.service.is_none() {
+        parts.service = service_of(&mut map);
     }
-    parts.service = service_of(&mut map);
     parts.fields = map;
     Some(Json::Record(parts))
+}
+
+/// `journalctl -o json`: its receive time, or a message with its priority or program.
+fn is_journal(map: &Map<String, Value>) -> bool {
+    let has = |k: &str| map.contains_key(k);
+    has("__REALTIME_TIMESTAMP")
+        || has("MESSAGE") && (has("PRIORITY") || has("_SYSTEMD_UNIT") || has("SYSLOG_IDENTIFIER"))
+}
+
+/// A Cloud Logging LogEntry: its log's name or monitored resource, and a payload.
+fn is_log_entry(map: &Map<String, Value>) -> bool {
+    let entry = map.get("logName").is_some_and(Value::is_string)
+        || map.get("resource").is_some_and(Value::is_object);
+    entry && LOG_ENTRY_PAYLOADS.iter().any(|k| map.contains_key(*k))
+}
+
+/// A Kubernetes Event: a reason, and the object it is about or the component that reports it.
+fn is_kube_event(map: &Map<String, Value>) -> bool {
+    map.contains_key("reason") && (map.contains_key("involvedObject") || map.contains_key("source"))
 }
 
 /// A Serilog message template (`Transfer {TransferId} failed`) with its properties put in, as
@@ -158,6 +218,31 @@ fn take<'k>(map: &mut Map<String, Value>, keys: &[&'k str]) -> Option<(&'k str, 
     keys.iter().find_map(|k| map.remove(*k).map(|v| (*k, v)))
 }
 
+/// The value of the first of `keys` the map has (a null is none: an Event's `eventTime` in
+/// core/v1), read and taken out; a value that does not read stays, and hides later keys.
+fn take_first<T>(
+    map: &mut Map<String, Value>,
+    keys: &[&str],
+    mut read: impl FnMut(&Value) -> Option<T>,
+) -> Option<T> {
+    // Taken out and put back when it does not read: one lookup for a key that is there.
+    for key in keys {
+        let Some(v) = map.remove(*key) else {
+            continue;
+        };
+        let found = if v.is_null() { None } else { read(&v) };
+        if found.is_none() {
+            let null = v.is_null();
+            map.insert((*key).to_string(), v);
+            if null {
+                continue;
+            }
+        }
+        return found;
+    }
+    None
+}
+
 fn time_of(v: &Value, observed: Nanos, hints: TimeHints<'_>) -> Option<Nanos> {
     match v {
         Value::Number(n) => match n.as_i64() {
@@ -166,6 +251,17 @@ fn time_of(v: &Value, observed: Nanos, hints: TimeHints<'_>) -> Option<Nanos> {
                 .or_else(|| n.as_f64().and_then(time::epoch_number)),
         },
         Value::String(s) => hints.value(s, observed),
+        // MongoDB's Extended JSON: `{"$date": "<RFC 3339>"}`, `{"$date": <epoch ms>}`, or
+        // canonically `{"$date": {"$numberLong": "<epoch ms>"}}`.
+        Value::Object(o) if o.contains_key("$date") => {
+            let ms = match &o["$date"] {
+                Value::String(s) => return hints.value(s, observed),
+                Value::Number(n) => n.as_i64(),
+                Value::Object(long) => long.get("$numberLong")?.as_str()?.parse().ok(),
+                _ => None,
+            };
+            ms?.checked_mul(1_000_000)
+        }
         Value::Object(o) => {
             let seconds = o.get("epochSecond")?.as_i64()?;
             let nanos = o.get("nanoOfSecond").and_then(Value::as_i64).unwrap_or(0);
@@ -186,6 +282,124 @@ fn level_of(v: &Value) -> Option<(Level, String)> {
         Value::String(s) => level::word(s).map(|l| (l, s.clone())),
         _ => None,
     }
+}
+
+/// A journal `PRIORITY`: a syslog severity, 0–7, as a string.
+fn journal_priority(v: &Value) -> Option<(Level, String)> {
+    let raw = v.as_str()?;
+    let n: u32 = raw.parse().ok().filter(|n| *n < 8)?;
+    Some((level::syslog_severity(n), raw.to_string()))
+}
+
+/// MongoDB's `s`: `F`, `E`, `W`, `I`, or `D1` to `D5` (`D` before 4.4's structured log).
+fn mongo_severity(v: &Value) -> Option<(Level, String)> {
+    let raw = v.as_str()?;
+    let level = match raw.as_bytes() {
+        [c] => level::letter(*c)?,
+        [b'D', b'1'..=b'5'] => Level::Debug,
+        _ => return None,
+    };
+    Some((level, raw.to_string()))
+}
+
+/// A Kubernetes Event's `type`.
+fn event_type(v: &Value) -> Option<(Level, String)> {
+    let level = match v.as_str()? {
+        "Warning" => Level::Warn,
+        "Normal" => Level::Info,
+        _ => return None,
+    };
+    Some((level, v.as_str()?.to_string()))
+}
+
+/// A journal `MESSAGE`; journalctl writes one that is not UTF-8 as an array of its bytes.
+fn journal_message(map: &mut Map<String, Value>) -> Option<String> {
+    let text = match map.get("MESSAGE")? {
+        Value::String(_) => None,
+        Value::Array(bytes) => {
+            let bytes: Option<Vec<u8>> = bytes
+                .iter()
+                .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                .collect();
+            Some(String::from_utf8_lossy(&bytes?).into_owned())
+        }
+        _ => return None,
+    };
+    match (text, map.remove("MESSAGE")) {
+        (Some(text), _) => Some(text),
+        (None, Some(Value::String(s))) => Some(s),
+        _ => None,
+    }
+}
+
+/// The program a journal entry names: its syslog identifier, else its unit, else its command.
+fn journal_service(map: &Map<String, Value>) -> Option<String> {
+    let get = |k: &str| map.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    get("SYSLOG_IDENTIFIER")
+        .or_else(|| get("_SYSTEMD_UNIT").map(|u| u.strip_suffix(".service").unwrap_or(u)))
+        .or_else(|| get("_COMM"))
+        .map(str::to_string)
+}
+
+/// A LogEntry's message: its `textPayload`, else `jsonPayload`'s `message` (its other keys
+/// become the record's, where the entry has no key of that name), else the request of a request
+/// log (`GET https://… 503`), else an audit log's method.
+fn log_entry_message(map: &mut Map<String, Value>) -> Option<String> {
+    if let Some(Value::String(_)) = map.get("textPayload") {
+        if let Some(Value::String(s)) = map.remove("textPayload") {
+            return Some(s);
+        }
+    }
+    let mut message = None;
+    if let Some(Value::Object(mut payload)) = map.remove("jsonPayload") {
+        message = match take(&mut payload, &["message", "msg"]) {
+            Some((_, Value::String(s))) => Some(s),
+            Some((_, other)) => Some(other.to_string()),
+            None => None,
+        };
+        let mut clashing = Map::new();
+        for (k, v) in payload {
+            if map.contains_key(&k) {
+                clashing.insert(k, v);
+            } else {
+                map.insert(k, v);
+            }
+        }
+        if !clashing.is_empty() {
+            map.insert("jsonPayload".into(), Value::Object(clashing));
+        }
+    }
+    message
+        .or_else(|| map.get("httpRequest").and_then(request_line))
+        .or_else(|| {
+            let method = map.get("protoPayload")?.get("methodName")?.as_str()?;
+            Some(method.to_string())
+        })
+}
+
+/// `GET https://x.a.run.app/v1/carts 503` of a LogEntry's `httpRequest`.
+fn request_line(http: &Value) -> Option<String> {
+    let mut line = String::new();
+    for key in ["requestMethod", "requestUrl", "status"] {
+        match http.get(key) {
+            Some(Value::String(s)) if !s.is_empty() => line.push_str(s),
+            Some(Value::Number(n)) => line.push_str(&n.to_string()),
+            _ => continue,
+        }
+        line.push(' ');
+    }
+    line.pop()?;
+    Some(line)
+}
+
+/// The service a LogEntry's monitored resource names: Cloud Run's, GKE's container, Cloud
+/// Functions'.
+fn log_entry_service(map: &Map<String, Value>) -> Option<String> {
+    let labels = map.get("resource")?.get("labels")?;
+    ["service_name", "container_name", "function_name"]
+        .iter()
+        .find_map(|k| labels.get(*k)?.as_str().filter(|s| !s.is_empty()))
+        .map(str::to_string)
 }
 
 fn service_of(map: &mut Map<String, Value>) -> Option<String> {
@@ -324,6 +538,139 @@ mod tests {
             }
             _ => panic!("not unwrapped"),
         }
+    }
+
+    #[test]
+    fn journal_export() {
+        let p = record(
+            r#"{"__CURSOR":"s=965c;i=2a41c00","__REALTIME_TIMESTAMP":"1795752003016423","__MONOTONIC_TIMESTAMP":"1047604250990","PRIORITY":"3","SYSLOG_FACILITY":"3","SYSLOG_IDENTIFIER":"ingest-worker","_TRANSPORT":"journal","_SOURCE_REALTIME_TIMESTAMP":"1795752003016100","MESSAGE":"Task exception was never retrieved\nfuture: <Task finished name='Task-49197' coro=<Enricher.enrich() done, defined at /opt/ingest/ingest/enrich.py:70> exception=KeyError('tenant_id')>","_PID":"2211","_COMM":"python3.11","_SYSTEMD_UNIT":"ingest-worker.service","_HOSTNAME":"ingest-03"}"#,
+        );
+        // The program's own time, not journald's.
+        assert_eq!(p.timestamp, Some(1_795_752_003_016_100_000));
+        assert_eq!(p.level, Some((Level::Error, "3".into())));
+        assert!(p
+            .message
+            .starts_with("Task exception was never retrieved\nfuture: <Task finished"));
+        assert_eq!(p.service.as_deref(), Some("ingest-worker"));
+        // Nothing else lost.
+        assert_eq!(p.fields["__REALTIME_TIMESTAMP"], "1795752003016423");
+        assert_eq!(p.fields["_PID"], "2211");
+        assert_eq!(p.fields["_SYSTEMD_UNIT"], "ingest-worker.service");
+        assert_eq!(p.fields["_HOSTNAME"], "ingest-03");
+        for gone in ["PRIORITY", "MESSAGE", "_SOURCE_REALTIME_TIMESTAMP"] {
+            assert!(!p.fields.contains_key(gone), "{gone}");
+        }
+
+        // A unit's entry without an identifier, its message not UTF-8.
+        let p = record(
+            r#"{"__REALTIME_TIMESTAMP":"1795752003016423","PRIORITY":"4","MESSAGE":[108,111,119,32,100,105,115,107,32,255],"_SYSTEMD_UNIT":"backup.service","_COMM":"tar"}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_795_752_003_016_423_000));
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Warn));
+        assert_eq!(p.message, "low disk \u{fffd}");
+        assert_eq!(p.service.as_deref(), Some("backup"));
+        let p = record(r#"{"MESSAGE":"oom-kill","PRIORITY":"0","_COMM":"kernel"}"#);
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Fatal));
+        assert_eq!(p.service.as_deref(), Some("kernel"));
+        // `MESSAGE` alone is no journal: an app's own key.
+        let p = record(r#"{"MESSAGE":"m","level":"info"}"#);
+        assert_eq!(p.message, "{\"MESSAGE\":\"m\",\"level\":\"info\"}");
+    }
+
+    #[test]
+    fn cloud_logging_entries() {
+        let p = record(
+            r#"{"insertId":"ba50","jsonPayload":{"message":"request failed","err":{"type":"FetchError","message":"socket hang up"},"route":"/v1/carts"},"labels":{"instanceId":"13f8"},"logName":"projects/acme/logs/run.googleapis.com%2Fstdout","receiveTimestamp":"2026-11-25T13:30:01.204746055Z","resource":{"type":"cloud_run_revision","labels":{"project_id":"acme","service_name":"checkout-api","revision_name":"checkout-api-00042-abc","location":"europe-west1"}},"severity":"ERROR","timestamp":"2026-11-25T13:30:01.198000Z"}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_795_613_401_198_000_000));
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Error));
+        assert_eq!(p.message, "request failed");
+        assert_eq!(p.service.as_deref(), Some("checkout-api"));
+        assert_eq!(p.fields["route"], "/v1/carts");
+        assert_eq!(p.fields["err"]["message"], "socket hang up");
+        assert_eq!(p.fields["labels"]["instanceId"], "13f8");
+        assert!(!p.fields.contains_key("jsonPayload"));
+
+        let p = record(
+            r#"{"insertId":"77a1","textPayload":"Starting new instance. Reason: DEPLOYMENT_ROLLOUT - Instance started due to traffic shifting between revisions.","logName":"projects/acme/logs/run.googleapis.com%2Fvarlog%2Fsystem","resource":{"type":"cloud_run_revision","labels":{"service_name":"checkout-api"}},"severity":"INFO","timestamp":"2026-11-25T13:31:12.347Z"}"#,
+        );
+        assert!(p.message.starts_with("Starting new instance. Reason:"));
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Info));
+        assert!(!p.fields.contains_key("textPayload"));
+
+        let p = record(
+            r#"{"httpRequest":{"requestMethod":"GET","requestUrl":"https://x.a.run.app/v1/carts/c_1","status":503,"latency":"1.492495s","protocol":"HTTP/1.1"},"logName":"projects/acme/logs/run.googleapis.com%2Frequests","resource":{"type":"cloud_run_revision","labels":{"service_name":"checkout-api"}},"severity":"ERROR","timestamp":"2026-11-25T13:31:22.101Z","trace":"projects/acme/traces/abc"}"#,
+        );
+        assert_eq!(p.message, "GET https://x.a.run.app/v1/carts/c_1 503");
+        assert_eq!(p.fields["httpRequest"]["status"], 503);
+        assert_eq!(p.fields["trace"], "projects/acme/traces/abc");
+        assert_eq!(p.service.as_deref(), Some("checkout-api"));
+
+        // GKE: pino's record as the payload, the entry's severity unknown; an audit log.
+        let p = record(
+            r#"{"jsonPayload":{"level":50,"time":1795613401198,"pid":1,"hostname":"web-7f9c","msg":"db down","severity":"x"},"resource":{"type":"k8s_container","labels":{"container_name":"web","namespace_name":"shop"}},"severity":"DEFAULT","timestamp":"2026-11-25T13:30:01.198Z"}"#,
+        );
+        assert_eq!(p.message, "db down");
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Error));
+        assert_eq!(p.service.as_deref(), Some("web"));
+        assert_eq!(p.fields["severity"], "DEFAULT");
+        assert_eq!(p.fields["jsonPayload"]["severity"], "x");
+        assert_eq!(p.fields["time"], 1_795_613_401_198_i64);
+        let p = record(
+            r#"{"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","methodName":"google.cloud.run.v1.Services.ReplaceService"},"resource":{"type":"cloud_run_revision","labels":{"function_name":"resize"}},"logName":"projects/acme/logs/cloudaudit.googleapis.com%2Factivity","severity":"NOTICE","timestamp":"2026-11-25T13:31:22.101Z"}"#,
+        );
+        assert_eq!(p.message, "google.cloud.run.v1.Services.ReplaceService");
+        assert_eq!(p.service.as_deref(), Some("resize"));
+        assert!(p.fields.contains_key("protoPayload"));
+    }
+
+    #[test]
+    fn mongodb_structured_log() {
+        let p = record(
+            r#"{"t":{"$date":"2026-12-03T07:05:04.059+00:00"},"s":"I",  "c":"NETWORK",  "id":22943,   "ctx":"listener","msg":"Connection accepted","attr":{"remote":"10.4.9.5:39737","connectionId":47331,"connectionCount":58}}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_796_281_504_059_000_000));
+        assert_eq!(p.level, Some((Level::Info, "I".into())));
+        assert_eq!(p.message, "Connection accepted");
+        assert_eq!(p.fields["attr"]["connectionCount"], 58);
+        assert_eq!(p.fields["c"], "NETWORK");
+        assert!(!p.fields.contains_key("s"));
+        let p = record(
+            r#"{"t":{"$date":1796281504059},"s":"D2","c":"QUERY","id":1,"ctx":"conn7","msg":"m"}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_796_281_504_059_000_000));
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Debug));
+        let p = record(
+            r#"{"t":{"$date":{"$numberLong":"1796281504059"}},"s":"F","c":"-","id":2,"ctx":"main","msg":"m"}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_796_281_504_059_000_000));
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Fatal));
+        // `s` is no severity elsewhere.
+        let p = record(r#"{"ts":1796281504,"s":"E","msg":"m"}"#);
+        assert_eq!(p.level, None);
+        assert_eq!(p.fields["s"], "E");
+    }
+
+    #[test]
+    fn kubernetes_events() {
+        let p = record(
+            r#"{"metadata":{"name":"x.1","namespace":"payments","creationTimestamp":"2026-11-28T09:01:00Z"},"reason":"OOMKilling","message":"Memory cgroup out of memory: Killed process 4242 (ledger-api)","source":{"component":"kernel-monitor"},"firstTimestamp":"2026-11-28T12:23:50Z","lastTimestamp":"2026-11-28T12:23:50Z","count":1,"type":"Warning"}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_795_868_630_000_000_000));
+        assert_eq!(p.level, Some((Level::Warn, "Warning".into())));
+        assert!(p.message.starts_with("Memory cgroup out of memory"));
+        assert_eq!(p.fields["reason"], "OOMKilling");
+        assert_eq!(p.fields["firstTimestamp"], "2026-11-28T12:23:50Z");
+        // core/v1 leaves `eventTime` null: the last occurrence is read past it.
+        let p = record(
+            r#"{"involvedObject":{"kind":"Pod","name":"web-1"},"reason":"Pulled","message":"Container image already present","eventTime":null,"firstTimestamp":"2026-11-28T12:00:00Z","lastTimestamp":"2026-11-28T12:23:50Z","type":"Normal"}"#,
+        );
+        assert_eq!(p.timestamp, Some(1_795_868_630_000_000_000));
+        assert_eq!(p.level.map(|l| l.0), Some(Level::Info));
+        assert_eq!(p.fields["eventTime"], Value::Null);
+        // `type` is no level elsewhere.
+        let p = record(r#"{"type":"Warning","msg":"m"}"#);
+        assert_eq!(p.level, None);
     }
 
     #[test]

@@ -5,11 +5,13 @@
 //! assembled (one per program and stream). Each line goes through three steps:
 //!
 //! 1. `prefix`: the prefix a runtime put in front of the program's output (CRI, syslog and
-//!    journald, pm2, `docker logs --timestamps`) is taken off, CRI/docker partial lines joined;
+//!    journald, pm2, `docker logs --timestamps`, `aws logs tail`, `kubectl logs --prefix`) is
+//!    taken off, CRI/docker partial lines joined;
 //! 2. `multiline`: the line either continues a pending event (stack traces, crash reports,
 //!    indented lines) or starts a new one, which completes the pending one of its context;
 //! 3. the first line of an event is parsed (`event`): `json` (with docker json-file unwrapped),
-//!    `logfmt`, `access` logs, or text with a leading timestamp (`time`) and a `level` word.
+//!    `logfmt`, `access` logs, AWS `lambda` runtime lines, or text with a leading timestamp
+//!    (`time`) and a `level` word.
 //!
 //! Times without a zone are UTC. Nothing here panics on any input: invalid UTF-8 is replaced, and
 //! lines longer than [`ParseOptions::max_line_bytes`] are cut and marked `truncated: true`.
@@ -22,6 +24,7 @@
 mod access;
 mod event;
 mod json;
+mod lambda;
 mod level;
 mod logfmt;
 mod multiline;

@@ -70,11 +70,12 @@ pub fn glue(mode: Mode, body: &str, headed: bool, timestamped: bool, after_error
         }
         Mode::Plain if blank || explicit(body) => Glue::Continue(mode),
         // After an error line a traceback is the one it logged; a runtime's crash report
-        // (Node, Go, Rust) is the process dying, an event of its own.
+        // (Node, Go, Rust) is the process dying, an event of its own. So is the JVM's default
+        // handler printing an uncaught exception, unless it follows an error line.
         Mode::Plain
             if timestamped
                 && match start(body).0 {
-                    Mode::Plain => true,
+                    Mode::Plain => after_error || !uncaught_jvm(body),
                     Mode::Python => after_error,
                     _ => false,
                 } =>
@@ -106,7 +107,7 @@ pub fn start(body: &str) -> (Mode, Option<Level>) {
         }
         Some(b'F') if body.starts_with("FATAL ERROR: ") => (Mode::NodeOom, Some(Level::Fatal)),
         _ if node_crash_header(body) => (Mode::NodeCrash, Some(Level::Fatal)),
-        _ if body.starts_with("Exception in thread ") => (Mode::Plain, Some(Level::Error)),
+        _ if uncaught_jvm(body) => (Mode::Plain, Some(Level::Error)),
         _ => (Mode::Plain, None),
     }
 }
@@ -129,6 +130,11 @@ pub fn is_stack_frame(body: &str) -> bool {
 /// `... N more`, a closing brace.
 pub fn explicit(body: &str) -> bool {
     body.starts_with([' ', '\t']) || java_line(body) || closing(body)
+}
+
+/// `Exception in thread "main" java.lang.IllegalStateException: …`: the JVM's default handler.
+fn uncaught_jvm(body: &str) -> bool {
+    body.starts_with("Exception in thread ")
 }
 
 fn chained_python(body: &str) -> bool {
@@ -246,6 +252,30 @@ mod tests {
             Glue::Continue(Mode::Plain)
         );
         assert_eq!(glue(Mode::Plain, tb, false, true, false), Glue::No);
+    }
+
+    #[test]
+    fn uncaught_jvm_exceptions_in_timestamped_sources() {
+        let jvm = "Exception in thread \"DefaultDispatcher-worker-11\" java.lang.IllegalStateException: boom";
+        assert_eq!(glue(Mode::Plain, jvm, false, true, false), Glue::No);
+        assert_eq!(
+            glue(Mode::Plain, jvm, false, true, true),
+            Glue::Continue(Mode::Plain)
+        );
+        assert_eq!(start(jvm), (Mode::Plain, Some(Level::Error)));
+        // Its frames and causes still continue it.
+        for line in [
+            "\tat io.ktor.client.plugins.X.invokeSuspend(X.kt:54)",
+            "Caused by: java.io.IOException: reset",
+            "\tSuppressed: kotlinx.coroutines.internal.DiagnosticCoroutineContextException",
+            "Suppressed: java.io.IOException: x",
+        ] {
+            assert_eq!(
+                glue(Mode::Plain, line, false, true, false),
+                Glue::Continue(Mode::Plain),
+                "{line}"
+            );
+        }
     }
 
     #[test]

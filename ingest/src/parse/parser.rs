@@ -46,6 +46,9 @@ pub struct SourceParser {
     docker_prefix: bool,
     /// The columns the last W3C `#Fields:` directive named (IIS logs).
     w3c: Option<w3c::Columns>,
+    /// The context of the last line behind an `aws logs tail` prefix: the lines of a CloudWatch
+    /// event after its first come bare, and continue it.
+    log_stream: Option<u64>,
 }
 
 struct Partial {
@@ -68,6 +71,7 @@ impl SourceParser {
             w3c: None,
             partial: None,
             docker_prefix: false,
+            log_stream: None,
         }
     }
 
@@ -158,7 +162,33 @@ impl SourceParser {
             self.join_partial(peeled.body, peeled.partial, false, at, outer, out);
             return;
         }
+        // What the program wrote starts after `kubectl logs --prefix`'s pod and container.
+        let text = peeled.kube.map_or(text, |k| k.line);
         self.take_body(&peeled, text, at, outer, out);
+    }
+
+    /// The context of a line's event, and whether the line is a bare one taking the context of
+    /// the last CloudWatch log stream.
+    fn context(
+        &mut self,
+        peeled: &prefix::Peeled<'_>,
+        text: &str,
+        outer: Outer<'_>,
+    ) -> (u64, bool) {
+        let context = event::context(peeled, outer.stream);
+        if peeled.log_stream.is_some() {
+            self.log_stream = Some(context);
+            return (context, false);
+        }
+        let bare = peeled.body.len() == text.len()
+            && outer.time.is_none()
+            && outer.stream.is_none()
+            && peeled.syslog.is_none()
+            && peeled.kube.is_none();
+        match self.log_stream {
+            Some(stream) if bare => (stream, true),
+            _ => (context, false),
+        }
     }
 
     /// Joins CRI/docker partial lines; the whole line takes the first part's offset.
@@ -224,7 +254,7 @@ impl SourceParser {
                 self.w3c = Some(columns);
             }
         } else if let Some(parts) = self.w3c.as_ref().and_then(|c| c.parse(text)) {
-            let context = event::context(peeled, outer.stream);
+            let (context, _) = self.context(peeled, text, outer);
             if let Some(i) = self.pending.iter().position(|p| p.context == context) {
                 self.emit(i, out);
             }
@@ -253,7 +283,7 @@ impl SourceParser {
                 Some(json::Json::Record(mut parts))
                     if matches!(format, Format::Auto | Format::Json) =>
                 {
-                    let context = event::context(peeled, outer.stream);
+                    let (context, _) = self.context(peeled, text, outer);
                     if let Some(i) = self.pending.iter().position(|p| p.context == context) {
                         self.emit(i, out);
                     }
@@ -287,8 +317,9 @@ impl SourceParser {
                 Format::Json | Format::Text => false,
             }
             || peeled.syslog.as_ref().is_some_and(|s| !s.continuable())
+            || peeled.lambda
             || multiline::marked(body);
-        let context = event::context(peeled, outer.stream);
+        let (context, bare_in_stream) = self.context(peeled, text, outer);
 
         let mut open = self.pending.iter().position(|p| p.context == context);
         if let Some(i) = open {
@@ -300,9 +331,10 @@ impl SourceParser {
                 && p.mode == Mode::Plain
                 && (!multiline::explicit(body) || padded_level(body));
             // A timestamp that turned out to be docker's says nothing about how the program
-            // starts its events; and no run of timestamp-less lines makes an endless event.
-            let timestamped = p.timestamped
-                && !(p.iso_stamped && self.docker_prefix)
+            // starts its events; and no run of timestamp-less lines makes an endless event. A
+            // bare line after a CloudWatch event is its message's next line.
+            let timestamped = (bare_in_stream
+                || p.timestamped && !(p.iso_stamped && self.docker_prefix))
                 && p.lines < MAX_TIMESTAMPLESS_LINES;
             // An access-log line has its time inside: it heads its own record, though a
             // timestamped event is pending.

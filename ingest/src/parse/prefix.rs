@@ -1,7 +1,8 @@
 //! Per-line prefixes added by what surrounds a program, peeled off before the line is parsed or
 //! glued to a multiline event: Kubernetes CRI (`<time> stderr F …`, `P` for a partial line),
 //! syslog RFC 3164/5424 and journald (`Nov 20 10:00:00 host node[2314]: …`), pm2 `--time`
-//! (`<time>: …`), `pm2 logs` (`0|api  | …`) and `docker logs --timestamps` (`<RFC 3339> …`).
+//! (`<time>: …`), `pm2 logs` (`0|api  | …`), `docker logs --timestamps` (`<RFC 3339> …`),
+//! `aws logs tail` (`<RFC 3339> <log stream> …`) and `kubectl logs --prefix` (`[pod/p/c] …`).
 //!
 //! A bare RFC 3339 time followed by a space is ambiguous: docker's prefix or the program's own
 //! timestamp. It is reported as [`Peeled::iso`] and the caller decides.
@@ -28,6 +29,22 @@ pub struct Peeled<'a> {
     /// The leading timestamp of `body`, when looking for a prefix already found it (`Some(None)`:
     /// looked, there is none).
     pub lead: Option<Option<time::Leading>>,
+    /// The CloudWatch Logs stream an `aws logs tail` line names.
+    pub log_stream: Option<&'a str>,
+    /// That stream is a Lambda function's: its runtime sends each log call, newlines and all, as
+    /// one event, so every prefixed line starts an event (and further lines come bare).
+    pub lambda: bool,
+    /// `kubectl logs --prefix`.
+    pub kube: Option<Kube<'a>>,
+}
+
+/// What `kubectl logs --prefix` puts in front of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kube<'a> {
+    pub pod: &'a str,
+    pub container: &'a str,
+    /// The line after the prefix, as the container runtime gave it.
+    pub line: &'a str,
 }
 
 /// The header fields of a syslog line.
@@ -57,6 +74,7 @@ pub fn peel(line: &str, observed: Nanos) -> Peeled<'_> {
     };
     match b.first() {
         Some(b'<') => priority(line, observed).unwrap_or(plain),
+        Some(b'[') if b.starts_with(b"[pod/") => kubectl(line, observed).unwrap_or(plain),
         Some(c) if c.is_ascii_digit() || c.is_ascii_uppercase() => {
             peel_unprioritized(line, observed)
         }
@@ -90,7 +108,7 @@ fn peel_unprioritized(line: &str, observed: Nanos) -> Peeled<'_> {
     // Ruby's Logger header (`I, [time #pid]`) starts with a capital too, and no host follows.
     let month_first = !lead.glog && b[0].is_ascii_uppercase() && b.get(1) != Some(&b',');
     if lead.rfc3339 {
-        if let Some(p) = cri(after, lead.nanos) {
+        if let Some(p) = cri(after, lead.nanos).or_else(|| cloudwatch(after, lead.nanos)) {
             return p;
         }
     }
@@ -142,6 +160,96 @@ fn cri(after: &str, time: Nanos) -> Option<Peeled<'_>> {
         partial,
         stream: Some(stream),
         ..Peeled::default()
+    })
+}
+
+/// ` <log stream> <body>` after an `aws logs tail` time, for the stream names of Lambda
+/// (`2026/11/24/[$LATEST]<32 hex>`, `[42]` for a version) and ECS (`prefix/container/<task id>`)
+/// only: any other word after a docker time is the program's.
+fn cloudwatch(after: &str, time: Nanos) -> Option<Peeled<'_>> {
+    /// An ECS prefix and container name are at most 255 bytes each.
+    const MAX_NAME: usize = 2 * 255 + 34;
+    let rest = after.strip_prefix(' ')?;
+    let b = rest.as_bytes();
+    // Most lines fail here, at the first space of their message.
+    let end = match b.iter().take(MAX_NAME + 1).position(|&c| c == b' ') {
+        Some(end) => end,
+        None if b.len() <= MAX_NAME => b.len(),
+        None => return None,
+    };
+    let (head, id) = b[..end].split_at(end.checked_sub(32)?);
+    if !id.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let lambda = lambda_stream(head);
+    if !lambda && !ecs_stream(head) {
+        return None;
+    }
+    Some(Peeled {
+        body: rest.get(end + 1..).unwrap_or(""),
+        time: Some(time),
+        log_stream: Some(&rest[..end]),
+        lambda,
+        ..Peeled::default()
+    })
+}
+
+/// `YYYY/MM/DD/[$LATEST]` or `YYYY/MM/DD/[42]`, before a Lambda stream's 32 hex digits.
+fn lambda_stream(b: &[u8]) -> bool {
+    let date = b.len() > 13
+        && b[..10].iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'/',
+            _ => c.is_ascii_digit(),
+        })
+        && b[10..12] == *b"/[";
+    let version = match b.get(12..).and_then(|v| v.strip_suffix(b"]")) {
+        Some(v) => v == b"$LATEST" || !v.is_empty() && v.iter().all(u8::is_ascii_digit),
+        None => false,
+    };
+    date && version
+}
+
+/// `prefix/container/`, before an ECS task id.
+fn ecs_stream(head: &[u8]) -> bool {
+    let Some(head) = head.strip_suffix(b"/") else {
+        return false;
+    };
+    let mut parts = head.split(|&c| c == b'/');
+    let mut name = || {
+        parts.next().is_some_and(|s| {
+            !s.is_empty()
+                && s.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        })
+    };
+    name() && name() && parts.next().is_none()
+}
+
+/// `[pod/<pod>/<container>] ` of `kubectl logs --prefix`; what follows may carry `--timestamps`'
+/// RFC 3339 time, as a docker line does.
+fn kubectl(line: &str, observed: Nanos) -> Option<Peeled<'_>> {
+    // A pod's name is at most 253 bytes, a container's 63.
+    let close = line.bytes().take(330).position(|c| c == b']')?;
+    let (pod, container) = line[5..close].split_once('/')?;
+    let name = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.'))
+    };
+    if !name(pod) || !name(container) {
+        return None;
+    }
+    let rest = line[close + 1..]
+        .strip_prefix(' ')
+        .unwrap_or(&line[close + 1..]);
+    let peeled = peel_unprioritized(rest, observed);
+    Some(Peeled {
+        kube: Some(Kube {
+            pod,
+            container,
+            line: rest,
+        }),
+        ..peeled
     })
 }
 
@@ -324,6 +432,83 @@ mod tests {
         assert_eq!(body("12|api-worker | hello"), "hello");
         let p = peel("2026-11-20T10:00:00Z hello", 0);
         assert_eq!((p.body, p.iso), ("hello", Some(21)));
+    }
+
+    #[test]
+    fn peels_aws_logs_tail_streams() {
+        let p = peel("2026-11-24T09:05:43.882000+00:00 2026/11/24/[42]05cde232f584096d0bd8de600b7aa265 2026-11-24T09:05:43.882Z\tcf4fbbb7-3584-4aaf-a5d5-b215c38540cb\tERROR\tboom", 0);
+        assert_eq!(
+            p.body,
+            "2026-11-24T09:05:43.882Z\tcf4fbbb7-3584-4aaf-a5d5-b215c38540cb\tERROR\tboom"
+        );
+        assert_eq!(p.time, Some(1_795_511_143_882_000_000));
+        assert_eq!(
+            p.log_stream,
+            Some("2026/11/24/[42]05cde232f584096d0bd8de600b7aa265")
+        );
+        assert!(p.lambda && p.iso.is_none());
+        let p = peel("2026-11-24T08:00:11.024000+00:00 2026/11/24/[$LATEST]f298f48da87d33c2b3c0460156cbd078 END RequestId: x", 0);
+        assert_eq!(p.body, "END RequestId: x");
+        assert!(p.lambda);
+        let p = peel(
+            "2026-11-24T08:00:11.024000+00:00 ecs/web/4f1c0d9e2b7a4c3d9e8f7a6b5c4d3e2f GET / 200",
+            0,
+        );
+        assert_eq!(
+            (p.body, p.log_stream, p.lambda),
+            (
+                "GET / 200",
+                Some("ecs/web/4f1c0d9e2b7a4c3d9e8f7a6b5c4d3e2f"),
+                false
+            )
+        );
+        // Names of other shapes are the program's words, behind docker's time.
+        for line in [
+            "2026-11-24T08:00:11Z web/4f1c0d9e2b7a4c3d9e8f7a6b5c4d3e2f x",
+            "2026-11-24T08:00:11Z a/b/c/4f1c0d9e2b7a4c3d9e8f7a6b5c4d3e2f x",
+            "2026-11-24T08:00:11Z ecs/web/4F1C0D9E2B7A4C3D9E8F7A6B5C4D3E2F x",
+            "2026-11-24T08:00:11Z 2026/11/24/[v1]f298f48da87d33c2b3c0460156cbd078 x",
+            "2026-11-24T08:00:11Z 2026/11/24/f298f48da87d33c2b3c0460156cbd078 x",
+            "2026-11-24T08:00:11Z ééééééééééééééééééééééééééééééééé x",
+        ] {
+            let p = peel(line, 0);
+            assert!(p.log_stream.is_none() && p.iso == Some(21), "{line}");
+        }
+        // Go's log package and docker's prefix are left as they were.
+        let p = peel("2026/11/24 10:00:00 f298f48da87d33c2b3c0460156cbd078 x", 0);
+        assert_eq!(
+            p.body,
+            "2026/11/24 10:00:00 f298f48da87d33c2b3c0460156cbd078 x"
+        );
+        assert!(p.log_stream.is_none() && p.time.is_none());
+    }
+
+    #[test]
+    fn peels_kubectl_prefixes() {
+        let p = peel("[pod/ledger-api-6b7d9c8f5-7bdlv/ledger-api] 2026-11-28T09:00:00.522746949Z {\"msg\":\"x\"}", 0);
+        let kube = p.kube.unwrap();
+        assert_eq!(
+            (kube.pod, kube.container),
+            ("ledger-api-6b7d9c8f5-7bdlv", "ledger-api")
+        );
+        assert_eq!((p.body, p.iso), ("{\"msg\":\"x\"}", Some(31)));
+        assert_eq!(p.time, Some(1_795_856_400_522_746_949));
+        let p = peel("[pod/web-5d8f/web] 2026-11-28 09:00:00 INFO started", 0);
+        assert_eq!(p.body, "2026-11-28 09:00:00 INFO started");
+        assert_eq!(p.kube.unwrap().line, "2026-11-28 09:00:00 INFO started");
+        assert!(p.lead.is_some_and(|l| l.is_some()));
+        let p = peel("[pod/web-5d8f/web] hello", 0);
+        assert_eq!((p.body, p.kube.map(|k| k.pod)), ("hello", Some("web-5d8f")));
+        for line in [
+            "[pod/web] x",
+            "[pod/a b/c] x",
+            "[pod//c] x",
+            "[pod/a/b/c] x",
+            "[pods] x",
+        ] {
+            let p = peel(line, 0);
+            assert!(p.kube.is_none() && p.body == line, "{line}");
+        }
     }
 
     #[test]

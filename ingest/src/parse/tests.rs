@@ -960,3 +960,289 @@ fn spring_boots_padded_level_after_its_time_heads_a_record() {
     assert_eq!(recs[2].timestamp, ts("2026-11-22T06:30:28.200Z"));
     assert!(recs[2].message.contains("threads=93"));
 }
+
+const LAMBDA_NODE: &str = "2026/11/24/[42]05cde232f584096d0bd8de600b7aa265";
+const LAMBDA_PYTHON: &str = "2026/11/24/[$LATEST]f298f48da87d33c2b3c0460156cbd078";
+
+/// Events of interleaved contexts complete out of order: back in the order they started.
+fn by_offset(mut recs: Vec<LogRecord>) -> Vec<LogRecord> {
+    recs.sort_by_key(|r| r.id.rsplit(':').next().unwrap().parse::<u64>().unwrap());
+    recs
+}
+
+#[test]
+fn aws_logs_tail_of_lambda_functions() {
+    let id = "cf4fbbb7-3584-4aaf-a5d5-b215c38540cb";
+    let text = [
+        format!("2026-11-24T09:05:40.100000+00:00 {LAMBDA_NODE} INIT_START Runtime Version: nodejs:20.v43\tRuntime Version ARN: arn:aws:lambda:eu-west-1::runtime:0a25e3e7"),
+        format!("2026-11-24T09:05:43.800000+00:00 {LAMBDA_NODE} START RequestId: {id} Version: 42"),
+        format!("2026-11-24T09:05:43.882000+00:00 {LAMBDA_NODE} 2026-11-24T09:05:43.882Z\t{id}\tERROR\tUnhandled Promise Rejection \t{{\"errorType\":\"Runtime.UnhandledPromiseRejection\"}}"),
+        format!("2026-11-24T08:00:11.024000+00:00 {LAMBDA_PYTHON} {{\"timestamp\":\"2026-11-24T08:00:11.024Z\",\"level\":\"INFO\",\"message\":\"Pillow loaded\",\"logger\":\"thumbnailer.handler\"}}"),
+        format!("2026-11-24T09:05:43.901000+00:00 {LAMBDA_NODE} END RequestId: {id}"),
+        format!("2026-11-24T09:05:43.901000+00:00 {LAMBDA_NODE} REPORT RequestId: {id}\tDuration: 42.54 ms\tBilled Duration: 43 ms\tMemory Size: 512 MB\tMax Memory Used: 78 MB\t"),
+        format!("2026-11-24T09:05:44.000000+00:00 {LAMBDA_NODE} RequestId: {id} Error: Runtime exited with error: exit status 128"),
+        // The further lines of a CloudWatch event come bare.
+        "Runtime.ExitError".to_string(),
+        format!("2026-11-24T08:00:12.000000+00:00 {LAMBDA_PYTHON} [ERROR] KeyError: 'tenant_id'"),
+        "Traceback (most recent call last):".to_string(),
+        "  File \"/var/task/app.py\", line 10, in lambda_handler".to_string(),
+        "    tenant = event[\"tenant_id\"]".to_string(),
+        format!("2026-11-24T08:00:12.100000+00:00 {LAMBDA_PYTHON} [INFO]\t2026-11-24T08:00:12.100Z\t3f8920ae-446c-4479-8857-5c5799310082\tretrying"),
+    ]
+    .join("\n");
+    let recs = by_offset(parse_all(&text));
+    let got: Vec<(&str, Nanos, Level)> = recs
+        .iter()
+        .map(|r| (r.message.as_str(), r.timestamp, r.level))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("INIT_START Runtime Version: nodejs:20.v43\tRuntime Version ARN: arn:aws:lambda:eu-west-1::runtime:0a25e3e7", ts("2026-11-24T09:05:40.1Z"), Level::Info),
+            (&*format!("START RequestId: {id} Version: 42"), ts("2026-11-24T09:05:43.8Z"), Level::Info),
+            ("Unhandled Promise Rejection \t{\"errorType\":\"Runtime.UnhandledPromiseRejection\"}", ts("2026-11-24T09:05:43.882Z"), Level::Error),
+            ("Pillow loaded", ts("2026-11-24T08:00:11.024Z"), Level::Info),
+            (&*format!("END RequestId: {id}"), ts("2026-11-24T09:05:43.901Z"), Level::Info),
+            (&*format!("REPORT RequestId: {id}\tDuration: 42.54 ms\tBilled Duration: 43 ms\tMemory Size: 512 MB\tMax Memory Used: 78 MB\t"), ts("2026-11-24T09:05:43.901Z"), Level::Info),
+            (&*format!("RequestId: {id} Error: Runtime exited with error: exit status 128\nRuntime.ExitError"), ts("2026-11-24T09:05:44Z"), Level::Info),
+            ("[ERROR] KeyError: 'tenant_id'\nTraceback (most recent call last):\n  File \"/var/task/app.py\", line 10, in lambda_handler\n    tenant = event[\"tenant_id\"]", ts("2026-11-24T08:00:12Z"), Level::Error),
+            ("retrying", ts("2026-11-24T08:00:12.1Z"), Level::Info),
+        ]
+    );
+    assert_eq!(recs[2].fields["request_id"], id);
+    assert_eq!(recs[2].fields["log_stream"], LAMBDA_NODE);
+    assert_eq!(recs[3].fields["log_stream"], LAMBDA_PYTHON);
+    assert_eq!(recs[3].fields["logger"], "thumbnailer.handler");
+    assert_eq!(
+        recs[8].fields["request_id"],
+        "3f8920ae-446c-4479-8857-5c5799310082"
+    );
+}
+
+#[test]
+fn aws_logs_tail_streams_keep_their_events() {
+    let ecs_a = "ecs/ledger/4f1c0d9e2b7a4c3d9e8f7a6b5c4d3e2f";
+    let ecs_b = "ecs/ledger/9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
+    // The awslogs driver sends a line at a time: a stack trace comes as many events.
+    let text = [
+        format!("2026-11-24T10:00:00.100000+00:00 {ecs_a} 2026-11-24 10:00:00,100 ERROR [main] c.a.Ledger - post failed"),
+        format!("2026-11-24T10:00:00.101000+00:00 {ecs_b} 2026-11-24 10:00:00,101 INFO [main] c.a.Ledger - posted"),
+        format!("2026-11-24T10:00:00.102000+00:00 {ecs_a} java.io.IOException: reset"),
+        format!("2026-11-24T10:00:00.103000+00:00 {ecs_b} \tat c.a.Other.x(Other.java:3)"),
+        format!("2026-11-24T10:00:00.104000+00:00 {ecs_a} \tat c.a.Ledger.post(Ledger.java:42)"),
+        format!("2026-11-24T10:00:01.000000+00:00 {LAMBDA_NODE} 2026-11-24T10:00:01.000Z\tundefined\tINFO\tcold start"),
+    ]
+    .join("\n");
+    let mut recs = parse_all(&text);
+    recs.sort_by_key(|r| r.timestamp);
+    let got: Vec<(&str, &str)> = recs
+        .iter()
+        .map(|r| {
+            let stream = r.fields["log_stream"].as_str().unwrap();
+            (stream, r.message.as_str())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (ecs_a, "2026-11-24 10:00:00,100 ERROR [main] c.a.Ledger - post failed\njava.io.IOException: reset\n\tat c.a.Ledger.post(Ledger.java:42)"),
+            (ecs_b, "2026-11-24 10:00:00,101 INFO [main] c.a.Ledger - posted\n\tat c.a.Other.x(Other.java:3)"),
+            (LAMBDA_NODE, "cold start"),
+        ]
+    );
+    assert_eq!(recs[0].timestamp, ts("2026-11-24T10:00:00.1Z"));
+}
+
+#[test]
+fn kubectl_prefixed_lines() {
+    let a = "[pod/ledger-api-6b7d9c8f5-7bdlv/ledger-api]";
+    let b = "[pod/ledger-api-6b7d9c8f5-x2x9q/ledger-api]";
+    let text = [
+        format!("{a} 2026-11-28T09:00:00.522746949Z {{\"level\":\"info\",\"ts\":1795856400.522746,\"msg\":\"runtime stats\",\"goroutines\":84}}"),
+        format!("{a} 2026-11-28T09:00:01.000000000Z 2026-11-28 09:00:01.000 ERROR post failed"),
+        format!("{b} 2026-11-28T09:00:01.100000000Z 2026-11-28 09:00:01.100 INFO posted"),
+        format!("{a} 2026-11-28T09:00:01.200000000Z java.io.IOException: reset"),
+        format!("{a} 2026-11-28T09:00:01.300000000Z \tat c.a.Ledger.post(Ledger.java:42)"),
+    ]
+    .join("\n");
+    let mut recs = parse_all(&text);
+    recs.sort_by_key(|r| r.timestamp);
+    assert_eq!(recs.len(), 3, "{recs:#?}");
+    assert_eq!(recs[0].message, "runtime stats");
+    assert_eq!(recs[0].timestamp, 1_795_856_400_522_746_000);
+    assert_eq!(recs[0].fields["goroutines"], 84);
+    assert_eq!(recs[0].fields["pod"], "ledger-api-6b7d9c8f5-7bdlv");
+    assert_eq!(recs[0].fields["container"], "ledger-api");
+    assert_eq!(
+        recs[1].message,
+        "2026-11-28 09:00:01.000 ERROR post failed\njava.io.IOException: reset\n\tat c.a.Ledger.post(Ledger.java:42)"
+    );
+    assert_eq!(recs[1].level, Level::Error);
+    assert_eq!(recs[2].fields["pod"], "ledger-api-6b7d9c8f5-x2x9q");
+
+    // Without --timestamps.
+    let r = one("[pod/web-5d8f/web] 2026-11-28 09:00:00 INFO started");
+    assert_eq!(r.timestamp, ts("2026-11-28T09:00:00Z"));
+    assert_eq!(r.level, Level::Info);
+    assert_eq!(r.message, "2026-11-28 09:00:00 INFO started");
+    assert_eq!(
+        (&r.fields["pod"], &r.fields["container"]),
+        (&"web-5d8f".into(), &"web".into())
+    );
+    // An RFC 3339 time of the program's own stays in its message, as a docker line's would.
+    let r = one("[pod/web-5d8f/web] 2026-11-28T09:00:00Z started");
+    assert_eq!(r.timestamp, ts("2026-11-28T09:00:00Z"));
+    assert_eq!(r.message, "2026-11-28T09:00:00Z started");
+}
+
+#[test]
+fn env_logger_default_format() {
+    let line = "[2026-12-05T09:00:31Z INFO  actix_web::middleware::logger] 10.3.5.155 \"GET /v2/search?q=boots HTTP/1.1\" 200 16578 \"-\" \"okhttp/4.12.0\" 0.079031";
+    let r = one(line);
+    assert_eq!(r.timestamp, ts("2026-12-05T09:00:31Z"));
+    assert_eq!(r.level, Level::Info);
+    assert_eq!(r.message, line);
+    let r = one("[2026-12-05T09:00:32Z ERROR sqlx::pool] connection refused");
+    assert_eq!(
+        (r.timestamp, r.level),
+        (ts("2026-12-05T09:00:32Z"), Level::Error)
+    );
+}
+
+#[test]
+fn journal_cloud_logging_mongo_and_event_lines() {
+    let text = [
+        r#"{"__REALTIME_TIMESTAMP":"1795752003016423","PRIORITY":"3","SYSLOG_IDENTIFIER":"ingest-worker","MESSAGE":"Task exception was never retrieved\nfuture: <Task finished name='Task-49197'>","_PID":"2211","_SYSTEMD_UNIT":"ingest-worker.service"}"#,
+        r#"{"insertId":"ba50","jsonPayload":{"message":"request failed","route":"/v1/carts"},"logName":"projects/acme/logs/run.googleapis.com%2Fstdout","resource":{"type":"cloud_run_revision","labels":{"service_name":"checkout-api"}},"severity":"ERROR","timestamp":"2026-11-25T13:30:01.198000Z"}"#,
+        r#"{"t":{"$date":"2026-12-03T07:05:04.059+00:00"},"s":"W",  "c":"NETWORK",  "id":22943,   "ctx":"listener","msg":"Connection accepted","attr":{"remote":"10.4.9.5:39737","connectionId":47331,"connectionCount":58}}"#,
+        r#"{"metadata":{"name":"x.1","namespace":"payments"},"reason":"OOMKilling","message":"Memory cgroup out of memory: Killed process 4242 (ledger-api)","source":{"component":"kernel-monitor"},"firstTimestamp":"2026-11-28T12:23:50Z","lastTimestamp":"2026-11-28T12:23:50Z","count":1,"type":"Warning"}"#,
+    ]
+    .join("\n");
+    let recs = parse_all(&text);
+    let got: Vec<(Nanos, Level, &str, &str)> = recs
+        .iter()
+        .map(|r| {
+            (
+                r.timestamp,
+                r.level,
+                r.service.as_str(),
+                r.message.lines().next().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                1_795_752_003_016_423_000,
+                Level::Error,
+                "ingest-worker",
+                "Task exception was never retrieved"
+            ),
+            (
+                ts("2026-11-25T13:30:01.198Z"),
+                Level::Error,
+                "checkout-api",
+                "request failed"
+            ),
+            (
+                ts("2026-12-03T07:05:04.059Z"),
+                Level::Warn,
+                "checkout",
+                "Connection accepted"
+            ),
+            (
+                ts("2026-11-28T12:23:50Z"),
+                Level::Warn,
+                "checkout",
+                "Memory cgroup out of memory: Killed process 4242 (ledger-api)"
+            ),
+        ]
+    );
+    assert_eq!(recs[1].fields["route"], "/v1/carts");
+    assert_eq!(recs[2].fields["attr"]["connectionCount"], 58);
+}
+
+/// Ktor behind `docker logs --timestamps`: an info line, then the JVM's default handler.
+const KTOR_INFO: &str = "2026-12-02T11:09:17.091823411Z 2026-12-02 11:09:17.091 [eventLoopGroupProxy-4-3] INFO  ktor.application - 200 OK: GET - /x in 43ms";
+const KTOR_UNCAUGHT: [&str; 3] = [
+    "2026-12-02T11:09:17.534054593Z Exception in thread \"DefaultDispatcher-worker-11\" io.ktor.client.plugins.ServerResponseException: Server error",
+    "2026-12-02T11:09:17.534062829Z \tat io.ktor.client.plugins.X.invokeSuspend(X.kt:54)",
+    "2026-12-02T11:09:17.534070113Z Caused by: java.io.IOException: Connection reset",
+];
+
+#[test]
+fn uncaught_jvm_exceptions_after_an_info_line_are_events_of_their_own() {
+    let exception = "Exception in thread \"DefaultDispatcher-worker-11\" io.ktor.client.plugins.ServerResponseException: Server error\n\tat io.ktor.client.plugins.X.invokeSuspend(X.kt:54)\nCaused by: java.io.IOException: Connection reset";
+    let info = "2026-12-02 11:09:17.091 [eventLoopGroupProxy-4-3] INFO  ktor.application - 200 OK: GET - /x in 43ms";
+    let info_later = KTOR_INFO.replace("17.091823411Z", "18.000000000Z");
+    // Info, then the exception; and the exception first.
+    let orders = [
+        [KTOR_INFO.to_string()]
+            .into_iter()
+            .chain(KTOR_UNCAUGHT.map(String::from))
+            .collect::<Vec<_>>(),
+        KTOR_UNCAUGHT
+            .map(String::from)
+            .into_iter()
+            .chain([info_later])
+            .collect(),
+    ];
+    for (i, lines) in orders.iter().enumerate() {
+        let recs = by_offset(parse_all(&lines.join("\n")));
+        let got: Vec<(&str, Level)> = recs.iter().map(|r| (r.message.as_str(), r.level)).collect();
+        let want = if i == 0 {
+            [(info, Level::Info), (exception, Level::Error)]
+        } else {
+            [(exception, Level::Error), (info, Level::Info)]
+        };
+        assert_eq!(got, want, "order {i}");
+        let thrown = recs.iter().find(|r| r.level == Level::Error).unwrap();
+        assert_eq!(
+            thrown.timestamp,
+            ts("2026-12-02T11:09:17.534054593Z"),
+            "order {i}"
+        );
+    }
+
+    // The same in a plain file: the exception has no time of its own.
+    let plain = "2026-12-02 11:09:17.091 [eventLoopGroupProxy-4-3] INFO  ktor.application - 200 OK: GET - /x in 43ms
+Exception in thread \"DefaultDispatcher-worker-11\" java.lang.IllegalStateException: boom
+\tat io.ktor.client.plugins.X.invokeSuspend(X.kt:54)
+\tSuppressed: kotlinx.coroutines.internal.DiagnosticCoroutineContextException: [StandaloneCoroutine{Cancelling}]
+Caused by: java.io.IOException: reset
+\t... 3 more
+";
+    let recs = parse_all(plain);
+    let got: Vec<(Level, usize)> = recs
+        .iter()
+        .map(|r| (r.level, r.message.lines().count()))
+        .collect();
+    assert_eq!(got, [(Level::Info, 1), (Level::Error, 5)], "{recs:#?}");
+    assert_eq!(recs[0].timestamp, ts("2026-12-02T11:09:17.091Z"));
+    assert_eq!(recs[1].timestamp, OBSERVED);
+}
+
+#[test]
+fn uncaught_jvm_exceptions_after_an_error_line_continue_it() {
+    let error = KTOR_INFO.replace(
+        "INFO  ktor.application - 200 OK",
+        "ERROR ktor.application - 500",
+    );
+    let text = [error.as_str()]
+        .into_iter()
+        .chain(KTOR_UNCAUGHT)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let recs = parse_all(&text);
+    assert_eq!(recs.len(), 1, "{recs:#?}");
+    assert_eq!(recs[0].message.lines().count(), 4);
+    assert_eq!(recs[0].timestamp, ts("2026-12-02T11:09:17.091Z"));
+    let plain = "2026-12-02 11:09:18.000 [x] ERROR ktor.application - failed
+Exception in thread \"main\" java.lang.IllegalStateException: boom
+\tat a.B.c(B.kt:1)
+";
+    let recs = parse_all(plain);
+    assert_eq!(recs.len(), 1, "{recs:#?}");
+    assert_eq!(recs[0].message.lines().count(), 3);
+}

@@ -135,18 +135,39 @@ fn leading_at_start(s: &str, observed: Nanos) -> Option<Leading> {
     }
     if b.first() == Some(&b'[') {
         let inner = leading_bare(&b[1..], observed)?;
-        if b.get(1 + inner.len) == Some(&b']') {
-            return Some(Leading {
+        return match b.get(1 + inner.len) {
+            Some(b']') => Some(Leading {
                 len: inner.len + 2,
                 ..inner
-            });
-        }
-        return None;
+            }),
+            // env_logger: `[2026-12-05T09:00:31Z INFO  actix_web::middleware::logger] …`, the
+            // level and module path inside the time's bracket; the level is read after it.
+            Some(b' ') if env_logger_rest(&b[2 + inner.len..]) => Some(Leading {
+                len: inner.len + 1,
+                ..inner
+            }),
+            _ => None,
+        };
     }
     leading_bare(b, observed)
 }
 
-/// Where the text after a bracketed level word and its space starts (`[INFO] `, `[warn] `).
+/// ` LEVEL module::path] ` of env_logger, after its time: a level word, and the bracket closed
+/// further on.
+fn env_logger_rest(b: &[u8]) -> bool {
+    let word = b
+        .iter()
+        .take(6)
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    let level = std::str::from_utf8(&b[..word]).is_ok_and(|w| super::level::word(w).is_some());
+    level
+        && matches!(b.get(word), Some(b' ' | b']'))
+        && b.iter().skip(word).take(256).any(|&c| c == b']')
+}
+
+/// Where the text after a bracketed level word and its space (a tab in Lambda's Python runtime:
+/// `[ERROR]\t2026-11-24T09:05:43.882Z\t…`) starts (`[INFO] `, `[warn] `).
 fn bracketed_level(b: &[u8]) -> Option<usize> {
     let close = b.iter().take(10).position(|&c| c == b']')?;
     let word = b.get(1..close)?;
@@ -154,7 +175,7 @@ fn bracketed_level(b: &[u8]) -> Option<usize> {
         && !word.is_empty()
         && word.iter().all(u8::is_ascii_alphabetic)
         && std::str::from_utf8(word).is_ok_and(|w| super::level::word(w).is_some());
-    (level && b.get(close + 1) == Some(&b' ')).then_some(close + 2)
+    (level && matches!(b.get(close + 1), Some(b' ' | b'\t'))).then_some(close + 2)
 }
 
 fn leading_bare(b: &[u8], observed: Nanos) -> Option<Leading> {
@@ -590,6 +611,21 @@ mod tests {
         // One level only, and a hostile run of them is read without recursing.
         assert_eq!(at("[INFO] [INFO] [12/04/2026 06:00:30.006] x"), None);
         assert_eq!(at(&"[INFO] ".repeat(200_000)), None);
+    }
+
+    #[test]
+    fn levels_inside_or_before_the_bracket() {
+        let t = utc("2026-12-05T09:00:31Z");
+        // env_logger: the bracket holds the level and module too; the time is what is taken.
+        let line = "[2026-12-05T09:00:31Z INFO  actix_web::middleware::logger] 10.3.5.155 \"GET /v2/search?q=boots HTTP/1.1\" 200";
+        assert_eq!(at(line), Some((t, 21)));
+        assert_eq!(at("[2026-12-05T09:00:31Z ERROR hyper] x"), Some((t, 21)));
+        assert_eq!(at("[2026-12-05T09:00:31Z WARN ] x"), Some((t, 21)));
+        assert_eq!(at("[2026-12-05T09:00:31Z main] x"), None);
+        assert_eq!(at("[2026-12-05T09:00:31Z INFO no bracket"), None);
+        // Lambda's Python runtime: a tab after the level.
+        let l = leading("[ERROR]\t2026-12-05T09:00:31Z\tid\tx", 0).unwrap();
+        assert_eq!((l.nanos, l.len, l.level_first), (t, 28, true));
     }
 
     #[test]
