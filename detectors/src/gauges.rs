@@ -375,7 +375,8 @@ pub fn text_samples(text: &str, out: &mut Vec<Sample>) {
             Some(_) if is_bound_name(name) => continue,
             Some((_, scale)) if !is_memory(name) => (format!("{name}_bytes"), value * scale),
             Some((_, scale)) => (name.to_string(), value * scale),
-            None if is_gauge_name(name) => (name.to_string(), value),
+            // `rss_mb=412`: the name gives the unit, as in a field.
+            None if is_gauge_name(name) => (name.to_string(), value * name_unit(name)),
             None if is_depth_name(name) => match queue_label(text) {
                 Some(Some(queue)) => (format!("queue.{queue}.{name}"), value),
                 Some(None) => (format!("queue.{name}"), value),

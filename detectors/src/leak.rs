@@ -25,7 +25,7 @@ use crate::stats::{mad, mann_kendall_z, median, theil_sen};
 
 mod demand;
 
-use demand::{demand_of, Demand};
+use demand::{cache_fill, demand_of, Demand};
 
 /// Tuning of the leak detector.
 #[derive(Debug, Clone)]
@@ -90,6 +90,10 @@ struct ServiceState {
     load: VecDeque<(i64, u64)>,
     /// Sessions, users or clients it says it serves.
     demand: Demand,
+    /// What waits in its queues and backlogs: memory holds it.
+    queued: Demand,
+    /// The entries of a cache it says is filling up to a stated capacity.
+    cache: Demand,
     tasks: Tasks,
 }
 
@@ -311,10 +315,15 @@ impl Detector for LeakDetector {
     fn observe(&mut self, ev: &Event<'_>, out: &mut Vec<Alert>) {
         let found = samples(ev.rec);
         let limit = memory_limit(ev.rec);
-        if let (Some(v), Some(s)) = (demand_of(ev.rec), self.services.get_mut(ev.service)) {
+        if let Some(s) = self.services.get_mut(ev.service) {
             let keep = self.config.max_buckets + self.config.envelope + 1;
-            s.demand
-                .note(ev.time.div_euclid(self.config.bucket), v, keep);
+            let bucket = ev.time.div_euclid(self.config.bucket);
+            if let Some(v) = demand_of(ev.rec) {
+                s.demand.note(bucket, v, keep);
+            }
+            if let Some(v) = cache_fill(ev.rec) {
+                s.cache.note(bucket, v, keep);
+            }
         }
         // A task's start may carry numbers that read as gauges (`workers=4`).
         if let Some(s) = self.services.get_mut(ev.service) {
@@ -374,6 +383,10 @@ fn observe_sample(
         }
     }
     let bucket = ev.time.div_euclid(c.bucket);
+    if holds_items(&sample.name) {
+        s.queued
+            .note(bucket, sample.value, c.max_buckets + c.envelope + 1);
+    }
     let series = s.gauges.entry(key).or_default();
     if series.last_time != 0 && ev.time - series.last_time > c.max_gap {
         series.floors.clear();
@@ -483,10 +496,22 @@ fn observe_sample(
     // grew by half) it is a leak.
     let concurrency = !is_memory(&sample.name);
     let (from, to) = (series.floors[first].0, series.bucket - 1);
-    let load = match (load_growth(&s.load, from, to), s.demand.growth(from, to)) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
+    // Memory also holds what waits in the service's queues: a backlog that grew explains
+    // it (and, if the backlog never drains, is the leak to report).
+    // A cache still filling up to the capacity it states holds memory by design, whatever the
+    // ratio: after a restart the envelope's first third is the empty cache's.
+    if !concurrency && s.cache.growth(from, to).is_some_and(|g| g >= 1.2) {
+        return;
+    }
+    let queued = (!concurrency).then(|| s.queued.growth(from, to)).flatten();
+    let load = [
+        load_growth(&s.load, from, to),
+        s.demand.growth(from, to),
+        queued,
+    ]
+    .into_iter()
+    .flatten()
+    .reduce(f64::max);
     if let (Some(load), true) = (load, early > 0.0) {
         if load >= 1.2 && late / early <= if concurrency { load * load } else { load } {
             return;
@@ -570,6 +595,14 @@ fn observe_sample(
         evidence,
         details,
     });
+}
+
+/// Does a gauge count items waiting: a queue's depth, a backlog, a consumer's lag?
+fn holds_items(name: &str) -> bool {
+    family(name) == "queue" || {
+        let n = name.to_ascii_lowercase();
+        n.contains("backlog") || n.ends_with("lag")
+    }
 }
 
 /// The instance of the service a record comes from, when the record says: a Kubernetes pod,

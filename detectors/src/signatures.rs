@@ -221,6 +221,13 @@ impl SignaturePack {
                 occ(AlertKind::UnhandledRejection, &detail, false)
             }
             Rule::InPromise => occ(AlertKind::UnhandledRejection, rest, false),
+            // asyncio's own words name the task or future; a hint about "tasks whose
+            // exception was never retrieved" (`PYTHONASYNCIODEBUG`) is no occurrence.
+            Rule::NeverRetrieved
+                if !(text[..start].ends_with("Task ") || text[..start].ends_with("Future ")) =>
+            {
+                None
+            }
             Rule::NeverRetrieved => occ(AlertKind::UnhandledRejection, rest, true),
             Rule::Unobserved => {
                 // From the exception's line on: its type, inner exceptions and frames.

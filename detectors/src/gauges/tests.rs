@@ -188,13 +188,21 @@ fn spaced_values_and_units_and_queue_depths_in_text() {
         [
             ("queue.webhooks.size".to_string(), 2381.0),
             ("queue.default.size".to_string(), 2.0),
-            ("redis.used_memory_mb".to_string(), 1021.5)
+            ("redis.used_memory_mb".to_string(), 1021.5 * MB)
         ]
     );
     // RabbitMQ's depth, as a consumer reports it.
     assert_eq!(
         got("queue stats queue=notify.email messages_ready=18 messages_unacked=116 consumers=8 publish_rate=31.9"),
         [("queue.notify.email.messages_ready".to_string(), 18.0)]
+    );
+    // A unit in the name, as in a field.
+    assert_eq!(
+        got("stats inflight=65 rss_mb=193.5 fds=45"),
+        [
+            ("rss_mb".to_string(), 193.5 * MB),
+            ("fds".to_string(), 45.0)
+        ]
     );
     // Not about a queue: a size is no depth.
     assert_eq!(got("batch size=500 sent"), []);

@@ -2,13 +2,59 @@
 //!
 //! A websocket server's memory grows with its open sessions; the rate of its records does not
 //! (it logs stats every 15 s whatever the load), so only the number it reports tells that the
-//! growth is the morning's users rather than a leak.
+//! growth is the morning's users rather than a leak. A cache filling up to the capacity it
+//! states (`entries=1625263 capacity=2000000`) is bounded the same way: its memory follows its
+//! entries.
 
 use std::collections::VecDeque;
 
 use firewatch_ingest::LogRecord;
 
 use crate::gauges::number;
+
+/// The entries of a cache whose record states its capacity (in fields, or as `name=value` in
+/// its text), while they fit in it.
+pub(super) fn cache_fill(rec: &LogRecord) -> Option<f64> {
+    const CAPACITY: [&str; 5] = [
+        "capacity",
+        "max_entries",
+        "max_size",
+        "max_capacity",
+        "maxsize",
+    ];
+    const ENTRIES: [&str; 5] = ["entries", "items", "keys", "size", "len"];
+    // Runs on every record of a service with gauges: the text is searched only when it says
+    // `capacity=`.
+    let line = rec.message.lines().next().unwrap_or("");
+    let in_text = line.contains("capacity=");
+    let value = |names: &[&str]| {
+        names.iter().find_map(|n| match rec.fields.get(*n) {
+            Some(v) => number(v),
+            None if in_text => text_value(line, n),
+            None => None,
+        })
+    };
+    let capacity = value(&CAPACITY)?;
+    let entries = value(&ENTRIES)?;
+    (entries >= 0.0 && entries <= capacity).then_some(entries)
+}
+
+/// The number after `name=` in a line, where `name` starts a word.
+fn text_value(line: &str, name: &str) -> Option<f64> {
+    let mut from = 0;
+    while let Some(i) = line[from..].find(name) {
+        let at = from + i;
+        from = at + name.len();
+        let starts_word = at == 0 || line.as_bytes()[at - 1] == b' ';
+        if let Some(rest) = line[from..].strip_prefix('=').filter(|_| starts_word) {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(rest.len());
+            return rest[..end].parse().ok();
+        }
+    }
+    None
+}
 
 /// The demand a record states: a numeric field named for sessions, users, clients or
 /// subscribers being served now (`sessions=977`, `active_users`, `connected_clients`), not a

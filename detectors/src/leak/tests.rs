@@ -152,6 +152,63 @@ fn memory_that_grows_with_the_sessions_a_service_reports_is_not_a_leak() {
 }
 
 #[test]
+fn a_cache_filling_to_its_stated_capacity_is_not_a_leak() {
+    let floor = |m: f64| 100.0 + 150.0 * (m / 180.0).min(1.0);
+    let with_entries = |entries: fn(f64) -> f64, capacity: f64| {
+        let mut records = heap(180, floor);
+        for (i, r) in records.iter_mut().enumerate() {
+            r.fields
+                .insert("entries".into(), json!(entries(i as f64 / 2.0).round()));
+            r.fields.insert("capacity".into(), json!(capacity));
+        }
+        records
+    };
+    let filling = |m: f64| 10_000.0 + 1_000_000.0 * m / 180.0;
+    assert_eq!(leaks(&with_entries(filling, 2_000_000.0)), vec![]);
+    // Memory that grows while the cache stays the same size is a leak.
+    assert_eq!(leaks(&with_entries(|_| 500_000.0, 2_000_000.0)).len(), 1);
+    // So is a cache past what it says it holds.
+    assert_eq!(leaks(&with_entries(filling, 1_000.0)).len(), 1);
+    // A cache that writes its stats as text (Rust's env_logger, `entries=… capacity=…`).
+    let text: Vec<LogRecord> = (0..360)
+        .map(|i| {
+            let m = i as f64 / 2.0;
+            let message = format!(
+                "entries={} capacity=2000000 rss_mb={:.1}",
+                filling(m).round(),
+                floor(m)
+            );
+            rec(T0 + secs(m * 60.0), &message)
+        })
+        .collect();
+    assert_eq!(leaks(&text), vec![]);
+}
+
+#[test]
+fn memory_that_holds_a_growing_backlog_is_not_a_leak() {
+    let floor = |m: f64| 100.0 + 60.0 * (m / 180.0).min(1.0);
+    let with_backlog = |backlog: fn(f64) -> f64| {
+        let mut records = heap(180, floor);
+        for (i, r) in records.iter_mut().enumerate() {
+            r.fields
+                .insert("backlog".into(), json!(backlog(i as f64 / 2.0).round()));
+        }
+        records
+    };
+    // The backlog itself grows without bound: that is the one alert, not the memory.
+    let alerts = leaks(&with_backlog(|m| 200.0 + 500.0 * m));
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a.details["gauge"] == json!("backlog")),
+        "{alerts:#?}"
+    );
+    let alerts = leaks(&with_backlog(|_| 200.0));
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].details["gauge"], json!("heapUsed"));
+}
+
+#[test]
 fn growth_while_an_announced_task_runs_is_not_a_leak() {
     // Two hours of steady growth while a backfill runs, then it ends and memory drops back.
     let floor = |m: f64| if m < 150.0 { 100.0 + m * 1.5 } else { 100.0 };

@@ -78,6 +78,18 @@ fn other_runtimes_rejections() {
 }
 
 #[test]
+fn a_hint_about_tasks_never_retrieved_is_no_occurrence() {
+    assert_eq!(
+        kind_of("asyncio debug mode off; set PYTHONASYNCIODEBUG=1 to get creation tracebacks for tasks whose exception was never retrieved"),
+        None
+    );
+    assert_eq!(
+        kind_of("ERROR asyncio: Task exception was never retrieved"),
+        Some(AlertKind::UnhandledRejection)
+    );
+}
+
+#[test]
 fn a_coroutine_nobody_handled_is_a_rejection_a_thread_is_not() {
     let coroutine = "Exception in thread \"DefaultDispatcher-worker-11\" java.lang.NullPointerException: boom\n\tat com.shop.Audit$publish$1.invokeSuspend(Audit.kt:41)\n\tSuppressed: kotlinx.coroutines.DiagnosticCoroutineContextException: [StandaloneCoroutine{Cancelling}@3f2a1b, Dispatchers.IO]";
     assert_eq!(kind_of(coroutine), Some(AlertKind::UnhandledRejection));
