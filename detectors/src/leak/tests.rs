@@ -19,6 +19,20 @@ fn heap(minutes: usize, floor: impl Fn(f64) -> f64) -> Vec<LogRecord> {
         .collect()
 }
 
+/// [`heap`] samples that also carry `field`, following `value(minute)`.
+fn heap_with(
+    floor: impl Fn(f64) -> f64,
+    field: &str,
+    value: impl Fn(f64) -> f64,
+) -> Vec<LogRecord> {
+    let mut records = heap(180, floor);
+    for (i, r) in records.iter_mut().enumerate() {
+        r.fields
+            .insert(field.into(), json!(value(i as f64 / 2.0).round()));
+    }
+    records
+}
+
 fn leaks(records: &[LogRecord]) -> Vec<Alert> {
     let mut engine = crate::Engine::default();
     records.iter().flat_map(|r| engine.observe(r)).collect()
@@ -135,14 +149,7 @@ fn a_gauge_that_grows_with_the_load_is_not_a_leak() {
 fn memory_that_grows_with_the_sessions_a_service_reports_is_not_a_leak() {
     // Stats every 30 s, whatever the load: only `sessions` tells the morning's users.
     let floor = |m: f64| 100.0 + 150.0 * (m / 180.0).min(1.0);
-    let with_sessions = |sessions: fn(f64) -> f64| {
-        let mut records = heap(180, floor);
-        for (i, r) in records.iter_mut().enumerate() {
-            r.fields
-                .insert("sessions".into(), json!(sessions(i as f64 / 2.0).round()));
-        }
-        records
-    };
+    let with_sessions = |sessions: fn(f64) -> f64| heap_with(floor, "sessions", sessions);
     assert_eq!(
         leaks(&with_sessions(|m| 1000.0 + 9000.0 * m / 180.0)),
         vec![]
@@ -155,10 +162,8 @@ fn memory_that_grows_with_the_sessions_a_service_reports_is_not_a_leak() {
 fn a_cache_filling_to_its_stated_capacity_is_not_a_leak() {
     let floor = |m: f64| 100.0 + 150.0 * (m / 180.0).min(1.0);
     let with_entries = |entries: fn(f64) -> f64, capacity: f64| {
-        let mut records = heap(180, floor);
-        for (i, r) in records.iter_mut().enumerate() {
-            r.fields
-                .insert("entries".into(), json!(entries(i as f64 / 2.0).round()));
+        let mut records = heap_with(floor, "entries", entries);
+        for r in &mut records {
             r.fields.insert("capacity".into(), json!(capacity));
         }
         records
@@ -187,14 +192,7 @@ fn a_cache_filling_to_its_stated_capacity_is_not_a_leak() {
 #[test]
 fn memory_that_holds_a_growing_backlog_is_not_a_leak() {
     let floor = |m: f64| 100.0 + 60.0 * (m / 180.0).min(1.0);
-    let with_backlog = |backlog: fn(f64) -> f64| {
-        let mut records = heap(180, floor);
-        for (i, r) in records.iter_mut().enumerate() {
-            r.fields
-                .insert("backlog".into(), json!(backlog(i as f64 / 2.0).round()));
-        }
-        records
-    };
+    let with_backlog = |backlog: fn(f64) -> f64| heap_with(floor, "backlog", backlog);
     // The backlog itself grows without bound: that is the one alert, not the memory.
     let alerts = leaks(&with_backlog(|m| 200.0 + 500.0 * m));
     assert!(

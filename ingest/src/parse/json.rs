@@ -313,22 +313,24 @@ fn event_type(v: &Value) -> Option<(Level, String)> {
 }
 
 /// A journal `MESSAGE`; journalctl writes one that is not UTF-8 as an array of its bytes.
+/// Anything else stays in the fields.
 fn journal_message(map: &mut Map<String, Value>) -> Option<String> {
-    let text = match map.get("MESSAGE")? {
+    let bytes: Option<Vec<u8>> = match map.get("MESSAGE")? {
         Value::String(_) => None,
-        Value::Array(bytes) => {
-            let bytes: Option<Vec<u8>> = bytes
-                .iter()
-                .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
-                .collect();
-            Some(String::from_utf8_lossy(&bytes?).into_owned())
-        }
+        Value::Array(bytes) => bytes
+            .iter()
+            .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+            .collect(),
         _ => return None,
     };
-    match (text, map.remove("MESSAGE")) {
-        (Some(text), _) => Some(text),
-        (None, Some(Value::String(s))) => Some(s),
-        _ => None,
+    match (bytes, map.remove("MESSAGE")?) {
+        (Some(bytes), _) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        (None, Value::String(s)) => Some(s),
+        (None, other) => {
+            // An array that is not bytes.
+            map.insert("MESSAGE".into(), other);
+            None
+        }
     }
 }
 
