@@ -1,6 +1,11 @@
 //! The live demo of `firewatch up --demo`: generated logs of every service, written in real
 //! time into a directory the shipper tails, with incidents injected on a schedule short enough
 //! to watch — alerts fire within the first minute and resolve a minute or two later.
+//!
+//! The logs begin [`HISTORY`] before the demo starts, written at once: search has something to
+//! find right away, and the detectors have learned each service's normal before the first
+//! incident (a service's first minutes alert on no error spike: there is no normal to rise
+//! from).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +22,8 @@ use tracing::warn;
 /// Lines per second across all services.
 const RATE: f64 = 50.0;
 const SECOND: Nanos = 1_000_000_000;
+/// Normal traffic written at start, before the live part.
+const HISTORY: Nanos = 10 * 60 * SECOND;
 /// A round of incidents starts this often, so a user who keeps watching sees them again.
 const ROUND: Nanos = 300 * SECOND;
 const ROUNDS: i64 = 12;
@@ -64,7 +71,7 @@ impl Demo {
             .as_nanos() as Nanos;
         let mut generator = Generator::new(GenConfig {
             seed: 1,
-            start,
+            start: start - HISTORY,
             rate: RATE,
             incidents: incidents(start),
         })?;
@@ -78,7 +85,7 @@ impl Demo {
             .spawn(move || {
                 let limits = Limits::default();
                 if let Err(error) =
-                    gen::run_until(&mut generator, &mut sink, Pace::RealTime, limits, &flag)
+                    gen::run_until(&mut generator, &mut sink, Pace::Wall, limits, &flag)
                 {
                     warn!(%error, "demo log writer stopped");
                 }

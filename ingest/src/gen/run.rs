@@ -16,6 +16,9 @@ pub enum Pace {
     Fast,
     /// Event time follows the wall clock: one second of events per second.
     RealTime,
+    /// Event time *is* the wall clock: events already past are written at once (a run that
+    /// starts in the past backfills its history), later ones when their time comes.
+    Wall,
 }
 
 /// When to stop; the first limit reached wins, none means run until interrupted.
@@ -70,17 +73,24 @@ pub fn run_until(
         if end.is_some_and(|end| gen.now() >= end) {
             break;
         }
-        if pace == Pace::RealTime {
-            let due = Duration::from_nanos((gen.now() - gen.start()).max(0) as u64);
-            let mut ahead = due.saturating_sub(wall_start.elapsed());
-            if !ahead.is_zero() || last_flush.elapsed() >= FLUSH_EVERY {
+        if pace != Pace::Fast {
+            // How far the next event is ahead of the clock its pace follows.
+            let ahead = || match pace {
+                Pace::Wall => {
+                    Duration::from_nanos(gen.now().saturating_sub(wall_now()).max(0) as u64)
+                }
+                _ => Duration::from_nanos((gen.now() - gen.start()).max(0) as u64)
+                    .saturating_sub(wall_start.elapsed()),
+            };
+            let mut ahead_by = ahead();
+            if !ahead_by.is_zero() || last_flush.elapsed() >= FLUSH_EVERY {
                 sink.flush()?;
                 last_flush = Instant::now();
             }
             // Short naps, so a stop request is noticed even at a low rate.
-            while !ahead.is_zero() && !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(ahead.min(FLUSH_EVERY));
-                ahead = due.saturating_sub(wall_start.elapsed());
+            while !ahead_by.is_zero() && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(ahead_by.min(FLUSH_EVERY));
+                ahead_by = ahead();
             }
             if stop.load(Ordering::Relaxed) {
                 break;
@@ -94,4 +104,11 @@ pub fn run_until(
     }
     sink.flush()?;
     Ok(stats)
+}
+
+/// The wall clock as event time.
+fn wall_now() -> Nanos {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as Nanos)
 }

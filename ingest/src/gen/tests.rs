@@ -286,3 +286,36 @@ fn a_real_time_run_stops_soon_after_it_is_asked() {
     assert!(stats.lines > 0);
     assert!(stats.lines < 10_000, "{stats:?}");
 }
+
+#[test]
+fn a_wall_clock_run_writes_its_past_at_once_then_keeps_to_the_clock() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as Nanos
+    };
+    let began = now();
+    let mut gen = Generator::new(GenConfig {
+        start: began - 60 * SECOND,
+        ..config(3, Vec::new())
+    })
+    .unwrap();
+    let mut out = StreamSink::new(Vec::new());
+    let stop = AtomicBool::new(false);
+    let stats = std::thread::scope(|s| {
+        let run = s.spawn(|| run_until(&mut gen, &mut out, Pace::Wall, Limits::default(), &stop));
+        std::thread::sleep(Duration::from_millis(1500));
+        stop.store(true, Ordering::Relaxed);
+        run.join().unwrap().unwrap()
+    });
+    let ended = now();
+    // The past minute was written in full, and nothing ahead of the clock.
+    assert!(stats.last_event >= began, "{stats:?}");
+    assert!(stats.last_event <= ended, "{stats:?}");
+    // About 61.5 s of events at 100 per second, not a burst beyond the clock.
+    assert!(stats.events > 4_000, "{stats:?}");
+    assert!(stats.events < 9_000, "{stats:?}");
+}
