@@ -94,6 +94,14 @@ pub fn parse(line: &str, observed: Nanos, hints: TimeHints<'_>) -> Option<Json> 
         Some((_, other)) => Some(other.to_string()),
         None => None,
     };
+    // Serilog's exception, on the lines after the message, as its text sinks write it: the
+    // error and its stack are what detectors and searches look at.
+    if let (Some(m), Some(Value::String(_))) = (&mut message, map.get("@x")) {
+        if let Some(Value::String(x)) = map.remove("@x") {
+            m.push('\n');
+            m.push_str(&x);
+        }
+    }
     // The systems with keys of their own leave out a message (journal, LogEntry) or a level
     // (MongoDB, Kubernetes Events) under the usual keys: only then are their keys looked for,
     // and a record of the usual keys costs nothing more.
@@ -128,6 +136,15 @@ pub fn parse(line: &str, observed: Nanos, hints: TimeHints<'_>) -> Option<Json> 
         } else {
             None
         };
+    }
+    if message.is_none() {
+        // structlog's JSON renderer names its message `event`; elsewhere, beside a message,
+        // an `event` is a field.
+        if let Some(Value::String(_)) = map.get("event") {
+            message = map
+                .remove("event")
+                .and_then(|v| v.as_str().map(str::to_string));
+        }
     }
     parts.message = message.unwrap_or_else(|| trimmed.to_string());
     if parts.service.is_none() {
@@ -453,6 +470,18 @@ mod tests {
         assert_eq!(p.level.map(|l| l.0), Some(Level::Error));
         assert_eq!(p.service.as_deref(), Some("pay"));
 
+        let p = record(
+            r#"{"event": "job started", "job": "export", "level": "info", "timestamp": "2026-12-12T01:00:02.000050Z"}"#,
+        );
+        assert_eq!(p.message, "job started");
+        assert_eq!(p.fields["job"], "export");
+        assert!(!p.fields.contains_key("event"));
+        let p = record(r#"{"event":"user.login","msg":"ok"}"#);
+        assert_eq!(
+            (p.message.as_str(), &p.fields["event"]),
+            ("ok", &Value::from("user.login"))
+        );
+
         let p = record(r#"{"ts":1763632800.25,"lvl":"warn","msg":"m","app":"a"}"#);
         assert_eq!(p.timestamp, Some(1_763_632_800_250_000_000));
         assert_eq!(p.service.as_deref(), Some("a"));
@@ -510,6 +539,15 @@ mod tests {
             r#"{"@t":"2026-11-20T10:00:00Z","@m":"Order 8 failed","@mt":"Order {Id} failed","Id":8}"#,
         );
         assert_eq!(p.message, "Order 8 failed");
+        // Its exception follows the message.
+        let p = record(
+            r#"{"@t":"2026-11-20T10:00:00Z","@mt":"Unobserved task exception","@l":"Error","@x":"System.AggregateException: A Task's exception(s) were not observed\n   at X.Y()"}"#,
+        );
+        assert_eq!(
+            p.message,
+            "Unobserved task exception\nSystem.AggregateException: A Task's exception(s) were not observed\n   at X.Y()"
+        );
+        assert!(!p.fields.contains_key("@x"));
     }
 
     #[test]

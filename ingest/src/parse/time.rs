@@ -399,6 +399,16 @@ fn short_date(b: &[u8]) -> Option<(Civil, usize)> {
         let end = clock(b, 9, &mut c)?;
         return Some((c, end));
     }
+    // php-fpm, PHP's error log, Tomcat: `02-Dec-2026 14:12:05[.f]`, PHP's with ` UTC` after.
+    if b.get(2) == Some(&b'-') && b.get(6) == Some(&b'-') && b.get(11) == Some(&b' ') {
+        c.day = digits(b, 0, 2)?;
+        c.month = month(b, 3)?;
+        c.year = Some(digits(b, 7, 4)? as i32);
+        let end = clock(b, 12, &mut c)?;
+        let utc =
+            b[end..].starts_with(b" UTC") && !b.get(end + 4).is_some_and(u8::is_ascii_alphanumeric);
+        return Some((c, if utc { end + 4 } else { end }));
+    }
     if b.get(2) == Some(&b'-') && b.get(5) == Some(&b' ') {
         c.month = digits(b, 0, 2)?;
         c.day = digits(b, 3, 2)?;
@@ -611,6 +621,22 @@ mod tests {
         // One level only, and a hostile run of them is read without recursing.
         assert_eq!(at("[INFO] [INFO] [12/04/2026 06:00:30.006] x"), None);
         assert_eq!(at(&"[INFO] ".repeat(200_000)), None);
+    }
+
+    #[test]
+    fn day_month_name_year_as_php_and_tomcat_write_it() {
+        let t = utc("2026-12-02T14:12:05Z");
+        assert_eq!(at("[02-Dec-2026 14:12:05] NOTICE: exiting"), Some((t, 22)));
+        assert_eq!(
+            at("[02-Dec-2026 14:12:05 UTC] PHP Warning: x"),
+            Some((t, 26))
+        );
+        assert_eq!(
+            at("02-Dec-2026 14:12:05.250 INFO [main] x"),
+            Some((t + 250_000_000, 24))
+        );
+        assert_eq!(at("[02-Dec-2026 14:12:05 UTCX] x"), None);
+        assert_eq!(at("02-Foo-2026 14:12:05 x"), None);
     }
 
     #[test]
