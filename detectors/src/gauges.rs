@@ -240,11 +240,22 @@ fn name_unit(name: &str) -> f64 {
         name.len() > suffix.len()
             && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
     };
-    if lower("_kb") || lower("_kib") {
+    // camelCase too: `heapUsedMB`, `rssMb`.
+    let camel = |prefix: char| {
+        let b = name.as_bytes();
+        [&b"B"[..], b"b", b"iB"].iter().any(|rest| {
+            let len = 1 + rest.len();
+            b.len() > len
+                && b[b.len() - len] == prefix as u8
+                && &b[b.len() - rest.len()..] == *rest
+                && b[b.len() - len - 1].is_ascii_lowercase()
+        })
+    };
+    if lower("_kb") || lower("_kib") || camel('K') {
         1024.0
-    } else if lower("_mb") || lower("_mib") {
+    } else if lower("_mb") || lower("_mib") || camel('M') {
         MB
-    } else if lower("_gb") || lower("_gib") {
+    } else if lower("_gb") || lower("_gib") || camel('G') {
         1024.0 * MB
     } else {
         1.0
@@ -286,6 +297,12 @@ fn field_samples_about(
                     if about_queue() {
                         out.push(Sample::of(format!("queue.{k}"), x));
                     }
+                } else if let (Some(x), Some(pool)) = (
+                    number(v).filter(|_| pools::is_active_name(k)),
+                    fields.get("pool").and_then(Value::as_str),
+                ) {
+                    // A record about a pool: `{"pool": "primary", "active": 12}`.
+                    out.push(Sample::of(format!("pool.{pool}.{k}"), x));
                 }
             }
         }
@@ -385,6 +402,11 @@ pub fn text_samples(text: &str, out: &mut Vec<Sample>) {
             None if is_queue_depth_name(name) && queue_label(text).is_some() => {
                 (format!("queue.{name}"), value)
             }
+            None if pools::is_active_name(name) => match pools::pool_label(text) {
+                Some(Some(pool)) => (format!("pool.{pool}.{name}"), value),
+                Some(None) => (format!("pool.{name}"), value),
+                None => continue,
+            },
             None => continue,
         };
         out.push(Sample::of(name, value));
@@ -531,5 +553,6 @@ pub fn is_memory(name: &str) -> bool {
 }
 
 mod phrases;
+mod pools;
 #[cfg(test)]
 mod tests;

@@ -25,7 +25,7 @@ use crate::stats::{mad, mann_kendall_z, median, theil_sen};
 
 mod demand;
 
-use demand::{cache_fill, demand_of, Demand};
+use demand::{cache_fill, demand_of, inflow_of, Demand};
 
 /// Tuning of the leak detector.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ impl Default for LeakConfig {
             min_buckets: 12,
             max_buckets: 24,
             min_z: 3.0,
-            min_growth: 0.10,
+            min_growth: 0.15,
             min_persistence: 0.5,
             restart_drop: 0.6,
             max_gap: 30 * MINUTE,
@@ -94,6 +94,8 @@ struct ServiceState {
     queued: Demand,
     /// The entries of a cache it says is filling up to a stated capacity.
     cache: Demand,
+    /// The rate work arrives into its queues, as it states it.
+    inflow: Demand,
     tasks: Tasks,
 }
 
@@ -126,7 +128,7 @@ impl ServiceState {
 
 /// Words naming a long task that a service logs starting and ending: memory, connections and
 /// workers grow while it runs and fall back after.
-const TASKS: [&str; 14] = [
+const TASKS: [&str; 15] = [
     "backfill",
     "batch",
     "migration",
@@ -141,6 +143,8 @@ const TASKS: [&str; 14] = [
     "replay",
     "bulk",
     "etl",
+    // `job started` / `job finished`, the job named in a field (structlog, zap).
+    "job",
 ];
 const STARTED: [&str; 5] = ["started", "starting", "begin", "began", "kicked off"];
 const ENDED: [&str; 8] = [
@@ -324,6 +328,9 @@ impl Detector for LeakDetector {
             if let Some(v) = cache_fill(ev.rec) {
                 s.cache.note(bucket, v, keep);
             }
+            if let Some(v) = inflow_of(ev.rec) {
+                s.inflow.note(bucket, v, keep);
+            }
         }
         // A task's start may carry numbers that read as gauges (`workers=4`).
         if let Some(s) = self.services.get_mut(ev.service) {
@@ -503,6 +510,10 @@ fn observe_sample(
     if !concurrency && s.cache.growth(from, to).is_some_and(|g| g >= 1.2) {
         return;
     }
+    // A queue filling while the work arriving into it at least doubled is a surge.
+    if holds_items(&sample.name) && s.inflow.growth(from, to).is_some_and(|g| g >= 2.0) {
+        return;
+    }
     let queued = (!concurrency).then(|| s.queued.growth(from, to)).flatten();
     let load = [
         load_growth(&s.load, from, to),
@@ -513,7 +524,7 @@ fn observe_sample(
     .flatten()
     .reduce(f64::max);
     if let (Some(load), true) = (load, early > 0.0) {
-        if load >= 1.2 && late / early <= if concurrency { load * load } else { load } {
+        if load >= 1.1 && late / early <= if concurrency { load * load } else { load } {
             return;
         }
     }

@@ -13,7 +13,10 @@
 //! minute, a long one (ten minutes) catches creeping ramps. Each must clear a ratio floor (a
 //! multiple of normal and an absolute margin), a Poisson tail probability against normal, and a minimum
 //! number of errors, so traffic surges at an unchanged ratio, low-traffic services and isolated
-//! errors stay silent. The alert resolves when the long window is back near normal.
+//! errors stay silent. After the service says it is starting or stopping (a deploy), a spike
+//! must last 45 s: a rollout fails requests for seconds. So must a spike of a service that logs
+//! requests (a proxy, an edge) after any service says so: it fails requests while what is
+//! behind it restarts. The alert resolves when the long window is back near normal.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -144,6 +147,9 @@ pub struct SpikeDetector {
     config: SpikeConfig,
     engine: EngineConfig,
     services: BTreeMap<String, ServiceState>,
+    /// When any service last said it started or stopped: the proxy in front of it fails
+    /// requests while it restarts.
+    lifecycle_at: Option<Nanos>,
 }
 
 impl SpikeDetector {
@@ -156,6 +162,7 @@ impl SpikeDetector {
             config,
             engine,
             services: BTreeMap::new(),
+            lifecycle_at: None,
         }
     }
 }
@@ -268,6 +275,7 @@ impl Detector for SpikeDetector {
                 // Looked for in records that are no requests: a server's own lines.
                 if is_lifecycle(&ev.rec.message) {
                     s.lifecycle_at = Some(ev.time);
+                    self.lifecycle_at = self.lifecycle_at.max(Some(ev.time));
                 }
                 if s.last_request.is_some_and(|t| ev.time - t < REQUESTS_FOR) {
                     return;
@@ -340,9 +348,14 @@ impl Detector for SpikeDetector {
             return;
         }
         let held = *s.held_since.get_or_insert(ev.time);
-        let deploying = s
-            .lifecycle_at
-            .is_some_and(|t| ev.time - t < c.deploy_grace && ev.time - held < c.deploy_hold);
+        // A service that logs requests (a proxy, an edge) also waits out another's restart.
+        let proxies = s.last_request.is_some_and(|t| ev.time - t < REQUESTS_FOR);
+        // A start or stop logged at or before this event: records of services read at
+        // different paces (a backfill) must not hold another's with one from its future.
+        let recent = |t: Nanos| (0..c.deploy_grace).contains(&(ev.time - t));
+        let deploying = ev.time - held < c.deploy_hold
+            && (s.lifecycle_at.is_some_and(recent)
+                || proxies && self.lifecycle_at.is_some_and(recent));
         if deploying {
             return;
         }

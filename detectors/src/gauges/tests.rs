@@ -142,7 +142,10 @@ fn logfmt_numbers_are_samples_too() {
 fn gauges_written_into_text() {
     assert_eq!(
         got("pool stats: active=12 poolSize=40 queued=0 completed=123456 threads=210"),
-        [("threads".to_string(), 210.0)]
+        [
+            ("pool.active".to_string(), 12.0),
+            ("threads".to_string(), 210.0)
+        ]
     );
     assert_eq!(
         got("redis-info memory used_memory:1048576 used_memory_rss:2097152 used_memory_peak:9999999 maxmemory:0"),

@@ -56,6 +56,43 @@ fn text_value(line: &str, name: &str) -> Option<f64> {
     None
 }
 
+/// The rate at which work arrives into a queue, as the service states it (RabbitMQ's
+/// `publish_rate`, a consumer's `in_rate`): a queue filling while its inflow jumped is a
+/// surge its consumers cannot keep up with, which drains once it is over, not a leak.
+pub(super) fn inflow_of(rec: &LogRecord) -> Option<f64> {
+    let inflow = |name: &str| {
+        let n = name.to_ascii_lowercase();
+        n.ends_with("rate")
+            && [
+                "publish", "in_", "incoming", "enqueue", "produce", "arrival",
+            ]
+            .iter()
+            .any(|w| n.starts_with(w))
+    };
+    let field = rec.fields.iter().find_map(|(k, v)| {
+        // Runs on every field of every record of a service with gauges: the last letters first.
+        if !k.ends_with("rate") && !k.ends_with("Rate") {
+            return None;
+        }
+        number(v).filter(|_| inflow(k))
+    });
+    if field.is_some() {
+        return field;
+    }
+    let line = rec.message.lines().next().unwrap_or("");
+    if !line.contains("rate=") && !line.contains("Rate=") {
+        return None;
+    }
+    // `publish_rate=48.4/s`: a name, `=`, a number, perhaps a unit.
+    line.split([' ', ',', ';']).find_map(|word| {
+        let (name, value) = word.split_once('=')?;
+        let end = value
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(value.len());
+        inflow(name).then(|| value[..end].parse().ok()).flatten()
+    })
+}
+
 /// The demand a record states: a numeric field named for sessions, users, clients or
 /// subscribers being served now (`sessions=977`, `active_users`, `connected_clients`), not a
 /// count of those that came or went (`sessions_total`, `opened_15s`).
@@ -145,6 +182,23 @@ mod tests {
         let mut r = rec(0, "stats");
         r.fields.insert("active_users".into(), Value::from(12.0));
         assert_eq!(demand_of(&r), Some(12.0));
+    }
+
+    #[test]
+    fn a_queue_s_stated_inflow_is_read_from_fields_or_text() {
+        let r = rec(
+            0,
+            "amqp queue chat.push: messages=12662 consumers=4 publish_rate=48.4/s deliver_rate=23.9/s",
+        );
+        assert_eq!(inflow_of(&r), Some(48.4));
+        let mut r = rec(0, "queue stats");
+        r.fields.insert("in_rate".into(), Value::from(529.1));
+        r.fields.insert("out_rate".into(), Value::from(319.0));
+        assert_eq!(inflow_of(&r), Some(529.1));
+        assert_eq!(
+            inflow_of(&rec(0, "deliver_rate=23.9/s error_rate=0.1")),
+            None
+        );
     }
 
     #[test]

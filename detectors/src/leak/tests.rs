@@ -156,6 +156,13 @@ fn memory_that_grows_with_the_sessions_a_service_reports_is_not_a_leak() {
     );
     let alerts = leaks(&with_sessions(|_| 1000.0));
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    // A slow morning: memory and sessions both up by about a sixth over the window.
+    let slow = |m: f64| 100.0 + 40.0 * m / 180.0;
+    assert_eq!(
+        leaks(&heap_with(slow, "sessions", |m| 10.0 * (100.0 + 40.0 * m / 180.0))),
+        vec![]
+    );
+    assert_eq!(leaks(&heap_with(slow, "sessions", |_| 1000.0)).len(), 1);
 }
 
 #[test]
@@ -277,6 +284,8 @@ fn a_task_line_names_its_task_and_whether_it_started_or_ended() {
         task_line("Schema migration completed in 42s"),
         Some(("migration", false))
     );
+    assert_eq!(task_line("job started"), Some(("job", true)));
+    assert_eq!(task_line("job finished"), Some(("job", false)));
     assert_eq!(task_line("backfill progress rows=8200"), None);
     assert_eq!(task_line("request started"), None);
 }
@@ -346,6 +355,30 @@ fn a_queue_that_drains_was_a_batch_not_a_leak() {
 }
 
 #[test]
+fn a_queue_filling_while_its_inflow_jumped_is_a_surge() {
+    // Flat for an hour, then a queue filling by 1000 a minute: consumers at capacity while
+    // the publish rate quadrupled, or (a leak) while it stayed as it was.
+    let stats = |publish_after: f64| -> Vec<LogRecord> {
+        (0..300)
+            .map(|i| {
+                let m = i as f64 / 2.0;
+                let (depth, publish) = if m < 60.0 {
+                    (20.0, 11.0)
+                } else {
+                    (20.0 + 1000.0 * (m - 60.0), publish_after)
+                };
+                let line = format!(
+                    "amqp queue chat.push: messages={depth} consumers=4 publish_rate={publish}/s deliver_rate=24.0/s"
+                );
+                rec(T0 + secs(m * 60.0), &line)
+            })
+            .collect()
+    };
+    assert_eq!(leaks(&stats(48.0)), vec![]);
+    assert_eq!(leaks(&stats(11.0)).len(), 1);
+}
+
+#[test]
 fn each_instance_has_its_own_series() {
     // Two pods, one leaking 2 MB/min from 200 MB, one flat at 100 MB, samples interleaved:
     // the leak shows on its pod, though the service's lowest value stays flat.
@@ -364,6 +397,33 @@ fn each_instance_has_its_own_series() {
     assert_eq!(alerts[0].details["instance"], json!("api-7f4c-a"));
     assert!(
         alerts[0].title.contains("on api-7f4c-a"),
+        "{}",
+        alerts[0].title
+    );
+}
+
+#[test]
+fn drift_of_an_eighth_over_two_hours_is_no_leak() {
+    // A health line every 5 minutes, 150 → 180 MB in three hours (13% over the two-hour
+    // window): drift, not a leak anyone would be paged for. Twice that is one.
+    let health = |end: f64| -> Vec<LogRecord> {
+        (0..36)
+            .map(|i| {
+                let m = f64::from(i) * 5.0;
+                let mut r = rec(T0 + secs(m * 60.0), "process health");
+                let heap = 150.0 + (end - 150.0) * (m / 175.0) + if i % 2 == 0 { 2.0 } else { 0.0 };
+                r.fields.insert("heapUsedMB".into(), json!(heap));
+                r
+            })
+            .collect()
+    };
+    assert_eq!(leaks(&health(180.0)), vec![]);
+    let alerts = leaks(&health(210.0));
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    // The name's unit: megabytes, not bytes.
+    assert!(alerts[0].title.contains(" MB/min"), "{}", alerts[0].title);
+    assert!(
+        !alerts[0].title.contains("0.0 MB/min"),
         "{}",
         alerts[0].title
     );

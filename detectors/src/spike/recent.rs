@@ -72,6 +72,12 @@ pub(super) fn is_lifecycle(message: &str) -> bool {
             "tate changed from starting to up",
             "tarting process with command",
             "tarted container",
+            // php-fpm, gunicorn, .NET's host.
+            "eady to handle connections",
+            "xiting, bye-bye",
+            "ooting worker with pid",
+            "andling signal: term",
+            "pplication started. Press Ctrl+C",
         ];
         AhoCorasick::new(phrases).expect("fixed words")
     });
@@ -111,6 +117,9 @@ mod tests {
             "Default STARTUP TCP probe succeeded after 1 attempt for container \"app-1\" on port 8080.",
             "State changed from starting to up",
             "Started container ledger-api",
+            "[02-Dec-2026 14:12:29] NOTICE: ready to handle connections",
+            "[2026-11-20 10:00:01 +0000] [7] [INFO] Booting worker with pid: 7",
+            "Application started. Press Ctrl+C to shut down.",
         ] {
             assert!(is_lifecycle(m), "{m}");
         }

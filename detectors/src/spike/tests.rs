@@ -29,7 +29,11 @@ fn spikes(records: &[LogRecord]) -> Vec<Alert> {
     for r in records {
         let ev = Event {
             rec: r,
-            service: "svc",
+            service: if r.service.is_empty() {
+                "svc"
+            } else {
+                &r.service
+            },
             time: r.timestamp,
             status: None,
             error: r.level >= Level::Error,
@@ -165,6 +169,57 @@ fn a_deploys_blip_is_held_and_a_bad_deploy_is_not() {
     assert_eq!(alerts[0].state, AlertState::Firing);
     let at = alerts[0].detected_at;
     assert!(at >= T0 + secs(3645.0) && at < T0 + secs(3700.0), "{at}");
+}
+
+#[test]
+fn a_proxys_blip_while_a_service_behind_it_restarts_is_held() {
+    // The proxy in front of a service that restarts fails requests for half a minute.
+    let requests = |restart: bool| {
+        let mut records = burst(30.0, false);
+        for r in &mut records {
+            let status = if r.level == Level::Error { 503 } else { 200 };
+            r.level = Level::Info;
+            r.message = format!("\"GET /api HTTP/1.1\" {status} 12");
+        }
+        if restart {
+            let mut shutdown = rec(
+                T0 + secs(3598.0),
+                "Commencing graceful shutdown. Waiting for active requests to complete",
+            );
+            shutdown.service = "billing".into();
+            records.push(shutdown);
+        }
+        records.sort_by_key(|r| r.timestamp);
+        let mut d = SpikeDetector::new(EngineConfig::default());
+        let mut out = Vec::new();
+        for r in &records {
+            let status = crate::status::http_status(r);
+            let service = if r.service.is_empty() {
+                "edge"
+            } else {
+                &r.service
+            };
+            let ev = Event {
+                rec: r,
+                service,
+                time: r.timestamp,
+                status,
+                error: status.is_some_and(|s| s >= 500),
+            };
+            d.observe(&ev, &mut out);
+        }
+        out
+    };
+    assert_eq!(requests(true), vec![]);
+    // Without the restart, the same blip alerts; and a service that logs no requests (a
+    // client of the one restarting) is not held by another's restart.
+    assert!(!requests(false).is_empty());
+    let mut records = burst(30.0, false);
+    let mut shutdown = rec(T0 + secs(3598.0), "Commencing graceful shutdown");
+    shutdown.service = "billing".into();
+    records.push(shutdown);
+    records.sort_by_key(|r| r.timestamp);
+    assert!(spikes(&records).iter().any(|a| a.service == "svc"));
 }
 
 #[test]
