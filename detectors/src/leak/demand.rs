@@ -1,4 +1,5 @@
-//! Demand a service states itself: how many sessions, users or clients it is serving.
+//! Demand a service states itself: how many sessions, users or clients it is serving, how
+//! fast work arrives into its queues.
 //!
 //! A websocket server's memory grows with its open sessions; the rate of its records does not
 //! (it logs stats every 15 s whatever the load), so only the number it reports tells that the

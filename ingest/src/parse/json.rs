@@ -96,8 +96,8 @@ pub fn parse(line: &str, observed: Nanos, hints: TimeHints<'_>) -> Option<Json> 
     };
     // Serilog's exception, on the lines after the message, as its text sinks write it: the
     // error and its stack are what detectors and searches look at.
-    if let (Some(m), Some(Value::String(_))) = (&mut message, map.get("@x")) {
-        if let Some(Value::String(x)) = map.remove("@x") {
+    if let Some(m) = &mut message {
+        if let Some(x) = take_string(&mut map, "@x") {
             m.push('\n');
             m.push_str(&x);
         }
@@ -140,11 +140,7 @@ pub fn parse(line: &str, observed: Nanos, hints: TimeHints<'_>) -> Option<Json> 
     if message.is_none() {
         // structlog's JSON renderer names its message `event`; elsewhere, beside a message,
         // an `event` is a field.
-        if let Some(Value::String(_)) = map.get("event") {
-            message = map
-                .remove("event")
-                .and_then(|v| v.as_str().map(str::to_string));
-        }
+        message = take_string(&mut map, "event");
     }
     parts.message = message.unwrap_or_else(|| trimmed.to_string());
     if parts.service.is_none() {
@@ -152,6 +148,17 @@ pub fn parse(line: &str, observed: Nanos, hints: TimeHints<'_>) -> Option<Json> 
     }
     parts.fields = map;
     Some(Json::Record(parts))
+}
+
+/// The string under `key`, taken out of the map; any other value stays.
+fn take_string(map: &mut Map<String, Value>, key: &str) -> Option<String> {
+    match map.get(key) {
+        Some(Value::String(_)) => match map.remove(key) {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// `journalctl -o json`: its receive time, or a message with its priority or program.
