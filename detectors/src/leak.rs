@@ -319,9 +319,9 @@ impl Detector for LeakDetector {
     fn observe(&mut self, ev: &Event<'_>, out: &mut Vec<Alert>) {
         let found = samples(ev.rec);
         let limit = memory_limit(ev.rec);
+        let keep = self.config.max_buckets + self.config.envelope + 1;
+        let bucket = ev.time.div_euclid(self.config.bucket);
         if let Some(s) = self.services.get_mut(ev.service) {
-            let keep = self.config.max_buckets + self.config.envelope + 1;
-            let bucket = ev.time.div_euclid(self.config.bucket);
             if let Some(v) = demand_of(ev.rec) {
                 s.demand.note(bucket, v, keep);
             }
@@ -331,9 +331,7 @@ impl Detector for LeakDetector {
             if let Some(v) = inflow_of(ev.rec) {
                 s.inflow.note(bucket, v, keep);
             }
-        }
-        // A task's start may carry numbers that read as gauges (`workers=4`).
-        if let Some(s) = self.services.get_mut(ev.service) {
+            // A task's start may carry numbers that read as gauges (`workers=4`).
             if let Some((task, started)) = task_line(&ev.rec.message) {
                 s.tasks.note(ev.time, task, started);
             }
@@ -341,8 +339,7 @@ impl Detector for LeakDetector {
         if found.is_empty() && limit.is_none() {
             let service = self.services.get_mut(ev.service);
             if let Some(s) = service.filter(|_| !is_gc_line(&ev.rec.message)) {
-                let keep = self.config.max_buckets + self.config.envelope + 1;
-                s.count_load(ev.time.div_euclid(self.config.bucket), keep);
+                s.count_load(bucket, keep);
             }
             return;
         }
@@ -390,7 +387,8 @@ fn observe_sample(
         }
     }
     let bucket = ev.time.div_euclid(c.bucket);
-    if holds_items(&sample.name) {
+    let items = holds_items(&sample.name);
+    if items {
         s.queued
             .note(bucket, sample.value, c.max_buckets + c.envelope + 1);
     }
@@ -511,7 +509,7 @@ fn observe_sample(
         return;
     }
     // A queue filling while the work arriving into it at least doubled is a surge.
-    if holds_items(&sample.name) && s.inflow.growth(from, to).is_some_and(|g| g >= 2.0) {
+    if items && s.inflow.growth(from, to).is_some_and(|g| g >= 2.0) {
         return;
     }
     let queued = (!concurrency).then(|| s.queued.growth(from, to)).flatten();

@@ -48,13 +48,18 @@ fn text_value(line: &str, name: &str) -> Option<f64> {
         from = at + name.len();
         let starts_word = at == 0 || line.as_bytes()[at - 1] == b' ';
         if let Some(rest) = line[from..].strip_prefix('=').filter(|_| starts_word) {
-            let end = rest
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .unwrap_or(rest.len());
-            return rest[..end].parse().ok();
+            return leading_number(rest);
         }
     }
     None
+}
+
+/// The number a value starts with (`48.4` of `48.4/s`).
+fn leading_number(s: &str) -> Option<f64> {
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    s[..end].parse().ok()
 }
 
 /// The rate at which work arrives into a queue, as the service states it (RabbitMQ's
@@ -87,10 +92,7 @@ pub(super) fn inflow_of(rec: &LogRecord) -> Option<f64> {
     // `publish_rate=48.4/s`: a name, `=`, a number, perhaps a unit.
     line.split([' ', ',', ';']).find_map(|word| {
         let (name, value) = word.split_once('=')?;
-        let end = value
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(value.len());
-        inflow(name).then(|| value[..end].parse().ok()).flatten()
+        inflow(name).then(|| leading_number(value)).flatten()
     })
 }
 

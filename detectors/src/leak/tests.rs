@@ -329,28 +329,22 @@ fn a_queue_that_drains_was_a_batch_not_a_leak() {
             (27_000.0 - 700.0 * (m - 90.0)).max(0.0)
         }
     };
-    let records: Vec<LogRecord> = (0..360)
-        .map(|i| {
-            let m = i as f64 / 2.0;
-            let mut r = rec(T0 + secs(m * 60.0), "queue stats");
-            r.fields.insert("queue".into(), json!("statements"));
-            r.fields
-                .insert("messages_ready".into(), json!(queue(m).round()));
-            r
-        })
-        .collect();
+    let stats = |depth: &dyn Fn(f64) -> f64| -> Vec<LogRecord> {
+        (0..360)
+            .map(|i| {
+                let m = i as f64 / 2.0;
+                let mut r = rec(T0 + secs(m * 60.0), "queue stats");
+                r.fields.insert("queue".into(), json!("statements"));
+                r.fields
+                    .insert("messages_ready".into(), json!(depth(m).round()));
+                r
+            })
+            .collect()
+    };
+    let records = stats(&queue);
     assert!(leaks(&records).is_empty(), "{:#?}", leaks(&records));
     // A queue that keeps filling is one.
-    let filling: Vec<LogRecord> = (0..360)
-        .map(|i| {
-            let m = i as f64 / 2.0;
-            let mut r = rec(T0 + secs(m * 60.0), "queue stats");
-            r.fields.insert("queue".into(), json!("statements"));
-            r.fields
-                .insert("messages_ready".into(), json!((300.0 * m).round()));
-            r
-        })
-        .collect();
+    let filling = stats(&|m| 300.0 * m);
     assert_eq!(leaks(&filling).len(), 1);
 }
 

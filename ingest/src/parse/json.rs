@@ -90,8 +90,7 @@ pub fn parse(line: &str, observed: Nanos, hints: TimeHints<'_>) -> Option<Json> 
     parts.level = take_first(&mut map, &LEVEL_KEYS, level_of);
     let mut message = match take(&mut map, &MESSAGE_KEYS) {
         Some(("@mt", Value::String(s))) => Some(render(&s, &map)),
-        Some((_, Value::String(s))) => Some(s),
-        Some((_, other)) => Some(other.to_string()),
+        Some((_, v)) => Some(text(v)),
         None => None,
     };
     // Serilog's exception, on the lines after the message, as its text sinks write it: the
@@ -148,6 +147,14 @@ pub fn parse(line: &str, observed: Nanos, hints: TimeHints<'_>) -> Option<Json> 
     }
     parts.fields = map;
     Some(Json::Record(parts))
+}
+
+/// A message value as text: a string as it is, anything else as its JSON.
+fn text(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
 }
 
 /// The string under `key`, taken out of the map; any other value stays.
@@ -371,18 +378,12 @@ fn journal_service(map: &Map<String, Value>) -> Option<String> {
 /// become the record's, where the entry has no key of that name), else the request of a request
 /// log (`GET https://… 503`), else an audit log's method.
 fn log_entry_message(map: &mut Map<String, Value>) -> Option<String> {
-    if let Some(Value::String(_)) = map.get("textPayload") {
-        if let Some(Value::String(s)) = map.remove("textPayload") {
-            return Some(s);
-        }
+    if let Some(s) = take_string(map, "textPayload") {
+        return Some(s);
     }
     let mut message = None;
     if let Some(Value::Object(mut payload)) = map.remove("jsonPayload") {
-        message = match take(&mut payload, &["message", "msg"]) {
-            Some((_, Value::String(s))) => Some(s),
-            Some((_, other)) => Some(other.to_string()),
-            None => None,
-        };
+        message = take(&mut payload, &["message", "msg"]).map(|(_, v)| text(v));
         let mut clashing = Map::new();
         for (k, v) in payload {
             if map.contains_key(&k) {
