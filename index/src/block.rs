@@ -6,7 +6,7 @@
 //! smaller than zstd on the same records as NDJSON).
 //!
 //! ```text
-//! 0x00 0x04             (layout 4; layout 1 stores message and fields as below, layouts 1 and
+//! 0x00 0x05             (layout 5; layout 1 stores message and fields as below, layouts 1 and
 //!                        2 timestamps in one column, and blocks written before layout markers
 //!                        start with their count, which is never 0, and store observed as an
 //!                        offset from the record's timestamp)
@@ -25,13 +25,15 @@
 //! level_raw × count     (empty string = absent; 0x00 prefix marks a present empty one;
 //!                        layout 4: a spelling per level, then mostly 0s: see [`raw_levels`])
 //! message × count       (layout 1 and before; layout 2 stores fields as typed columns and
-//! fields × count         messages as templates over them: see [`fields`])
+//! fields × count         messages as templates over them, layout 5 with references to the
+//!                        time and to repeated values: see [`fields`])
 //!                       (JSON object text; empty = no fields)
 //! ```
 
 mod fields;
 mod ids;
 mod raw_levels;
+mod stamps;
 mod text;
 mod wire;
 
@@ -62,11 +64,25 @@ pub(crate) enum Layout {
     MillisTimes,
     /// Layout 4: raw levels predicted from the level ([`raw_levels`]).
     RawLevels,
+    /// Layout 5: templates refer to their record's time, and repeated values and templates
+    /// are written as numbers ([`fields::Form::Repeats`]).
+    TimeRefs,
+}
+
+impl Layout {
+    /// How the layout writes templates and field columns (from layout 2).
+    fn form(self) -> fields::Form {
+        if self >= Layout::TimeRefs {
+            fields::Form::Repeats
+        } else {
+            fields::Form::Leaves
+        }
+    }
 }
 
 /// Encodes records into a block body.
 pub fn encode<R: Borrow<LogRecord>>(records: &[R], out: &mut Vec<u8>) {
-    encode_as(records, out, Layout::RawLevels);
+    encode_as(records, out, Layout::TimeRefs);
 }
 
 fn encode_as<R: Borrow<LogRecord>>(records: &[R], out: &mut Vec<u8>, layout: Layout) {
@@ -77,6 +93,7 @@ fn encode_as<R: Borrow<LogRecord>>(records: &[R], out: &mut Vec<u8>, layout: Lay
         Layout::Templates => out.extend_from_slice(&[0, 2]),
         Layout::MillisTimes => out.extend_from_slice(&[0, 3]),
         Layout::RawLevels => out.extend_from_slice(&[0, 4]),
+        Layout::TimeRefs => out.extend_from_slice(&[0, 5]),
     }
     put_varint(out, records().len() as u64);
     encode_ids(records(), out);
@@ -133,7 +150,7 @@ fn encode_as<R: Borrow<LogRecord>>(records: &[R], out: &mut Vec<u8>, layout: Lay
         }
     }
     if layout >= Layout::Templates {
-        fields::encode(records(), out);
+        fields::encode(records(), out, layout.form());
         return;
     }
     for r in records() {
@@ -180,6 +197,7 @@ pub(crate) fn header(b: &mut &[u8]) -> Option<(usize, Layout)> {
             2 => Layout::Templates,
             3 => Layout::MillisTimes,
             4 => Layout::RawLevels,
+            5 => Layout::TimeRefs,
             _ => return None,
         };
         n = get_varint(b)?;
@@ -284,14 +302,14 @@ pub fn decode_rows(mut b: &[u8], rows: &[usize]) -> Option<Vec<LogRecord>> {
         })?;
     }
     if layout >= Layout::Templates {
-        let mut reader = fields::Reader::new(b, n)?;
+        let mut reader = fields::Reader::new(b, n, layout.form())?;
         let mut next = 0;
-        for i in 0..n {
+        for (i, &time) in times.iter().enumerate() {
             if next == rows.len() {
                 break;
             }
             if rows[next] == i {
-                (recs[next].message, recs[next].fields) = reader.read(i)?;
+                (recs[next].message, recs[next].fields) = reader.read(i, time)?;
                 next += 1;
             } else {
                 reader.skip(i)?;
@@ -491,6 +509,72 @@ mod tests {
         );
     }
 
+    /// Access-log records as nginx writes them: the line holds the time, and a duration in
+    /// seconds that the parser holds as whole milliseconds.
+    fn timed_access(i: u64) -> LogRecord {
+        let mut r = access(i);
+        r.timestamp = 1_763_632_800_000_000_000 + (i as i64 / 3) * 1_000_000_000;
+        let stamp =
+            chrono::DateTime::from_timestamp_nanos(r.timestamp).format("%d/%b/%Y:%H:%M:%S +0000");
+        let ms = i * 7 % 900;
+        r.message =
+            r.message.replacen(" - - ", &format!(" - - [{stamp}] "), 1) + &format!(" 0.{ms:03}");
+        r.fields["http"]["duration_ms"] = serde_json::json!(ms as f64);
+        r.fields["http"]["user_agent"] = serde_json::json!("curl/8.5");
+        r
+    }
+
+    #[test]
+    fn times_and_repeated_values_are_stored_once() {
+        let records: Vec<_> = (0..2000).map(timed_access).collect();
+        let (mut new, mut old) = (Vec::new(), Vec::new());
+        encode(&records, &mut new);
+        encode_as(&records, &mut old, Layout::RawLevels);
+        assert_eq!(&new[..2], &[0, 5]);
+        assert_eq!(decode(&new).unwrap(), records);
+        assert_eq!(
+            decode_rows(&new, &[3, 1999]).unwrap(),
+            vec![records[3].clone(), records[1999].clone()]
+        );
+        let mut text = crate::BlockText::decode(&new).unwrap();
+        for (i, r) in records.iter().enumerate() {
+            let mut line = Vec::new();
+            text.write_text(i, &mut line).unwrap();
+            let fields = serde_json::to_string(&r.fields).unwrap();
+            assert_eq!(
+                String::from_utf8(line).unwrap(),
+                r.message.clone() + " " + &fields
+            );
+        }
+        let times = |body: &[u8]| memchr::memmem::find_iter(body, b"/Nov/2025:").count();
+        assert_eq!(times(&new), 0, "no time is written out");
+        assert!(times(&old) > 1000, "layout 4 writes them out");
+        let agents = |body: &[u8]| memchr::memmem::find_iter(body, b"curl/8.5").count();
+        assert_eq!(agents(&new), 1, "a repeated value is written once");
+        let lines = |body: &[u8]| memchr::memmem::find_iter(body, b"HTTP/1.1").count();
+        assert_eq!(lines(&old), 2000);
+        assert!(lines(&new) < 100, "a repeated template is written once");
+        let zstd = |b: &[u8]| zstd::bulk::compress(b, 3).unwrap().len();
+        let (new_z, old_z) = (zstd(&new), zstd(&old));
+        assert!(
+            new_z * 5 < old_z * 4,
+            "layout 5 {new_z} vs layout 4 {old_z} bytes"
+        );
+    }
+
+    #[test]
+    fn layout_4_blocks_still_decode() {
+        let records: Vec<_> = (0..300).map(timed_access).collect();
+        let mut old = Vec::new();
+        encode_as(&records, &mut old, Layout::RawLevels);
+        assert_eq!(&old[..2], &[0, 4]);
+        assert_eq!(decode(&old).unwrap(), records);
+        let mut text = crate::BlockText::decode(&old).unwrap();
+        let mut line = Vec::new();
+        text.write_text(0, &mut line).unwrap();
+        assert!(line.starts_with(records[0].message.as_bytes()));
+    }
+
     #[test]
     fn layout_2_blocks_still_decode() {
         let records: Vec<_> = (0..2000).map(access).collect();
@@ -590,8 +674,8 @@ mod tests {
     fn unknown_layouts_are_refused() {
         let mut body = Vec::new();
         encode(&[rec(1, None)], &mut body);
-        assert_eq!(&body[..2], &[0, 4]);
-        body[1] = 5;
+        assert_eq!(&body[..2], &[0, 5]);
+        body[1] = 6;
         assert!(count(&body).is_none());
         assert!(decode(&body).is_none());
         assert!(decode_ids(&body).is_none());
@@ -638,6 +722,28 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = decode(&bytes);
+        }
+
+        #[test]
+        fn messages_holding_their_time_in_any_format_round_trip(
+            time in any::<i64>(),
+            format in 0..stamps::FORMATS.len() as u8,
+            before in "[ -~]{0,12}",
+            after in "[ -~é]{0,12}",
+        ) {
+            let mut rendered = Vec::new();
+            stamps::Parts::of(time).unwrap().render(format, &mut rendered).unwrap();
+            let message = format!("{before}{}{after}", String::from_utf8(rendered).unwrap());
+            let records: Vec<_> = (0..3)
+                .map(|i| LogRecord { timestamp: time, message: message.clone(), ..rec(i, None) })
+                .collect();
+            let mut buf = Vec::new();
+            encode(&records, &mut buf);
+            prop_assert_eq!(decode(&buf).unwrap(), records.clone());
+            let mut text = crate::BlockText::decode(&buf).unwrap();
+            let mut line = Vec::new();
+            text.write_text(0, &mut line).unwrap();
+            prop_assert!(line.starts_with(message.as_bytes()));
         }
 
         #[test]

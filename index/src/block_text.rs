@@ -68,7 +68,7 @@ impl<'a> BlockText<'a> {
     /// any (bytes: not checked as UTF-8). Records must be written in order, each once; `None`
     /// otherwise, or if the body is malformed.
     pub fn write_text(&mut self, i: usize, out: &mut Vec<u8>) -> Option<()> {
-        self.texts.write(i, out)
+        self.texts.write(i, *self.timestamps.get(i)?, out)
     }
 
     /// Steps over record `i`, for readers that want only some records' text (in order, like

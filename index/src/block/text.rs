@@ -18,7 +18,7 @@ pub(crate) enum TextColumns<'a> {
 /// The text columns of `n` records, read from the rest of a body after its `level_raw` column.
 pub(crate) fn texts<'a>(b: &mut &'a [u8], n: usize, layout: Layout) -> Option<TextColumns<'a>> {
     if layout >= Layout::Templates {
-        return fields::Reader::new(b, n).map(TextColumns::Templates);
+        return fields::Reader::new(b, n, layout.form()).map(TextColumns::Templates);
     }
     let messages = (0..n).map(|_| get_bytes(b)).collect::<Option<_>>()?;
     let fields = (0..n).map(|_| get_bytes(b)).collect::<Option<_>>()?;
@@ -26,10 +26,10 @@ pub(crate) fn texts<'a>(b: &mut &'a [u8], n: usize, layout: Layout) -> Option<Te
 }
 
 impl TextColumns<'_> {
-    /// Appends record `i`'s message, then a space and its fields when it has any. Layout-2
-    /// columns are read in order: records must be written in order, each once (`None`
-    /// otherwise, as for a malformed body).
-    pub(crate) fn write(&mut self, i: usize, out: &mut Vec<u8>) -> Option<()> {
+    /// Appends record `i`'s message, then a space and its fields when it has any; `time` is
+    /// its timestamp. Layout-2 columns are read in order: records must be written in order,
+    /// each once (`None` otherwise, as for a malformed body).
+    pub(crate) fn write(&mut self, i: usize, time: i64, out: &mut Vec<u8>) -> Option<()> {
         match self {
             TextColumns::Verbatim { messages, fields } => {
                 out.extend_from_slice(messages.get(i)?);
@@ -40,7 +40,7 @@ impl TextColumns<'_> {
                 }
                 Some(())
             }
-            TextColumns::Templates(reader) => reader.write_text(i, out),
+            TextColumns::Templates(reader) => reader.write_text(i, time, out),
         }
     }
 

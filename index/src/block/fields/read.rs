@@ -3,8 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::super::{get_bytes, get_str, get_varint, skip_str, unzigzag};
-use super::Kind;
+use super::super::stamps::Parts;
+use super::super::{get_bytes, get_str, get_varint, unzigzag};
+use super::{Form, Kind, TIME_REF};
 
 /// A column being read.
 struct Column<'a> {
@@ -12,6 +13,8 @@ struct Column<'a> {
     kind: Kind,
     values: &'a [u8],
     prev: i64,
+    /// Layout 5: the values written out so far, which repeats refer to by number.
+    seen: Option<Vec<&'a [u8]>>,
 }
 
 /// A value as read from its column, borrowing its text. Text is checked as UTF-8 only when a
@@ -21,6 +24,8 @@ enum Leaf<'a> {
     Null,
     Bool(bool),
     Int(i64),
+    /// A float with this integer value.
+    WholeFloat(i64),
     Str(&'a [u8]),
     /// JSON text: a non-integer number, an array or an empty object.
     Json(&'a [u8]),
@@ -32,6 +37,7 @@ impl Leaf<'_> {
             Leaf::Null => Value::Null,
             Leaf::Bool(b) => Value::Bool(b),
             Leaf::Int(i) => Value::from(i),
+            Leaf::WholeFloat(i) => Value::from(i as f64),
             Leaf::Str(s) => Value::String(std::str::from_utf8(s).ok()?.to_string()),
             Leaf::Json(text) => serde_json::from_slice(text).ok()?,
         })
@@ -43,6 +49,10 @@ impl Leaf<'_> {
             Leaf::Null => out.extend_from_slice(b"null"),
             Leaf::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
             Leaf::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+            Leaf::WholeFloat(i) => {
+                out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+                out.extend_from_slice(b".0");
+            }
             Leaf::Str(s) => json_str(s, out),
             Leaf::Json(text) => out.extend_from_slice(text),
         }
@@ -72,29 +82,45 @@ impl<'a> Column<'a> {
                 *b = rest;
                 Leaf::Bool(*first != 0)
             }
-            Kind::Int => {
+            Kind::Int | Kind::WholeFloat => {
                 self.prev = self.prev.wrapping_add(unzigzag(get_varint(b)?));
-                Leaf::Int(self.prev)
+                match self.kind {
+                    Kind::Int => Leaf::Int(self.prev),
+                    _ if (self.prev as f64).abs() < super::WHOLE_BELOW => {
+                        Leaf::WholeFloat(self.prev)
+                    }
+                    _ => return None,
+                }
             }
-            Kind::Number | Kind::Json => Leaf::Json(get_bytes(b)?),
-            Kind::Str => Leaf::Str(get_bytes(b)?),
+            Kind::Number | Kind::Json => Leaf::Json(repeatable(b, &mut self.seen)?),
+            Kind::Str => Leaf::Str(repeatable(b, &mut self.seen)?),
         })
     }
 
     fn skip(&mut self) -> Option<()> {
-        let b = &mut self.values;
-        match self.kind {
-            Kind::Null => {}
-            Kind::Bool => *b = b.get(1..)?,
-            Kind::Int => self.prev = self.prev.wrapping_add(unzigzag(get_varint(b)?)),
-            Kind::Number | Kind::Str | Kind::Json => skip_str(b)?,
+        self.read().map(|_| ())
+    }
+}
+
+/// Reads bytes written out, or (when `seen` is kept, layout 5) the number of bytes written
+/// out before, which it then keeps too.
+fn repeatable<'a>(b: &mut &'a [u8], seen: &mut Option<Vec<&'a [u8]>>) -> Option<&'a [u8]> {
+    let Some(seen) = seen else {
+        return get_bytes(b);
+    };
+    match get_varint(b)? {
+        0 => {
+            let bytes = get_bytes(b)?;
+            seen.push(bytes);
+            Some(bytes)
         }
-        Some(())
+        k => seen.get(usize::try_from(k - 1).ok()?).copied(),
     }
 }
 
 /// Reads the layout-2 columns of a block, record after record.
 pub(crate) struct Reader<'a> {
+    form: Form,
     shape_of: Vec<usize>,
     templates: Vec<&'a [u8]>,
     columns: Vec<Column<'a>>,
@@ -105,12 +131,15 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    /// Reads the columns of `n` records from `b`, which must hold nothing after them.
-    pub(crate) fn new(b: &mut &'a [u8], n: usize) -> Option<Reader<'a>> {
+    /// Reads the columns of `n` records in `form` from `b`, which must hold nothing after them.
+    pub(crate) fn new(b: &mut &'a [u8], n: usize, form: Form) -> Option<Reader<'a>> {
         let shape_of = (0..n)
             .map(|_| usize::try_from(get_varint(b)?).ok())
             .collect::<Option<Vec<usize>>>()?;
-        let templates = (0..n).map(|_| get_bytes(b)).collect::<Option<Vec<_>>>()?;
+        let mut seen = (form == Form::Repeats).then(Vec::new);
+        let templates = (0..n)
+            .map(|_| repeatable(b, &mut seen))
+            .collect::<Option<Vec<_>>>()?;
         let count = bounded(b)?;
         let mut columns = Vec::with_capacity(count);
         let mut lens = Vec::with_capacity(count);
@@ -121,13 +150,16 @@ impl<'a> Reader<'a> {
                 .collect::<Option<Vec<&str>>>()?;
             let (kind, rest) = b.split_first()?;
             *b = rest;
-            let kind = *Kind::ALL.get(*kind as usize)?;
+            let kind = *Kind::ALL
+                .get(*kind as usize)
+                .filter(|&&k| k != Kind::WholeFloat || form == Form::Repeats)?;
             lens.push(usize::try_from(get_varint(b)?).ok()?);
             columns.push(Column {
                 path,
                 kind,
                 values: &[],
                 prev: 0,
+                seen: (form == Form::Repeats).then(Vec::new),
             });
         }
         let count = bounded(b)?;
@@ -160,6 +192,7 @@ impl<'a> Reader<'a> {
             return None;
         }
         Some(Reader {
+            form,
             shape_of,
             templates,
             columns,
@@ -190,16 +223,23 @@ impl<'a> Reader<'a> {
             .map_or(&[][..], |s| &self.shapes[s])
     }
 
-    /// Record `i`'s message and fields (see [`Reader::read_leaves`]).
-    pub(crate) fn read(&mut self, i: usize) -> Option<(String, Map<String, Value>)> {
+    /// Record `i`'s message and fields (see [`Reader::read_leaves`]); `time` is its timestamp.
+    pub(crate) fn read(&mut self, i: usize, time: i64) -> Option<(String, Map<String, Value>)> {
         self.read_leaves(i)?;
         let shape = self.shape(i);
-        let message = expand(self.templates[i], &self.leaves)?;
+        let mut message = Vec::with_capacity(self.templates[i].len() + 32);
+        self.expand_into(i, time, &mut message)?;
+        let message = String::from_utf8(message).ok()?;
         let mut fields = Map::new();
         for (&c, leaf) in shape.iter().zip(&self.leaves) {
             insert(&mut fields, &self.columns[c].path, leaf.to_value()?)?;
         }
         Some((message, fields))
+    }
+
+    /// Appends record `i`'s message, its leaves read.
+    fn expand_into(&self, i: usize, time: i64, out: &mut Vec<u8>) -> Option<()> {
+        expand_into(self.templates[i], &self.leaves, self.form, time, out)
     }
 
     /// Moves past record `i`; `None` unless it is the next one (and exists).
@@ -220,10 +260,10 @@ impl<'a> Reader<'a> {
 
     /// Appends record `i`'s message, then a space and its fields as the compact JSON text
     /// serde_json writes for them when it has any, as `grep` searches them: written straight
-    /// from the columns, without building the record.
-    pub(crate) fn write_text(&mut self, i: usize, out: &mut Vec<u8>) -> Option<()> {
+    /// from the columns, without building the record. `time` is its timestamp.
+    pub(crate) fn write_text(&mut self, i: usize, time: i64, out: &mut Vec<u8>) -> Option<()> {
         self.read_leaves(i)?;
-        expand_into(self.templates[i], &self.leaves, out)?;
+        self.expand_into(i, time, out)?;
         let shape = self.shape(i);
         if shape.is_empty() {
             return Some(());
@@ -292,24 +332,29 @@ fn insert(map: &mut Map<String, Value>, path: &[&str], value: Value) -> Option<(
     }
 }
 
-/// The message of a template, given its record's leaves.
-fn expand(template: &[u8], leaves: &[Leaf]) -> Option<String> {
-    let mut out = Vec::with_capacity(template.len() + 32);
-    expand_into(template, leaves, &mut out)?;
-    String::from_utf8(out).ok()
-}
-
-/// Appends the message of a template, given its record's leaves.
-fn expand_into(template: &[u8], leaves: &[Leaf], out: &mut Vec<u8>) -> Option<()> {
+/// Appends the message of a template in `form`, given its record's leaves and time.
+fn expand_into(
+    template: &[u8],
+    leaves: &[Leaf],
+    form: Form,
+    time: i64,
+    out: &mut Vec<u8>,
+) -> Option<()> {
     let mut rest = template;
     while let Some(at) = memchr::memchr(0, rest) {
         out.extend_from_slice(&rest[..at]);
         let k = *rest.get(at + 1)?;
         rest = &rest[at + 2..];
+        if k == TIME_REF && form == Form::Repeats {
+            let (&f, after) = rest.split_first()?;
+            Parts::of(time)?.render(f, out)?;
+            rest = after;
+            continue;
+        }
         match (k, k.checked_sub(1).and_then(|k| leaves.get(k as usize))) {
             (0, _) => out.push(0),
             (_, Some(Leaf::Str(s))) => out.extend_from_slice(s),
-            (_, Some(Leaf::Int(i))) => {
+            (_, Some(Leaf::Int(i) | Leaf::WholeFloat(i))) => {
                 out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes())
             }
             _ => return None,
@@ -326,7 +371,11 @@ mod tests {
     #[test]
     fn templates_expand_only_over_text_leaves() {
         let leaves = [Leaf::Str(b"db-1"), Leaf::Int(-42), Leaf::Bool(true)];
-        let t = |b: &'static str| expand(b.as_bytes(), &leaves);
+        let t = |b: &'static str| {
+            let mut out = Vec::new();
+            expand_into(b.as_bytes(), &leaves, Form::Leaves, 0, &mut out)?;
+            String::from_utf8(out).ok()
+        };
         assert_eq!(t("plain").as_deref(), Some("plain"));
         assert_eq!(
             t("host \0\x01 code \0\x02").as_deref(),
