@@ -725,6 +725,28 @@ mod tests {
         }
 
         #[test]
+        fn damaged_layout_5_bodies_never_panic(
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        ) {
+            let records: Vec<_> = (0..40).map(timed_access).collect();
+            let mut body = Vec::new();
+            encode(&records, &mut body);
+            for (at, byte) in flips {
+                let i = at.index(body.len());
+                body[i] = byte;
+            }
+            let _ = decode(&body);
+            let _ = decode_rows(&body, &[0, 39]);
+            let _ = decode_ids(&body);
+            if let Some(mut text) = crate::BlockText::decode(&body) {
+                let mut line = Vec::new();
+                for i in 0..text.len() {
+                    let _ = text.write_text(i, &mut line);
+                }
+            }
+        }
+
+        #[test]
         fn messages_holding_their_time_in_any_format_round_trip(
             time in any::<i64>(),
             format in 0..stamps::FORMATS.len() as u8,

@@ -208,11 +208,12 @@ pub(super) fn encode<'r>(
     let mut placed: Vec<(usize, usize, Ref)> = Vec::new();
     let mut text = String::new();
     let mut json = Vec::new();
+    let mut rendered = Vec::new();
     for r in records {
         placed.clear();
         if form == Form::Repeats {
             let found = Parts::of(r.timestamp)
-                .and_then(|parts| stamps::find(&r.message, &parts, &mut json));
+                .and_then(|parts| stamps::find(&r.message, &parts, &mut rendered));
             if let Some((start, end, f)) = found {
                 placed.push((start, end, Ref::Time(f)));
             }
