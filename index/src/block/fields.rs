@@ -30,6 +30,7 @@
 //! cheaper for zstd than another copy.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use firewatch_ingest::LogRecord;
 use serde_json::{Map, Value};
@@ -206,7 +207,8 @@ pub(super) fn encode<'r>(
     let mut template = Vec::new();
     let mut seen_templates = Repeats::default();
     let mut placed: Vec<(usize, usize, Ref)> = Vec::new();
-    let mut text = String::new();
+    let mut texts = String::new();
+    let mut spans: Vec<(usize, Range<usize>)> = Vec::new();
     let mut json = Vec::new();
     let mut rendered = Vec::new();
     for r in records {
@@ -228,11 +230,20 @@ pub(super) fn encode<'r>(
             let Columns {
                 columns, shapes, ..
             } = &mut columns;
+            texts.clear();
+            spans.clear();
             for (k, (&c, (_, value))) in shapes[shape].iter().zip(leaves.iter()).enumerate() {
                 columns[c].put(value, form, &mut json);
-                if k < form.max_refs() && leaf_text(value, form, &mut text) {
-                    place(&r.message, &text, Ref::Leaf(k), &mut placed);
+                let start = texts.len();
+                if k < form.max_refs() && leaf_text(value, form, &mut texts) {
+                    spans.push((k, start..texts.len()));
                 }
+            }
+            // Longer texts first: a short one (a status `200`) found inside a longer one (a
+            // path `/api/200`) would keep the longer from being referred to.
+            spans.sort_by_key(|(_, span)| std::cmp::Reverse(span.len()));
+            for (k, span) in &spans {
+                place(&r.message, &texts[span.clone()], Ref::Leaf(*k), &mut placed);
             }
         }
         template.clear();
@@ -394,10 +405,9 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// The text a message may hold for a leaf: strings of two bytes or more, integers and (in
-/// `form` 5) whole floats' integer digits.
+/// Appends the text a message may hold for a leaf, if it has one: strings of two bytes or more,
+/// integers and (in `form` 5) whole floats' integer digits.
 fn leaf_text(v: &Value, form: Form, out: &mut String) -> bool {
-    out.clear();
     match v {
         Value::String(s) if s.len() >= 2 => out.push_str(s),
         Value::Number(n) => match n.as_i64() {
@@ -516,6 +526,29 @@ mod tests {
                 "records are read in order"
             );
         }
+    }
+
+    #[test]
+    fn a_longer_leaf_is_placed_before_a_shorter_one_inside_it() {
+        let fields = serde_json::json!({"code": 200, "url": "/api/200"});
+        let record = LogRecord {
+            id: String::new(),
+            timestamp: 0,
+            observed: 0,
+            service: String::new(),
+            host: String::new(),
+            source: String::new(),
+            level: firewatch_ingest::Level::Info,
+            level_raw: None,
+            message: "GET /api/200 200".into(),
+            fields: fields.as_object().cloned().unwrap(),
+        };
+        let mut out = Vec::new();
+        encode([&record].into_iter(), &mut out, Form::Repeats);
+        let urls = memchr::memmem::find_iter(&out, b"/api/").count();
+        assert_eq!(urls, 1, "the url is in its column only");
+        let mut reader = Reader::new(&mut &out[..], 1, Form::Repeats).unwrap();
+        assert_eq!(reader.read(0, 0).unwrap().0, record.message);
     }
 
     #[test]
