@@ -35,7 +35,7 @@ use std::ops::Range;
 use firewatch_ingest::LogRecord;
 use serde_json::{Map, Value};
 
-use super::stamps::{self, Parts};
+use super::stamps;
 use super::{put_str, put_varint, zigzag};
 
 mod read;
@@ -214,9 +214,7 @@ pub(super) fn encode<'r>(
     for r in records {
         placed.clear();
         if form == Form::Repeats {
-            let found = Parts::of(r.timestamp)
-                .and_then(|parts| stamps::find(&r.message, &parts, &mut rendered));
-            if let Some((start, end, f)) = found {
+            if let Some((start, end, f)) = stamps::find(&r.message, r.timestamp, &mut rendered) {
                 placed.push((start, end, Ref::Time(f)));
             }
         }
@@ -472,6 +470,22 @@ fn put_template(message: &str, placed: &mut [(usize, usize, Ref)], out: &mut Vec
 mod tests {
     use super::*;
 
+    /// A record at time 0 with only a message and fields.
+    fn record(message: String, fields: Value) -> LogRecord {
+        LogRecord {
+            id: String::new(),
+            timestamp: 0,
+            observed: 0,
+            service: String::new(),
+            host: String::new(),
+            source: String::new(),
+            level: firewatch_ingest::Level::Info,
+            level_raw: None,
+            message,
+            fields: fields.as_object().cloned().unwrap(),
+        }
+    }
+
     #[test]
     fn rendered_fields_are_what_serde_json_writes() {
         let all: String = (0u32..0x300).filter_map(char::from_u32).collect();
@@ -490,18 +504,7 @@ mod tests {
                     s.to_string(): {"int": i, "str": s, "x\0": [s]},
                     "float": i as f64, "half": 2.5, "zero": -0.0, "huge": 1e300,
                 });
-                LogRecord {
-                    id: String::new(),
-                    timestamp: 0,
-                    observed: 0,
-                    service: String::new(),
-                    host: String::new(),
-                    source: String::new(),
-                    level: firewatch_ingest::Level::Info,
-                    level_raw: None,
-                    message: format!("{i} {s} 1970-01-01T00:00:00Z"),
-                    fields: fields.as_object().cloned().unwrap(),
-                }
+                record(format!("{i} {s} 1970-01-01T00:00:00Z"), fields)
             })
             .collect();
         for form in [Form::Leaves, Form::Repeats] {
@@ -530,19 +533,10 @@ mod tests {
 
     #[test]
     fn a_longer_leaf_is_placed_before_a_shorter_one_inside_it() {
-        let fields = serde_json::json!({"code": 200, "url": "/api/200"});
-        let record = LogRecord {
-            id: String::new(),
-            timestamp: 0,
-            observed: 0,
-            service: String::new(),
-            host: String::new(),
-            source: String::new(),
-            level: firewatch_ingest::Level::Info,
-            level_raw: None,
-            message: "GET /api/200 200".into(),
-            fields: fields.as_object().cloned().unwrap(),
-        };
+        let record = record(
+            "GET /api/200 200".into(),
+            serde_json::json!({"code": 200, "url": "/api/200"}),
+        );
         let mut out = Vec::new();
         encode([&record].into_iter(), &mut out, Form::Repeats);
         let urls = memchr::memmem::find_iter(&out, b"/api/").count();

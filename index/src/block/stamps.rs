@@ -126,27 +126,29 @@ fn time_at(f: usize) -> usize {
         .sum()
 }
 
-/// Finds the record's time in `message`: the byte range of the longest rendering that is
+/// Finds the record's time `ns` in `message`: the byte range of the longest rendering that is
 /// there, around the first place its `HH:MM:SS` is, and the format's number. `scratch` is
 /// reused between calls.
-pub(crate) fn find(
-    message: &str,
-    parts: &Parts,
-    scratch: &mut Vec<u8>,
-) -> Option<(usize, usize, u8)> {
+pub(crate) fn find(message: &str, ns: i64, scratch: &mut Vec<u8>) -> Option<(usize, usize, u8)> {
     let m = message.as_bytes();
     let within = &m[..m.len().min(LOOK_WITHIN)];
-    let mut clock = [0u8; 8];
-    for (i, v) in [parts.hour, parts.minute, parts.second]
-        .into_iter()
-        .enumerate()
+    // The clock is arithmetic; the calendar is worked out only for a message that holds it
+    // (most do not: JSON logs keep their time apart).
+    let second_of_day = ns.div_euclid(1_000_000_000).rem_euclid(86_400);
+    let mut clock = *b"00:00:00";
+    for (i, v) in [
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60,
+    ]
+    .into_iter()
+    .enumerate()
     {
         clock[i * 3] = b'0' + (v / 10) as u8;
         clock[i * 3 + 1] = b'0' + (v % 10) as u8;
     }
-    clock[2] = b':';
-    clock[5] = b':';
     let at = memchr::memmem::find(within, &clock)?;
+    let parts = Parts::of(ns)?;
     (0..FORMATS.len()).find_map(|f| {
         let start = at.checked_sub(time_at(f))?;
         scratch.clear();
@@ -169,8 +171,7 @@ mod tests {
     }
 
     fn found(message: &str, time: &str) -> Option<(usize, usize, &'static str)> {
-        let parts = Parts::of(ns(time))?;
-        let (s, e, f) = find(message, &parts, &mut Vec::new())?;
+        let (s, e, f) = find(message, ns(time), &mut Vec::new())?;
         Some((s, e, FORMATS[f as usize]))
     }
 
